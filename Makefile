@@ -1,0 +1,26 @@
+# The README's two commands. `make run` installs into .venv and runs the default (offline,
+# synthetic) workflow; `make test` installs and runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: install run test report clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/snakemake --workflow-profile profiles/default --cores $(CORES)
+	$(BIN)/snakemake --workflow-profile profiles/default --cores $(CORES) --report results/report.html
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf results/* resources/automatic/* .snakemake
