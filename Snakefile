@@ -1,0 +1,22 @@
+# Sauter (2022), "A Shrinking Humanitarian Space", reproduced end to end.
+# Thin on purpose: configuration, validation, rule files and the final targets.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/retrieve.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/covariates.smk"
+include: "workflow/rules/estimate.smk"
+include: "workflow/rules/render.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

@@ -1,0 +1,531 @@
+"""Per-window effect estimation as `mwa` 0.5.0 does it (REFERENCE.md §2.8).
+
+* ``lm``: (weighted) least squares with R's aliasing rule. R decides which coefficients are
+  estimable with LINPACK's limited-pivoting Householder QR (``dqrdc2``, tolerance 1e-7); mwa
+  rejects the window unless every coefficient survives. We implement that QR ourselves so the
+  same windows fail, and solve with it so the numbers agree with R to rounding.
+* ``att``: cem's default linear ``att`` model, numerically the weighted ``lm`` (no adj. R²).
+* ``nb``: ``MASS::glm.nb`` with the identity link, reported through ``summary.glm`` (dispersion
+  estimated, t distribution).
+
+A window that cannot be estimated is returned as failed (all NA); nothing here raises for data
+reasons, because R aborting the whole run on one bad window is a bug we fix (Q10).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+__all__ = [
+    "FORMULA_LEVEL",
+    "FORMULA_DIFF",
+    "FORMULAS",
+    "QRDecomposition",
+    "qr_limited_pivot",
+    "WindowFit",
+    "build_design",
+    "fit_lm",
+    "fit_att",
+    "fit_nb",
+    "estimate",
+]
+
+FORMULA_LEVEL = "dependent_post ~ dependent_pre + treatment"
+FORMULA_DIFF = "dependent_post - dependent_pre ~ treatment"
+FORMULAS = (FORMULA_LEVEL, FORMULA_DIFF)
+
+LM_TOL = 1e-7  # lm's qr tolerance
+GLM_EPS = 1e-8  # glm.control epsilon
+GLM_MAXIT = 25  # glm.control maxit (also glm.nb's alternation and theta.ml limits)
+GLM_QR_TOL = min(1e-7, GLM_EPS / 1000)  # glm.fit's tolerance for its weighted QR
+
+
+# --------------------------------------------------------------------------------------------
+# Householder QR with LINPACK dqrdc2's limited column pivoting
+
+
+@dataclass
+class QRDecomposition:
+    """Compact Householder QR of an n×p matrix in LINPACK layout.
+
+    ``qr`` holds R in its upper triangle and the Householder vectors below it; ``qraux`` the
+    leading elements of those vectors; ``pivot`` the column order after moving near-dependent
+    columns to the end; ``rank`` the number of columns kept.
+    """
+
+    qr: np.ndarray
+    qraux: np.ndarray
+    pivot: np.ndarray
+    rank: int
+
+    def qty(self, y: np.ndarray) -> np.ndarray:
+        """Qᵀy, applying the Householder reflections in order."""
+        q = self.qr
+        n = q.shape[0]
+        out = np.array(y, dtype=float, copy=True)
+        for j in range(min(self.rank, n - 1)):
+            if self.qraux[j] == 0:
+                continue
+            v = q[j:, j].copy()
+            v[0] = self.qraux[j]
+            t = -np.dot(v, out[j:]) / v[0]
+            out[j:] += t * v
+        return out
+
+    def qy(self, z: np.ndarray) -> np.ndarray:
+        """Qz, applying the reflections in reverse order."""
+        q = self.qr
+        n = q.shape[0]
+        out = np.array(z, dtype=float, copy=True)
+        for j in reversed(range(min(self.rank, n - 1))):
+            if self.qraux[j] == 0:
+                continue
+            v = q[j:, j].copy()
+            v[0] = self.qraux[j]
+            t = -np.dot(v, out[j:]) / v[0]
+            out[j:] += t * v
+        return out
+
+    def r_matrix(self) -> np.ndarray:
+        """The k×k upper-triangular factor for the kept columns."""
+        k = self.rank
+        return np.triu(self.qr[:k, :k])
+
+    def solve(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Least-squares coefficients (kept columns, pivoted order), residuals and Qᵀy."""
+        k = self.rank
+        qty = self.qty(y)
+        r = self.r_matrix()
+        coef = _back_substitute(r, qty[:k])
+        z = qty.copy()
+        z[:k] = 0.0
+        resid = self.qy(z)
+        return coef, resid, qty
+
+    def unscaled_cov(self) -> np.ndarray:
+        """(RᵀR)⁻¹ of the kept columns (R's chol2inv)."""
+        r = self.r_matrix()
+        k = r.shape[0]
+        rinv = np.zeros((k, k))
+        eye = np.eye(k)
+        for j in range(k):
+            rinv[:, j] = _back_substitute(r, eye[:, j])
+        return rinv @ rinv.T
+
+
+def _back_substitute(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve R x = b for upper-triangular R (R is at most a handful of columns wide)."""
+    k = r.shape[0]
+    x = np.zeros(k)
+    for i in range(k - 1, -1, -1):
+        x[i] = (b[i] - np.dot(r[i, i + 1:], x[i + 1:])) / r[i, i]
+    return x
+
+
+def qr_limited_pivot(x: np.ndarray, tol: float = LM_TOL) -> QRDecomposition:
+    """Householder QR that moves a column to the end when, after removing the earlier kept
+    columns, its remaining norm is below ``tol`` times its original norm (LINPACK dqrdc2).
+
+    Columns are processed in the given order, so which of two collinear columns is dropped
+    matches R (the later one). Remaining norms are downdated cheaply and recomputed when the
+    downdate loses accuracy, as dqrdc2 does.
+    """
+    a = np.array(x, dtype=float, order="F", copy=True)
+    n, p = a.shape
+    pivot = np.arange(p)
+    qraux = np.sqrt(np.einsum("ij,ij->j", a, a))
+    work1 = qraux.copy()  # norms at the last recomputation
+    work2 = qraux.copy()  # original norms (1 for a zero column)
+    work2[work2 == 0] = 1.0
+    active = p  # columns [0, active) are candidates; dropped ones sit after them
+    for l in range(min(n, p)):
+        while l < active and qraux[l] < work2[l] * tol:
+            order = list(range(l + 1, p)) + [l]
+            a[:, l:] = a[:, order]
+            for arr in (qraux, work1, work2, pivot):
+                arr[l:] = arr[order]
+            active -= 1
+        if l == n - 1:
+            break
+        col = a[l:, l]
+        nrm = math.sqrt(float(np.dot(col, col)))
+        if nrm == 0:
+            continue
+        if col[0] != 0:
+            nrm = math.copysign(nrm, col[0])
+        col /= nrm
+        col[0] += 1.0
+        if l + 1 < p:
+            rest = a[l:, l + 1:]
+            t = -(col @ rest) / col[0]
+            rest += np.outer(col, t)
+            for j in range(l + 1, p):
+                if qraux[j] == 0:
+                    continue
+                tt = 1.0 - (abs(a[l, j]) / qraux[j]) ** 2
+                tt = max(tt, 0.0)
+                if abs(tt) < 1e-6:
+                    v = a[l + 1:, j]
+                    qraux[j] = math.sqrt(float(np.dot(v, v)))
+                    work1[j] = qraux[j]
+                else:
+                    qraux[j] = qraux[j] * math.sqrt(tt)
+        qraux[l] = col[0]
+        a[l, l] = -nrm
+    rank = min(active, n)
+    return QRDecomposition(qr=a, qraux=qraux, pivot=pivot, rank=rank)
+
+
+# --------------------------------------------------------------------------------------------
+# Design and results
+
+
+@dataclass
+class WindowFit:
+    """Numbers one window contributes to the estimates table; ``ok`` False means all NA."""
+
+    ok: bool
+    estimate: float = math.nan
+    pvalue: float = math.nan
+    adj_r_squared: float = math.nan
+    intercept: float = math.nan
+    intercept_pval: float = math.nan
+    control_coef: np.ndarray = field(default_factory=lambda: np.empty(0))
+    control_pval: np.ndarray = field(default_factory=lambda: np.empty(0))
+    reason: str = ""
+    theta: float = math.nan  # nb only: the final θ (of the last theta.ml update)
+    dispersion: float = math.nan  # nb only: summary.glm's estimated dispersion
+
+
+def _failed(n_controls: int, reason: str) -> WindowFit:
+    return WindowFit(ok=False, control_coef=np.full(n_controls, np.nan),
+                     control_pval=np.full(n_controls, np.nan), reason=reason)
+
+
+def build_design(post, pre, treatment, controls=(), formula: str = FORMULA_LEVEL):
+    """Response and model matrix of the mwa formula, controls placed before treatment.
+
+    Level formula: post ~ 1 + pre + c1..cm + treatment. Difference formula:
+    (post − pre) ~ 1 + c1..cm + treatment — R builds a broken formula here (Q6); we fit the
+    intended model. Returns (y, X, control_index) with the column index of each control.
+    """
+    if formula not in FORMULAS:
+        raise ValueError(f"formula must be one of {FORMULAS!r}, got {formula!r}")
+    post = np.asarray(post, dtype=float)
+    pre = np.asarray(pre, dtype=float)
+    n = post.size
+    cols = [np.ones(n)]
+    if formula == FORMULA_LEVEL:
+        y = post
+        cols.append(pre)
+    else:
+        y = post - pre
+    first = len(cols)
+    for c in controls:
+        c = np.asarray(c)
+        if not np.issubdtype(c.dtype, np.number) and c.dtype != bool:
+            raise ValueError("estimation controls must be numeric")
+        cols.append(c.astype(float))
+    cols.append(np.asarray(treatment, dtype=float))
+    X = np.column_stack(cols)
+    return y, X, np.arange(first, first + len(controls))
+
+
+def _two_sided_p(tval: np.ndarray, df: float) -> np.ndarray:
+    """2·P(T_df ≤ −|t|); ±Inf t gives 0, as R's pt does."""
+    return 2.0 * special.stdtr(df, -np.abs(tval))
+
+
+def _pack(coef, pval, adj, control_index, n_controls) -> WindowFit:
+    est = float(coef[-1])
+    p = float(pval[-1])
+    if not (math.isfinite(est) and not math.isnan(p)):
+        return _failed(n_controls, "treatment estimate or p-value is not a number")
+    return WindowFit(ok=True, estimate=est, pvalue=p, adj_r_squared=adj,
+                     intercept=float(coef[0]), intercept_pval=float(pval[0]),
+                     control_coef=np.asarray(coef[control_index], dtype=float),
+                     control_pval=np.asarray(pval[control_index], dtype=float))
+
+
+def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> WindowFit:
+    """``lm`` + ``summary.lm`` on one window, failing when R would alias a coefficient.
+
+    Rows with zero weight are dropped as lm.wfit does. Standard errors come from the QR of the
+    √w-scaled design; a perfect fit with a non-zero coefficient has t = ±Inf and p = 0.
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    m = len(control_index)
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        keep = w != 0
+        y, X, w = y[keep], X[keep], w[keep]
+        sw = np.sqrt(w)
+        qr = qr_limited_pivot(X * sw[:, None], LM_TOL)
+        ys = y * sw
+    else:
+        w = None
+        qr = qr_limited_pivot(X, LM_TOL)
+        ys = y
+    n, p = X.shape
+    if qr.rank != p:
+        return _failed(m, "coefficients aliased")
+    rdf = n - p
+    if rdf <= 0:
+        return _failed(m, "no residual degrees of freedom")
+    coef, resid_s, _ = qr.solve(ys)
+    if w is not None:
+        resid = resid_s / sw
+        fitted = y - resid
+        rss = float(np.sum(w * resid**2))
+        mean_f = float(np.sum(w * fitted / np.sum(w)))
+        mss = float(np.sum(w * (fitted - mean_f) ** 2))
+    else:
+        resid = resid_s
+        fitted = y - resid
+        rss = float(np.sum(resid**2))
+        mss = float(np.sum((fitted - np.mean(fitted)) ** 2))
+    resvar = rss / rdf
+    se = np.sqrt(np.diag(qr.unscaled_cov()) * resvar)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tval = coef / se
+        r2 = mss / (mss + rss)
+    pval = _two_sided_p(tval, rdf)
+    adj = 1.0 - (1.0 - r2) * ((n - 1) / rdf)
+    return _pack(coef, pval, float(adj), control_index, m)
+
+
+def fit_att(y, X, cem_weights, weighted: bool, control_index=np.empty(0, dtype=int)) -> WindowFit:
+    """cem's linear ``att``: the weighted fit with cem weights (matched rows weight 1 if unweighted).
+
+    Same numbers as :func:`fit_lm`; the estimates table simply has no adj. R² for att.
+    """
+    w = np.asarray(cem_weights, dtype=float)
+    if not weighted:
+        w = (w > 0).astype(float)
+    res = fit_lm(y, X, w, control_index)
+    res.adj_r_squared = math.nan
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# Negative binomial GLM with identity link (MASS::glm.nb + summary.glm)
+
+
+class _GlmFailure(Exception):
+    """The fit R would abort on, or one that did not converge: the window becomes NA."""
+
+
+@dataclass
+class _GlmFit:
+    coef: np.ndarray
+    mu: np.ndarray
+    qr: QRDecomposition
+    w_last: np.ndarray  # working weights of the last IRLS step (√ scale, as glm.fit keeps them)
+    df_residual: int
+    converged: bool
+
+
+def _poisson_variance(mu, theta):
+    return mu
+
+
+def _nb_variance(mu, theta):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mu + mu**2 / theta
+
+
+def _poisson_dev(y, mu, theta):
+    """Poisson deviance residuals; rows with y = 0 contribute 2μ (finite even for μ ≤ 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+    return 2.0 * (ylogy - (y - mu))
+
+
+def _nb_dev(y, mu, theta):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * (y * np.log(np.maximum(1.0, y) / mu) - (y + theta) * np.log((y + theta) / (mu + theta)))
+
+
+def _valid_mu(mu) -> bool:
+    return bool(np.all(np.isfinite(mu) & (mu > 0)))
+
+
+def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
+    """glm.fit's IRLS for an identity link with unit prior weights.
+
+    As in R: a non-finite deviance, then an invalid mean, is answered by halving the step
+    towards the previous coefficients; with no previous coefficients (first step) that is the
+    fatal "no valid set of coefficients"; non-convergence after 25 steps is only flagged.
+    """
+    n, p = X.shape
+    eta = np.asarray(eta_start, dtype=float)
+    mu = eta.copy()
+    if not _valid_mu(mu):
+        raise _GlmFailure("cannot find valid starting values")
+    devold = float(np.sum(dev_resids(y, mu, theta)))
+    coefold = None
+    coef = None
+    converged = False
+    qr = None
+    w = None
+    for _ in range(GLM_MAXIT):
+        varmu = variance(mu, theta)
+        if np.any(np.isnan(varmu)):
+            raise _GlmFailure("NAs in V(mu)")
+        if np.any(varmu == 0):
+            raise _GlmFailure("0s in V(mu)")
+        z = eta + (y - mu)
+        w = np.sqrt(1.0 / varmu)
+        qr = qr_limited_pivot(X * w[:, None], GLM_QR_TOL)
+        if qr.rank < p:
+            raise _GlmFailure("coefficients aliased")
+        start, _, _ = qr.solve(z * w)
+        if not np.all(np.isfinite(start)):
+            raise _GlmFailure("non-finite coefficients")
+        eta = X @ start
+        mu = eta
+        dev = float(np.sum(dev_resids(y, mu, theta)))
+        if not math.isfinite(dev):
+            if coefold is None:
+                raise _GlmFailure("no valid set of coefficients has been found")
+            for ii in range(GLM_MAXIT + 1):
+                if math.isfinite(dev):
+                    break
+                if ii == GLM_MAXIT:
+                    raise _GlmFailure("inner loop 1; cannot correct step size")
+                start = (start + coefold) / 2.0
+                eta = X @ start
+                mu = eta
+                dev = float(np.sum(dev_resids(y, mu, theta)))
+        if not _valid_mu(mu):
+            if coefold is None:
+                raise _GlmFailure("no valid set of coefficients has been found")
+            for ii in range(GLM_MAXIT + 1):
+                if _valid_mu(mu):
+                    break
+                if ii == GLM_MAXIT:
+                    raise _GlmFailure("inner loop 2; cannot correct step size")
+                start = (start + coefold) / 2.0
+                eta = X @ start
+                mu = eta
+            dev = float(np.sum(dev_resids(y, mu, theta)))
+        if abs(dev - devold) / (abs(dev) + 0.1) < GLM_EPS:
+            converged = True
+            coef = start
+            break
+        devold = dev
+        coef = coefold = start
+    return _GlmFit(coef=coef, mu=mu, qr=qr, w_last=w, df_residual=n - qr.rank, converged=converged)
+
+
+def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
+    """MASS::theta.ml: Newton–Raphson for the NB shape from the moment start n/Σ(y/μ−1)².
+
+    Like R, hitting the iteration limit or a negative estimate (set to 0) is only noted.
+    """
+    eps = np.finfo(float).eps ** 0.25
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t0 = n / float(np.sum((y / mu - 1.0) ** 2))
+    it = 0
+    delta = 1.0
+    while True:
+        it += 1
+        if not (it < limit and abs(delta) > eps):
+            break
+        t0 = abs(t0)
+        score = float(np.sum(special.digamma(t0 + y) - special.digamma(t0) + math.log(t0) + 1.0
+                             - np.log(t0 + mu) - (y + t0) / (mu + t0)))
+        info = float(np.sum(-special.polygamma(1, t0 + y) + special.polygamma(1, t0) - 1.0 / t0
+                            + 2.0 / (mu + t0) - (y + t0) / (mu + t0) ** 2))
+        delta = score / info
+        t0 = t0 + delta
+        if not math.isfinite(t0):
+            raise _GlmFailure("theta estimate is not finite")
+    if t0 < 0:
+        t0 = 0.0
+        notes.append("theta estimate truncated at zero")
+    if it == limit:
+        notes.append("theta iteration limit reached")
+    return t0
+
+
+def _nb_loglik(th, mu, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
+                            + th * math.log(th) + y * np.log(mu + (y == 0)) - (th + y) * np.log(th + mu)))
+
+
+def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
+    """glm.nb (identity link, unit weights) summarised as summary.glm does.
+
+    Poisson start (mustart = y + 0.1), then alternate an IRLS fit at fixed θ with θ's maximum
+    likelihood (θ estimated from the previous means, as glm.nb does) until the log-likelihood
+    and θ settle. Dispersion = Σ w·r² / df from the last IRLS step; p-values from t(df).
+    What R aborts on (no valid coefficients, failed step halving) → failed window. What R only
+    warns about (IRLS or θ iteration limits, alternation limit) keeps the numbers, and the
+    notes are returned in ``reason`` so the caller can warn.
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    m = len(control_index)
+    n, p = X.shape
+    notes: list[str] = []
+    try:
+        fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, y + 0.1)
+        if not fit.converged:
+            notes.append("initial Poisson fit did not converge")
+        mu = fit.mu
+        th = _theta_ml(y, mu, n, notes)
+        d1 = math.sqrt(2.0 * max(1, fit.df_residual))
+        d2 = delta = 1.0
+        lm_ = _nb_loglik(th, mu, y)
+        lm0 = lm_ + 2.0 * d1
+        it = 0
+        while True:
+            it += 1
+            if not (it <= GLM_MAXIT and abs(lm0 - lm_) / d1 + abs(delta) / d2 > GLM_EPS):
+                break
+            fit = _glm_fit_identity(y, X, _nb_variance, _nb_dev, th, mu)
+            if not fit.converged:
+                notes.append(f"IRLS did not converge in alternation {it}")
+            t0 = th
+            th = _theta_ml(y, mu, n, notes)
+            mu = fit.mu
+            delta = t0 - th
+            lm0 = lm_
+            lm_ = _nb_loglik(th, mu, y)
+        if it > GLM_MAXIT:
+            notes.append("alternation limit reached")
+    except _GlmFailure as exc:
+        return _failed(m, f"negative binomial fit failed: {exc}")
+    df_r = fit.df_residual
+    if df_r <= 0:
+        return _failed(m, "no residual degrees of freedom")
+    resid = y - fit.mu
+    dispersion = float(np.sum(fit.w_last**2 * resid**2)) / df_r
+    se = np.sqrt(np.diag(fit.qr.unscaled_cov()) * dispersion)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tval = fit.coef / se
+    pval = _two_sided_p(tval, df_r)
+    out = _pack(fit.coef, pval, math.nan, control_index, m)
+    if out.ok:
+        out.reason = "; ".join(dict.fromkeys(notes))
+        out.theta = th
+        out.dispersion = dispersion
+    return out
+
+
+def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool = False) -> WindowFit:
+    """Dispatch one window's estimation; ``cem_weights`` are the weights of the rows of X."""
+    if method == "lm":
+        return fit_lm(y, X, cem_weights if weighted else None, control_index)
+    if method == "att":
+        w = np.ones(len(y)) if cem_weights is None else cem_weights
+        return fit_att(y, X, w, weighted, control_index)
+    if method == "nb":
+        return fit_nb(y, X, control_index)
+    raise ValueError(f"estimation must be 'lm', 'att' or 'nb', got {method!r}")

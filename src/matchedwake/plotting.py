@@ -1,0 +1,257 @@
+"""Heatmaps of the estimates over the (spatial × temporal) window grid.
+
+``plot_r_style`` reproduces the look of R mwa's ``plot.matchedwake`` (REFERENCE §3.5): a grey
+filled contour of the effect with hatching that encodes significance, so figures can be compared
+with published MWA plots. ``plot_tiles`` is a clearer alternative: one tile per window, a diverging
+colour scale centred at zero, and the effect printed where it is significant.
+
+Both accept ``ax=`` (for small multiples) and return the Figure; neither touches pyplot's global
+state, so they are safe in batch jobs. Significance classes (§2.9): p ≤ alpha1 → significant;
+alpha1 < p ≤ alpha2 → marginal; p > alpha2 or missing → not significant. ``adjust`` applies a
+multiple-testing correction across all windows first (:mod:`matchedwake.adjust`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .adjust import p_adjust
+from .rmath import r_pretty
+
+__all__ = ["plot_r_style", "plot_tiles", "window_grid", "significance_class",
+           "HATCH_SOLID", "HATCH_DASHED", "HATCH_NONE"]
+
+#: ``gid`` of the per-window Rectangle patches drawn by :func:`plot_r_style`, by class.
+HATCH_SOLID = "mwa-hatch-solid"  # p missing or > alpha2
+HATCH_DASHED = "mwa-hatch-dashed"  # alpha1 < p <= alpha2
+HATCH_NONE = "mwa-hatch-none"  # p <= alpha1 (an invisible marker patch)
+
+_HATCH_LINES_PER_INCH = 3.0  # R: rect(density = 3)
+_HATCH_LW_PT = 1.5  # R: lwd = 2, one lwd unit = 1/96 inch = 0.75 pt
+_R_DASH = (0, (3.0, 3.0))  # R lty = 2 ("dashed")
+
+
+def significance_class(p: float, alpha1: float, alpha2: float) -> str:
+    """'sig' (p ≤ alpha1), 'marginal' (alpha1 < p ≤ alpha2) or 'none' (p > alpha2 or missing)."""
+    if p is None or not np.isfinite(p):
+        return "none"
+    if p < alpha1:
+        return "sig"
+    if p <= alpha2:
+        return "marginal"
+    return "none"
+
+
+def window_grid(estimates: pd.DataFrame, adjust: str = "none"):
+    """Sorted window sizes and the estimate / p-value matrices, shape (n_t, n_s).
+
+    p-values are adjusted across all windows before they are placed; windows absent from the
+    table are NaN.
+    """
+    if estimates is None or len(estimates) == 0:
+        raise ValueError("the estimates table is empty: nothing to plot")
+    for col in ("t_window", "spat_window", "estimate", "pvalue"):
+        if col not in estimates.columns:
+            raise ValueError(f"the estimates table has no column {col!r}")
+    t_vals = np.sort(pd.unique(estimates["t_window"].to_numpy(dtype=float)))
+    s_vals = np.sort(pd.unique(estimates["spat_window"].to_numpy(dtype=float)))
+    est = np.full((t_vals.size, s_vals.size), np.nan)
+    pv = np.full_like(est, np.nan)
+    ti = np.searchsorted(t_vals, estimates["t_window"].to_numpy(dtype=float))
+    si = np.searchsorted(s_vals, estimates["spat_window"].to_numpy(dtype=float))
+    est[ti, si] = estimates["estimate"].to_numpy(dtype=float, na_value=np.nan)
+    pv[ti, si] = p_adjust(estimates["pvalue"].to_numpy(dtype=float, na_value=np.nan), adjust)
+    return t_vals, s_vals, est, pv
+
+
+def _fmt_window(v: float) -> str:
+    """Tick label for a window size: integers without a decimal point."""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _r_axis(n: int):
+    """R's plot coordinates for an axis with n windows: padded values, limits, tick positions."""
+    if n == 1:
+        return np.array([0.0, 0.5, 1.0]), (0.0, 1.0), np.array([0.5]), 1.0
+    step = 1.0 / (n - 1)
+    vals = np.linspace(-step, 1.0 + step, n + 2)
+    return vals, (-step / 2, 1.0 + step / 2), np.arange(n) * step, step
+
+
+def _gray_colors(n: int) -> list[tuple[float, float, float]]:
+    """R's ``gray.colors(n)``: grey 0.3 → 0.9, equally spaced after gamma 2.2 (lighter = larger)."""
+    gamma = 2.2
+    g = np.linspace(0.3**gamma, 0.9**gamma, n) ** (1.0 / gamma) if n > 1 else np.array([0.3])
+    return [(float(v), float(v), float(v)) for v in g]
+
+
+def _new_figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size)
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def _hatch_segments(x0, x1, y0, y1, sx, sy, spacing_in):
+    """45° line segments (in device inches) filling [x0,x1]×[y0,y1], returned in data units.
+
+    Lines X − Y = c use a phase shared by all cells, so the shading runs on across neighbours.
+    """
+    X0, X1, Y0, Y1 = x0 * sx, x1 * sx, y0 * sy, y1 * sy
+    step = spacing_in * math.sqrt(2.0)  # along X, for a perpendicular spacing of spacing_in
+    cs = np.arange(math.ceil((X0 - Y1) / step), math.floor((X1 - Y0) / step) + 1) * step
+    segs = []
+    for c in cs:
+        xa, xb = max(X0, Y0 + c), min(X1, Y1 + c)
+        if xb - xa <= 1e-12:
+            continue
+        segs.append([(xa / sx, (xa - c) / sy), (xb / sx, (xb - c) / sy)])
+    return segs
+
+
+def plot_r_style(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float = 0.05,
+                 alpha2: float = 0.1, zlim=None, plot_nas: bool = True, adjust: str = "none",
+                 ax: Axes | None = None) -> Figure:
+    """R mwa's contour heatmap of the treatment estimates (REFERENCE §3.5).
+
+    The estimate matrix is padded by one replicated row/column on each side and filled-contoured
+    with levels ``pretty(zlim, 20)`` in R's grey palette; hatching marks non-significant (solid)
+    and marginal (dashed) windows. ``plot_nas`` draws missing estimates as 0, as R does. With a
+    single window on an axis R centres the hatch rectangle at 0 with half-width 1; it is clipped
+    to the same visible area, so we draw it over [0, 1] instead.
+    """
+    t_vals, s_vals, est, pv = window_grid(estimates, adjust)
+    fig, ax = _new_figure(ax, (7.0, 6.0))
+    nt, ns = t_vals.size, s_vals.size
+
+    z = est.copy()
+    if plot_nas:
+        z[np.isnan(z)] = 0.0
+    zp = np.pad(z, 1, mode="edge")  # replicate edges, as R's padding loops do
+    xv, xlim, xat, xstep = _r_axis(ns)
+    yv, ylim, yat, ystep = _r_axis(nt)
+
+    finite = zp[np.isfinite(zp)]
+    if zlim is None or (np.ndim(zlim) and np.isnan(np.asarray(zlim, float)[0])):
+        zl = (float(finite.min()), float(finite.max())) if finite.size else None
+    else:
+        zl = (float(zlim[0]), float(zlim[1]))
+        if not zl[0] <= zl[1]:
+            raise ValueError(f"invalid z limits {zlim!r}")
+    if zl is not None:
+        levels = r_pretty(zl[0], zl[1], 20)
+        colors = _gray_colors(levels.size - 1)
+        X, Y = np.meshgrid(xv, yv)
+        cs = ax.contourf(X, Y, np.ma.masked_invalid(zp), levels=levels, colors=colors)
+        cbar = fig.colorbar(cs, ax=ax, fraction=0.08, pad=0.04)
+        cbar.ax.set_ylabel("Treatment effect")
+
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xticks(xat if ns > 1 else [0.5], [_fmt_window(v) for v in s_vals])
+    ax.set_yticks(yat if nt > 1 else [0.5], [_fmt_window(v) for v in t_vals])
+    ax.set_xlabel("Spatial window in kilometers")
+    ax.set_ylabel(f"Temporal window in {t_unit}")
+
+    # Inches per data unit, taken after the colour key has claimed its space.
+    pos = ax.get_position()
+    w_in, h_in = fig.get_figwidth() * pos.width, fig.get_figheight() * pos.height
+    sx, sy = w_in / (xlim[1] - xlim[0]), h_in / (ylim[1] - ylim[0])
+    spacing = 1.0 / _HATCH_LINES_PER_INCH
+    segs = {"solid": [], "dashed": []}
+    for j in range(nt):
+        for i in range(ns):
+            cls = significance_class(pv[j, i], alpha1, alpha2)
+            if ns > 1:
+                x0, x1 = i * xstep - xstep / 2, i * xstep + xstep / 2
+            else:
+                x0, x1 = 0.0, 1.0
+            if nt > 1:
+                y0, y1 = j * ystep - ystep / 2, j * ystep + ystep / 2
+            else:
+                y0, y1 = 0.0, 1.0
+            style = {"none": "solid", "marginal": "dashed", "sig": None}[cls]
+            gid = {"solid": HATCH_SOLID, "dashed": HATCH_DASHED, None: HATCH_NONE}[style]
+            rect = Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, gid=gid,
+                             edgecolor="black", linewidth=_HATCH_LW_PT,
+                             linestyle="-" if style != "dashed" else "--")
+            rect.mwa_window = (float(t_vals[j]), float(s_vals[i]))
+            rect.mwa_pvalue = float(pv[j, i])
+            if style is None:
+                rect.set_visible(False)
+            ax.add_patch(rect)
+            if style is not None:
+                segs[style].extend(_hatch_segments(x0, x1, y0, y1, sx, sy, spacing))
+    for style, ls in (("solid", "solid"), ("dashed", _R_DASH)):
+        if segs[style]:
+            lc = LineCollection(segs[style], colors="black", linewidths=_HATCH_LW_PT,
+                                linestyles=ls, gid=f"mwa-hatch-lines-{style}")
+            ax.add_collection(lc, autolim=False)
+    return fig
+
+
+def plot_tiles(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float = 0.05,
+               alpha2: float = 0.1, adjust: str = "none", ax: Axes | None = None,
+               title: str | None = None) -> Figure:
+    """One tile per window: diverging colours centred at 0, effect printed where p ≤ alpha1.
+
+    Marginal windows (alpha1 < p ≤ alpha2) are hatched and windows without an estimate are grey,
+    so significance is readable without the contour's interpolation between windows.
+    """
+    t_vals, s_vals, est, pv = window_grid(estimates, adjust)
+    nt, ns = t_vals.size, s_vals.size
+    own = ax is None
+    fig, ax = _new_figure(ax, (max(5.0, 2.4 + 0.9 * ns), max(3.6, 1.9 + 0.6 * nt)))
+    if own:
+        fig.set_layout_engine("constrained")  # nothing here depends on the final axes geometry
+
+    finite = est[np.isfinite(est)]
+    vmax = float(np.max(np.abs(finite))) if finite.size else 0.0
+    if vmax == 0.0:
+        vmax = 1.0
+    norm = Normalize(vmin=-vmax, vmax=vmax)  # symmetric limits: white = no effect
+    cmap = colormaps["RdBu_r"].with_extremes(bad="0.75")
+    xe = np.arange(ns + 1) - 0.5
+    ye = np.arange(nt + 1) - 0.5
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(est), cmap=cmap, norm=norm,
+                         edgecolors="white", linewidth=0.5)
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.ax.set_ylabel("Treatment effect")
+
+    for j in range(nt):
+        for i in range(ns):
+            e, p = est[j, i], pv[j, i]
+            if not np.isfinite(e):
+                ax.text(i, j, "NA", ha="center", va="center", fontsize=8, color="0.35",
+                        gid="tile-na")
+                continue
+            cls = significance_class(p, alpha1, alpha2)
+            if cls == "sig":
+                rgba = cmap(norm(e))
+                lum = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
+                ax.text(i, j, f"{e:.2f}", ha="center", va="center", fontsize=9,
+                        fontweight="bold", color="white" if lum < 0.5 else "black",
+                        gid="tile-label")
+                ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="black",
+                                       linewidth=1.5, gid="tile-sig"))
+            elif cls == "marginal":
+                ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, hatch="///",
+                                       edgecolor="0.25", linewidth=0.0, gid="tile-hatch"))
+    ax.set_xlim(-0.5, ns - 0.5)
+    ax.set_ylim(-0.5, nt - 0.5)
+    ax.set_xticks(np.arange(ns), [_fmt_window(v) for v in s_vals])
+    ax.set_yticks(np.arange(nt), [_fmt_window(v) for v in t_vals])
+    ax.set_xlabel("Spatial window (km)")
+    ax.set_ylabel(f"Temporal window ({t_unit})")
+    adj = "" if str(adjust).lower() == "none" else f", {adjust}-adjusted"
+    note = f"value shown: p ≤ {alpha1:g}{adj}; hatched: p ≤ {alpha2:g}; grey: no estimate"
+    ax.set_title(note if title is None else f"{title}\n{note}", fontsize=8)
+    return fig

@@ -1,0 +1,151 @@
+"""R's ``format()`` of a numeric column, as seen through ``as.matrix`` (REFERENCE Appendix B, Q4).
+
+R's ``slidingWake`` hands Java a character matrix, so every numeric column is printed with 7
+significant digits and one decimal count (or one scientific precision) shared by the whole column.
+Coordinates and covariates in R's output are those printed values read back as doubles; to get
+identical wakes, cem strata and L1 values we must round the same way.
+
+The work is vectorised: significant digits and decimal exponents come from a scaled ``rint``;
+the few values whose scaled fraction lies too close to a rounding tie for float arithmetic to
+decide are redone with Python's exact ``'%.6e'`` / ``'%.*f'`` formatting.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["format_column", "format_values"]
+
+_DIGITS = 7
+# |fraction - 0.5| below this (relative to the scaled magnitude) is re-done exactly.
+_TIE_TOL = 64 * np.finfo(float).eps
+_POW10 = 10.0 ** np.arange(-330, 309, dtype=float)  # index k + 330 -> 10**k (0 below 1e-324)
+
+
+def _pow10(k: np.ndarray) -> np.ndarray:
+    return _POW10[np.asarray(k, dtype=np.int64) + 330]
+
+
+def _near_tie(scaled: np.ndarray) -> np.ndarray:
+    """Flag scaled magnitudes whose rounding cannot be trusted from float arithmetic."""
+    frac = scaled - np.floor(scaled)
+    return np.abs(frac - 0.5) <= _TIE_TOL * np.maximum(scaled, 1.0)
+
+
+def _sig_and_exponent(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Significant digits (trailing zeros stripped) and decimal exponent of |x| rounded to 7 digits.
+
+    Equivalent to reading the mantissa and exponent of ``'%.6e' % a``; ``a`` is finite and > 0.
+    """
+    e = np.floor(np.log10(a)).astype(np.int64)
+    # log10 can be off by one next to powers of ten; fix the exponent so 10**e <= a < 10**(e+1).
+    e = np.where(a < _pow10(e), e - 1, e)
+    e = np.where(a >= _pow10(e + 1), e + 1, e)
+    # a / 10**(e-6): dividing by an exact power is better than multiplying by an inexact inverse.
+    shift = e - (_DIGITS - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
+                          a * _pow10(np.minimum(-shift, 300)))
+    bad = _near_tie(scaled) | ~np.isfinite(scaled) | (np.abs(shift) > 280)
+    m = np.rint(scaled).astype(np.int64)
+    carry = m >= 10 ** _DIGITS  # 9999999.6 -> 1.000000e+07: rounding widens the exponent
+    m = np.where(carry, m // 10, m)
+    e = np.where(carry, e + 1, e)
+    if bad.any():
+        for i in np.flatnonzero(bad):
+            mant, exp = ("%.6e" % a[i]).split("e")
+            m[i] = int(mant.replace(".", ""))
+            e[i] = int(exp)
+    # Strip trailing zeros of the 7-digit integer mantissa.
+    sig = np.full(m.shape, _DIGITS, dtype=np.int64)
+    rest = m.copy()
+    for _ in range(_DIGITS - 1):
+        z = (rest % 10 == 0) & (sig > 1)
+        if not z.any():
+            break
+        sig = np.where(z, sig - 1, sig)
+        rest = np.where(z, rest // 10, rest)
+    return sig, e
+
+
+def _round_fixed(x: np.ndarray, rgt: int) -> np.ndarray:
+    """``float('%.{rgt}f' % x)`` for each x (rgt <= 22, |x|·10**rgt < 2**52 in practice)."""
+    p = 10.0 ** rgt
+    scaled = np.abs(x) * p
+    n = np.rint(scaled)
+    out = np.copysign(n / p, x)
+    bad = _near_tie(scaled) | (scaled >= 2.0 ** 52)
+    for i in np.flatnonzero(bad):
+        out[i] = float("%.*f" % (rgt, x[i]))
+    return out
+
+
+def _round_sci(x: np.ndarray, digits: int) -> np.ndarray:
+    """``float('%.{digits-1}e' % x)`` for each finite x."""
+    out = np.zeros_like(x)
+    nz = x != 0
+    a = np.abs(x[nz])
+    e = np.floor(np.log10(a)).astype(np.int64)
+    e = np.where(a < _pow10(e), e - 1, e)
+    e = np.where(a >= _pow10(e + 1), e + 1, e)
+    shift = e - (digits - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
+                          a * _pow10(np.minimum(-shift, 300)))
+    n = np.rint(scaled)
+    # n·10**shift is correctly rounded only when 10**|shift| is exact (|shift| <= 22).
+    with np.errstate(over="ignore", invalid="ignore"):
+        val = np.where(shift >= 0, n * _pow10(np.clip(shift, 0, 300)),
+                       n / _pow10(np.clip(-shift, 0, 300)))
+    bad = _near_tie(scaled) | (np.abs(shift) > 22) | ~np.isfinite(val)
+    res = np.copysign(val, x[nz])
+    xs = x[nz]
+    for i in np.flatnonzero(bad):
+        res[i] = float("%.*e" % (digits - 1, xs[i]))
+    out[nz] = res
+    return out
+
+
+def format_values(x: np.ndarray) -> np.ndarray:
+    """Round a float array the way R's ``format(x, digits = 7)`` prints it; NaN/±inf are kept."""
+    x = np.asarray(x, dtype=float)
+    out = x.copy()
+    fin = np.isfinite(x)
+    if not fin.any():
+        return out
+    v = x[fin]
+    neg = v < 0
+    a = np.abs(v)
+    sig = np.ones(v.shape, dtype=np.int64)
+    kp = np.zeros(v.shape, dtype=np.int64)
+    nz = a > 0
+    if nz.any():
+        sig[nz], kp[nz] = _sig_and_exponent(a[nz])
+    left = kp + 1
+    sleft = neg + np.maximum(left, 1)
+    right = sig - left
+    rgt = int(max(right.max(), 0))
+    mxsl = int(sleft.max())
+    anyneg = bool(neg.any())
+    if left.max() < 0:
+        mxsl = 1 + anyneg
+    mxns = int(sig.max())
+    w_fixed = mxsl + rgt + (rgt > 0)
+    e_width = 2 if (left.max() > 100 or left.min() <= -99) else 1
+    w_sci = anyneg + (mxns > 1) + (mxns - 1) + 4 + e_width
+    if w_fixed <= w_sci:
+        out[fin] = _round_fixed(v, rgt)
+    else:
+        out[fin] = _round_sci(v, mxns)
+    return out
+
+
+def format_column(col: pd.Series) -> pd.Series:
+    """Apply :func:`format_values` to a float column; other dtypes (integer, bool, text) pass through.
+
+    Integer columns print without rounding in R, so they are returned unchanged; NA stays NA.
+    """
+    if pd.api.types.is_float_dtype(col.dtype):
+        vals = col.to_numpy(dtype=float, na_value=np.nan)
+        return pd.Series(format_values(vals), index=col.index, name=col.name)
+    return col

@@ -1,0 +1,105 @@
+"""R's ``slidingWake``: from the event table to the wakes table (REFERENCE §2.1–2.4)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .counting import count_wakes
+from .rformat import format_column
+from .validation import WAKE_COLUMNS, validate_inputs
+
+__all__ = ["drop_sutva_violations", "sliding_wake"]
+
+_INT_COLUMNS = ("eventID", "treatment", "dependent_pre", "SO_pre", "MO_pre", "dependent_post",
+                "SO_post", "MO_post")
+
+
+def _covariate_values(col: pd.Series, rows: np.ndarray) -> pd.Series | np.ndarray:
+    """The wake rows' values of a covariate, as R converts the formatted strings back (§2.3).
+
+    Float columns are R-formatted over the whole data set (7 significant digits, Appendix B); integer
+    columns are unchanged; a Categorical becomes a factor of the values present, categories sorted.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        vals = col.to_numpy(dtype=object)[rows]
+        present = pd.unique(pd.Series(vals).dropna())
+        cats = sorted(present, key=lambda v: (str(v), repr(v)))
+        return pd.Categorical(vals, categories=cats)
+    return format_column(col).to_numpy()[rows]
+
+
+def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, dependent,
+                 match_columns, t_unit: str = "days", estimation_controls=(), *,
+                 drop_invalid: bool = False,
+                 progress: bool = False) -> tuple[pd.DataFrame, dict[int, list[int]]]:
+    """Build R's wakes table and the incomplete wakes per temporal window.
+
+    Returns ``(wakes, incomplete)``. ``wakes`` has R's columns ``eventID, t_window, spat_window,
+    treatment, dependent_pre, dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post``
+    followed by the covariates (match columns, then estimation controls, duplicates removed), rows
+    ordered by spatial window, temporal window, eventID (treatment row first for an event that is
+    both). Incomplete wakes (§2.3) are left out; ``incomplete[t]`` lists their eventIDs.
+    ``eventID`` is the 1-based position in the stably time-sorted data (after ``drop_invalid``).
+    """
+    v = validate_inputs(data, t_window, spat_window, treatment, control, dependent, match_columns,
+                        t_unit=t_unit, estimation_controls=estimation_controls,
+                        drop_invalid=drop_invalid)
+    order = np.argsort(v.time_ms, kind="stable")
+    lat = format_column(v.data["lat"].astype(float)).to_numpy()[order]
+    lon = format_column(v.data["lon"].astype(float)).to_numpy()[order]
+    is_tr = v.is_treatment[order]
+    is_co = v.is_control[order]
+    is_dep = v.is_dependent[order]
+
+    tr_idx, co_idx = np.flatnonzero(is_tr), np.flatnonzero(is_co)
+    wake_index = np.concatenate([tr_idx, co_idx])
+    wake_tr = np.concatenate([np.ones(tr_idx.size, bool), np.zeros(co_idx.size, bool)])
+    by_event = np.lexsort((~wake_tr, wake_index))  # eventID, then the treatment row first
+    wake_index, wake_tr = wake_index[by_event], wake_tr[by_event]
+
+    counts = count_wakes(v.time_ms[order], lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
+                         v.t_values, v.s_values, v.unit_ms, progress=progress)
+
+    n_w, n_s, n_t = wake_index.size, v.s_values.size, v.t_values.size
+    # (W, S, T) -> (S, T, W): spatial window outermost, then t, then the wake order.
+    keep = np.broadcast_to(counts.complete.T[None, :, :], (n_s, n_t, n_w)).reshape(-1)
+    s_i, t_i, w_i = (a.reshape(-1)[keep] for a in np.indices((n_s, n_t, n_w)))
+
+    def field(arr: np.ndarray) -> np.ndarray:
+        return arr.transpose(1, 2, 0).reshape(-1)[keep]
+
+    out = {
+        "eventID": (wake_index + 1)[w_i],
+        "t_window": v.t_labels[t_i],
+        "spat_window": v.s_values[s_i],
+        "treatment": wake_tr.astype(np.int64)[w_i],
+        "dependent_pre": field(counts.dependent_pre),
+        "dependent_trend": field(counts.dependent_trend),
+        "SO_pre": field(counts.so_pre),
+        "MO_pre": field(counts.mo_pre),
+        "dependent_post": field(counts.dependent_post),
+        "SO_post": field(counts.so_post),
+        "MO_post": field(counts.mo_post),
+    }
+    wakes = pd.DataFrame({k: out[k] for k in WAKE_COLUMNS})
+    for c in _INT_COLUMNS:
+        wakes[c] = wakes[c].astype(np.int64)
+    wakes["dependent_trend"] = wakes["dependent_trend"].astype(float)
+    wakes["t_window"] = wakes["t_window"].astype(float)
+    wakes["spat_window"] = wakes["spat_window"].astype(float)
+    sorted_data = v.data.iloc[order]
+    rows = wake_index[w_i]
+    for c in v.covariates:
+        wakes[c] = _covariate_values(sorted_data[c], rows)
+
+    incomplete = {
+        int(t): sorted({int(e) + 1 for e in wake_index[~counts.complete[:, j]]})
+        for j, t in enumerate(v.t_values)
+    }
+    return wakes, incomplete
+
+
+def drop_sutva_violations(wakes: pd.DataFrame) -> pd.DataFrame:
+    """R's ``deleteSUTVA`` (§2.4): keep wake rows without same- or mixed-type events in the pre
+    window, separately for each (t, s) row; the index (R's row names) is not renumbered."""
+    return wakes.loc[(wakes["SO_pre"] == 0) & (wakes["MO_pre"] == 0)]

@@ -1,0 +1,230 @@
+"""The per-window part of `mwa`'s ``slideWakeMatch`` (REFERENCE.md §2.5–2.8, §3).
+
+For every (t, s) window present in the wakes table: imbalance before matching, coarsened exact
+matching, the effect estimate on the matched wakes, imbalance after matching, and the SUTVA
+shares. Deliberate departures from R 0.5.0, each a fix of a crash in R:
+
+* windows are the (t, s) pairs actually present (Q13), not a stepped grid;
+* a window without matched strata, or whose negative-binomial fit fails, gets NA estimates and
+  a :class:`WindowWarning` instead of aborting the run (Q10);
+* ``match_default=False`` uses all wakes of the window with weight 1 (Q11);
+* with estimation controls the difference formula is fitted as (post − pre) ~ controls +
+  treatment (Q6).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .cem import as_match_variable, cem
+from .estimation import FORMULA_LEVEL, FORMULAS, build_design, estimate
+from .imbalance import l1_lcs
+from .rmath import r_round
+
+__all__ = ["WindowTables", "WindowWarning", "NegBinWarning", "analyse_windows", "matching_variables"]
+
+ESTIMATIONS = ("lm", "att", "nb")
+
+
+class WindowWarning(UserWarning):
+    """A window could not be estimated; its estimates are NA."""
+
+
+class NegBinWarning(UserWarning):
+    """glm.nb hit an iteration limit in a window (R warns and keeps the estimates; so do we)."""
+
+
+@dataclass
+class WindowTables:
+    """R's ``estimates``, ``matching`` and ``SUTVA`` tables (t-major), plus ``matched`` and
+    ``bins`` when match details were requested (else None)."""
+
+    estimates: pd.DataFrame
+    matching: pd.DataFrame
+    sutva: pd.DataFrame
+    matched: pd.DataFrame | None = None
+    bins: pd.DataFrame | None = None
+
+
+def matching_variables(match_columns, tcm: bool) -> list[str]:
+    """M: the user's match columns, then dependent_trend (and SO_pre, MO_pre with TCM)."""
+    out: list[str] = []
+    for c in list(match_columns) + ["dependent_trend"] + (["SO_pre", "MO_pre"] if tcm else []):
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def _estimate_columns(estimation: str, controls: list[str]) -> list[str]:
+    cols = ["t_window", "spat_window", "estimate", "pvalue"]
+    if estimation == "lm":
+        cols.append("adj.r.squared")
+    for c in controls:
+        cols += [f"{c}.coef", f"{c}.pval"]
+    return cols + ["intercept", "intercept.pval"]
+
+
+def analyse_windows(
+    wakes: pd.DataFrame,
+    *,
+    match_columns: list[str],
+    estimation: str = "lm",
+    formula: str = FORMULA_LEVEL,
+    weighted: bool = False,
+    estimation_controls: list[str] = (),
+    tcm: bool = False,
+    match_default: bool = True,
+    match_details: bool = False,
+) -> WindowTables:
+    """Match and estimate every (t, s) window of a wakes table (after deleteSUTVA).
+
+    ``wakes`` has R's wake columns (eventID, t_window, spat_window, treatment, dependent_pre,
+    dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post) plus the covariates.
+    """
+    if estimation not in ESTIMATIONS:
+        raise ValueError(f"estimation must be one of {ESTIMATIONS}, got {estimation!r}")
+    if formula not in FORMULAS:
+        raise ValueError(f"formula must be one of {FORMULAS!r}, got {formula!r}")
+    match_columns = list(match_columns)
+    if not match_columns:
+        raise ValueError("at least one match column is required")
+    controls = list(dict.fromkeys(estimation_controls))
+    m_vars = matching_variables(match_columns, tcm)
+    required = ["t_window", "spat_window", "treatment", "dependent_pre", "dependent_post",
+                "SO_pre", "SO_post", "MO_pre", "MO_post"] + m_vars + controls
+    missing = [c for c in dict.fromkeys(required) if c not in wakes.columns]
+    if missing:
+        raise ValueError(f"wakes table lacks columns: {missing}")
+    for c in controls:
+        dt = wakes[c].dtype
+        if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)) \
+                or isinstance(dt, pd.CategoricalDtype):
+            raise ValueError(f"estimation control {c!r} must be numeric")
+    # cem drops the outcome columns and the estimation controls from the coarsening
+    drop = {"dependent_post", "dependent_pre", *controls}
+    cem_vars = [v for v in m_vars if v not in drop]
+
+    t_all = wakes["t_window"].to_numpy()
+    s_all = wakes["spat_window"].to_numpy()
+    order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
+    t_sorted = t_all[order]
+    s_sorted = s_all[order]
+    if order.size:
+        change = np.flatnonzero((t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])) + 1
+        starts = np.concatenate(([0], change))
+        ends = np.concatenate((change, [order.size]))
+    else:
+        starts = ends = np.empty(0, dtype=int)
+
+    def col(name, dtype=float):
+        return wakes[name].to_numpy(dtype=dtype)[order]
+
+    trt = col("treatment", np.int64)
+    post = col("dependent_post")
+    pre = col("dependent_pre")
+    so_pre, so_post, mo_pre, mo_post = (col(c) for c in ("SO_pre", "SO_post", "MO_pre", "MO_post"))
+    mvals: dict[str, np.ndarray] = {}
+    is_factor: dict[str, bool] = {}
+    for v in m_vars:
+        arr, fac = as_match_variable(wakes[v])
+        mvals[v] = arr[order]
+        is_factor[v] = fac
+    ctl_vals = [col(c) for c in controls]
+    m_list = [mvals[v] for v in m_vars]
+    m_fac = [is_factor[v] for v in m_vars]
+    cem_factors = {v for v in cem_vars if is_factor[v]}
+
+    est_rows, match_rows, sutva_rows, bins_rows = [], [], [], []
+    matched_parts = []
+    n_ctl = len(controls)
+    for a, b in zip(starts, ends):
+        t_val = t_sorted[a]
+        s_val = s_sorted[a]
+        sl = slice(a, b)
+        g = trt[sl]
+        n = b - a
+        n_t = int(np.sum(g == 1))
+        n_c = int(np.sum(g == 0))
+        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac)
+
+        if match_default:
+            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details)
+            matched = res.matched
+            weights = res.weights
+            n_strata = res.n_matched_strata
+            bins = res.bins
+        else:
+            matched = np.ones(n, dtype=bool)
+            weights = np.ones(n)
+            n_strata = 1
+            bins = {}
+
+        idx = np.flatnonzero(matched) + a
+        g_md = trt[idx]
+        if n_strata == 0 or idx.size == 0:
+            warnings.warn(f"window t={t_val}, s={s_val}: no matched strata; estimates set to NA",
+                          WindowWarning, stacklevel=2)
+            fit = None
+            l1_post = lcs_post = math.nan
+        else:
+            y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
+            fit = estimate(estimation, y, X, cidx, weights[matched], weighted)
+            if estimation == "nb" and not fit.ok:
+                warnings.warn(f"window t={t_val}, s={s_val}: {fit.reason}; estimates set to NA",
+                              WindowWarning, stacklevel=2)
+            elif estimation == "nb" and fit.reason:
+                warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {fit.reason} (estimates kept, "
+                              "as R keeps them)", NegBinWarning, stacklevel=2)
+            l1_post, lcs_post = l1_lcs(g_md, [x[idx] for x in m_list], m_fac)
+
+        row = [t_val, s_val]
+        if fit is not None and fit.ok:
+            row += [fit.estimate, fit.pvalue]
+            if estimation == "lm":
+                row.append(fit.adj_r_squared)
+            for k in range(n_ctl):
+                row += [float(fit.control_coef[k]), float(fit.control_pval[k])]
+            row += [fit.intercept, fit.intercept_pval]
+        else:
+            row += [math.nan] * (2 + (estimation == "lm") + 2 * n_ctl + 2)
+        est_rows.append(row)
+
+        match_rows.append([t_val, s_val, n_c, n_t, r_round(l1_pre, 3), r_round(lcs_pre, 1),
+                           int(np.sum(g_md == 0)), int(np.sum(g_md == 1)),
+                           r_round(l1_post, 3), r_round(lcs_post, 1)])
+
+        sp, spo, mp, mpo = so_pre[sl] > 0, so_post[sl] > 0, mo_pre[sl] > 0, mo_post[sl] > 0
+        fr = np.array([sp.sum(), spo.sum(), (sp | spo).sum(), mp.sum(), mpo.sum(), (mp | mpo).sum()]) / n
+        sutva_rows.append([t_val, s_val, *r_round(fr, 3).tolist()])
+
+        if match_details:
+            bins_rows.append([t_val, s_val] + [bins.get(v, pd.NA) for v in m_vars])
+            matched_parts.append(np.column_stack([order[sl], matched.astype(np.int64)]))
+
+    estimates = pd.DataFrame(est_rows, columns=_estimate_columns(estimation, controls))
+    matching = pd.DataFrame(match_rows, columns=[
+        "t_window", "spat_window", "control_pre", "treatment_pre", "L1_pre", "commonSupport_pre",
+        "control_post", "treatment_post", "L1_post", "commonSupport_post"])
+    sutva = pd.DataFrame(sutva_rows, columns=["t_window", "spat_window", "SO_pre", "SO_post", "SO",
+                                              "MO_pre", "MO_post", "MO"])
+    for df in (estimates, matching, sutva):
+        df["t_window"] = df["t_window"].astype(wakes["t_window"].dtype)
+        df["spat_window"] = df["spat_window"].astype(wakes["spat_window"].dtype)
+    matched_df = bins_df = None
+    if match_details:
+        parts = np.concatenate(matched_parts) if matched_parts else np.empty((0, 2), dtype=np.int64)
+        rows = parts[:, 0]
+        matched_df = pd.DataFrame({
+            "eventID": wakes["eventID"].to_numpy()[rows],
+            "t_window": t_all[rows],
+            "spat_window": s_all[rows],
+            "treatment": wakes["treatment"].to_numpy()[rows],
+            "matched": parts[:, 1],
+        })
+        bins_df = pd.DataFrame(bins_rows, columns=["t_window", "spat_window"] + m_vars)
+    return WindowTables(estimates=estimates, matching=matching, sutva=sutva,
+                        matched=matched_df, bins=bins_df)

@@ -1,0 +1,216 @@
+"""Retrieve step: one entry point that fills `resources/automatic/{country}/{dataset}/{version}/`.
+
+Every dataset arrives in one of three ways: downloaded from its provider, converted from a file
+the user obtained by hand, or copied from the offline synthetic world. Whatever the way, the
+files are validated against docs/data_contracts.md and described in `provenance.json`, so the
+downstream steps never need to know where their inputs came from.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import acled, boundaries, figure1, iati, osm, psdh, rasters, ucdp
+from .http import (ChecksumError, EmptyResultError, RetrieveError, SchemaError, atomic_path, log,
+                   parse_csv_text, require_columns, sha256_file)
+from .provenance import Retrieved, write_provenance
+
+__all__ = ["DATASETS", "MODES", "retrieve_dataset", "validate_file", "RetrieveError"]
+
+MODES = ("download", "user", "synthetic")
+RASTER = "raster"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A dataset's contract files (name → required columns, or RASTER) and its download client."""
+
+    files: Mapping[str, Any]
+    download: Callable[..., Retrieved]
+    optional: tuple[str, ...] = ()
+
+
+DATASETS: dict[str, Spec] = {
+    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download),
+    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download),
+    "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips),
+    "iati": Spec({"activities.csv": iati.COLUMNS}, iati.download),
+    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download),
+    "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download),
+    "nightlights": Spec({"nightlights.tif": RASTER, "nightlights_stable_lights.tif": RASTER},
+                        rasters.download_nightlights, optional=("nightlights_stable_lights.tif",)),
+    "population": Spec({"pop_density.tif": RASTER}, rasters.download_population),
+    "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd),
+    "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities),
+}
+
+
+def validate_file(path: Path, required: Any, *, country: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Check one contract file: CSV columns and rows, vector columns and CRS, or a raster with CRS."""
+    path = Path(path)
+    if not path.is_file():
+        raise RetrieveError(f"{path}: file not found")
+    if required == RASTER:
+        info = rasters.validate_raster(path)
+        if info["crs"] != "EPSG:4326":
+            raise SchemaError(f"{path}: raster CRS is {info['crs']}, the contract needs EPSG:4326")
+        return info
+    if path.suffix.lower() == ".gpkg":
+        import geopandas as gpd
+        import pyogrio
+
+        try:
+            layers = [name for name, _ in pyogrio.list_layers(path)]
+        except Exception as exc:  # pyogrio raises several DataSource errors
+            raise RetrieveError(f"{path}: unreadable GeoPackage ({exc})") from exc
+        if required == "boundaries":
+            if "adm3" not in layers:
+                raise SchemaError(f"{path}: no layer `adm3` (layers: {layers})")
+            columns, layer = list(boundaries.fields(country or {}).values()), "adm3"
+        else:
+            columns, layer = list(required), layers[0]
+        gdf = gpd.read_file(path, layer=layer)
+        require_columns(gdf.columns, columns, source=str(path))
+        if gdf.crs is None or gdf.crs.to_epsg() != 4326:
+            raise SchemaError(f"{path}: CRS is {gdf.crs}, the contract needs EPSG:4326")
+        if gdf.empty:
+            raise EmptyResultError(f"{path}: no features")
+        return {"features": len(gdf)}
+    header, rows = parse_csv_text(path.read_text(encoding="utf-8-sig"), source=str(path))
+    require_columns(header, required, source=str(path))
+    if not rows:
+        raise EmptyResultError(f"{path}: no data rows")
+    return {"rows": len(rows)}
+
+
+def _copy(src: Path, dest: Path) -> None:
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def _synthetic(dataset: str, spec: Spec, synthetic_dir: Path | None, out_dir: Path,
+               country: Mapping[str, Any]) -> Retrieved:
+    if synthetic_dir is None:
+        raise RetrieveError(f"{dataset}: mode 'synthetic' needs synthetic_dir")
+    files, sources = [], []
+    for name, required in spec.files.items():
+        src = next((p for p in (Path(synthetic_dir) / name, Path(synthetic_dir) / dataset / name)
+                    if p.is_file()), None)
+        if src is None:
+            if name in spec.optional:
+                continue
+            raise RetrieveError(f"{dataset}: synthetic world has no {name} in {synthetic_dir}")
+        validate_file(src, required, country=country)
+        _copy(src, out_dir / name)
+        files.append(out_dir / name)
+        sources.append({"synthetic_file": name, "sha256": sha256_file(src)})
+    return Retrieved(files=files, sources=sources, notes={"synthetic_dir": Path(synthetic_dir).name})
+
+
+def _find_osm_part(user_path: Path, words: tuple[str, ...]) -> Path:
+    candidates = sorted(p for p in user_path.iterdir()
+                        if p.suffix.lower() in (".gpkg", ".shp", ".zip", ".geojson")
+                        and any(w in p.name.lower() for w in words))
+    if not candidates:
+        raise RetrieveError(f"osm: no {'/'.join(words)} file (.gpkg/.shp/.zip) in {user_path}")
+    return candidates[0]
+
+
+def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[str, Any],
+          options: Mapping[str, Any]) -> Retrieved:
+    if user_path is None or not Path(user_path).exists():
+        raise RetrieveError(f"{dataset}: mode 'user' needs an existing user_path (got {user_path})")
+    user_path = Path(user_path)
+    pin = options.get("sha256")
+    if isinstance(pin, str) and user_path.is_file() and sha256_file(user_path) != pin.lower():
+        raise ChecksumError(f"{user_path}: sha256 differs from the pinned {pin}")
+    notes: dict[str, Any] = {}
+    if dataset == "acled":
+        notes = acled.convert_export(user_path, out_dir / "acled.csv")
+    elif dataset == "ucdp":
+        cid = options.get("country_id", country["sources"].get("ucdp_country_id"))
+        notes = {"events": ucdp.extract_country(user_path, out_dir / "ged.csv",
+                                                int(cid) if cid is not None else None)}
+    elif dataset == "qip":
+        notes = psdh.convert_qips(user_path, out_dir / "qips.csv", options)
+    elif dataset == "iati":
+        notes = iati.convert_user(user_path, out_dir / "activities.csv")
+    elif dataset == "boundaries":
+        layer = options.get("layer") or (country.get("boundaries") or {}).get("cod_ab_layer")
+        notes = {"polygons": boundaries.cod_ab_to_gpkg(user_path, out_dir / "adm3.gpkg", country, layer)}
+    elif dataset == "osm":
+        if not user_path.is_dir():
+            raise RetrieveError("osm: user_path must be a directory holding the HOT exports "
+                                "(a roads and a waterways file: .gpkg, .shp or zip)")
+        notes = {"roads": osm.convert_hot_export(_find_osm_part(user_path, ("road",)), "roads",
+                                                 out_dir / "roads.gpkg"),
+                 "waterways": osm.convert_hot_export(_find_osm_part(user_path, ("waterway", "water")),
+                                                     "waterways", out_dir / "waterways.gpkg")}
+    elif dataset in ("nightlights", "population"):
+        bbox = None if options.get("clip") is False else options.get("bbox")
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+            if dataset == "population":
+                tif = rasters.unpack_raster(user_path, Path(tmp), member=options.get("member", ""))
+                notes["main"] = rasters.clip_raster(tif, out_dir / "pop_density.tif", bbox)
+            else:
+                archive = not user_path.name.lower().endswith((".tif", ".tiff", ".gz"))
+                member = options.get("member", "cf_cvg" if archive else "")
+                tif = rasters.unpack_raster(user_path, Path(tmp), member=member)
+                notes["main"] = rasters.clip_raster(tif, out_dir / "nightlights.tif", bbox)
+                if archive:
+                    try:
+                        stable = rasters.unpack_raster(user_path, Path(tmp), member="stable_lights")
+                    except RetrieveError:
+                        stable = None
+                    if stable is not None:
+                        notes["stable_lights"] = rasters.clip_raster(
+                            stable, out_dir / "nightlights_stable_lights.tif", bbox)
+    elif dataset == "awsd":
+        notes = {"rows": figure1.check_csv(user_path, figure1.AWSD_COLUMNS, out_dir / "awsd.csv", "AWSD file")}
+    elif dataset == "un_fatalities":
+        notes = {"rows": figure1.check_csv(user_path, figure1.FATALITY_COLUMNS,
+                                           out_dir / "fatalities.csv", "UN fatalities file")}
+    files = [out_dir / name for name in DATASETS[dataset].files if (out_dir / name).is_file()]
+    source = {"user_file": user_path.name}
+    if user_path.is_file():
+        source["sha256"] = sha256_file(user_path)
+    return Retrieved(files=files, sources=[source], notes=notes)
+
+
+def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, out_dir: Path,
+                     synthetic_dir: Path | None = None, user_path: Path | None = None,
+                     version: str = "") -> Path:
+    """Produce the contract file(s) of `dataset` in `out_dir` and return its provenance.json.
+
+    `out_dir` is the final `resources/automatic/{country}/{dataset}/{version}/` directory.
+    `options` are the dataset's retrieve options (base URLs, paging, retries, pins; see
+    docs/data_sources.md) and never hold secrets: clients read those from the environment.
+    """
+    if dataset not in DATASETS:
+        raise RetrieveError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    if mode not in MODES:
+        raise RetrieveError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    spec = DATASETS[dataset]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = dict(options or {})
+    log.info("retrieve %s (%s) into %s", dataset, mode, out_dir)
+    if mode == "synthetic":
+        result = _synthetic(dataset, spec, synthetic_dir, out_dir, country)
+    elif mode == "user":
+        result = _user(dataset, user_path, out_dir, country, options)
+    else:
+        result = spec.download(country=country, options=options, out_dir=out_dir, version=version)
+    for name, required in spec.files.items():
+        path = out_dir / name
+        if path.is_file():
+            validate_file(path, required, country=country)
+        elif name not in spec.optional:
+            raise RetrieveError(f"{dataset}: {mode} produced no {name}")
+    return write_provenance(out_dir, dataset=dataset, country=str(country.get("iso3", "")),
+                            version=version, mode=mode, files=result.files,
+                            sources=result.sources, notes=result.notes)

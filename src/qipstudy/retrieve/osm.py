@@ -1,0 +1,201 @@
+"""OSM roads and water features for the study area via osmnx (Overpass), tiled and cached.
+
+A whole country in one Overpass query times out or exceeds the server's memory, so the area is
+split into tiles; each tile's result is cached on disk, and an interrupted run resumes from the
+tiles already fetched. All tag values are kept: the covariate step filters by class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from .http import CorruptFileError, EmptyResultError, RetrieveError, SchemaError, atomic_path, log
+from .provenance import Retrieved
+
+__all__ = ["ROAD_COLUMNS", "WATER_COLUMNS", "ROAD_TAGS", "WATER_TAGS", "configure_osmnx",
+           "study_area", "split_tiles", "download", "convert_hot_export"]
+
+ROAD_COLUMNS = ["osm_id", "name", "highway", "surface"]
+WATER_COLUMNS = ["osm_id", "name", "waterway", "natural", "water"]
+ROAD_TAGS: dict[str, Any] = {"highway": True}
+WATER_TAGS: dict[str, Any] = {"waterway": True, "natural": ["water", "wetland", "bay"], "water": True}
+DEFAULT_OVERPASS = "https://overpass-api.de/api"
+
+
+def configure_osmnx(options: Mapping[str, Any], cache_dir: Path) -> None:
+    """Point osmnx at the configured Overpass server, timeout, memory and cache folder."""
+    import osmnx as ox
+
+    ox.settings.overpass_url = str(options.get("overpass_url", DEFAULT_OVERPASS)).rstrip("/")
+    ox.settings.requests_timeout = int(options.get("overpass_timeout", 180))
+    memory = options.get("overpass_memory")
+    ox.settings.overpass_memory = int(memory) if memory else None
+    ox.settings.overpass_rate_limit = bool(options.get("overpass_rate_limit", True))
+    ox.settings.cache_folder = str(Path(cache_dir) / "osmnx-http")
+    ox.settings.use_cache = True
+    ox.settings.log_console = False
+
+
+def study_area(country: Mapping[str, Any], options: Mapping[str, Any]) -> BaseGeometry:
+    """The polygon to cover: `area_path` (union of a vector file), else `bbox`, else the country's."""
+    if options.get("area_path"):
+        gdf = gpd.read_file(options["area_path"])
+        if gdf.crs is not None:
+            gdf = gdf.to_crs(4326)
+        return gdf.union_all()
+    bbox = options.get("bbox") or country.get("bbox") or (country.get("synthetic") or {}).get("bbox")
+    if not bbox:
+        raise RetrieveError("osm: no study area; set options `area_path` (e.g. the boundaries "
+                            "adm3.gpkg) or `bbox` [lon_min, lat_min, lon_max, lat_max]")
+    return box(*[float(v) for v in bbox])
+
+
+def split_tiles(area: BaseGeometry, tile_deg: float) -> list[BaseGeometry]:
+    """Cut the area into square tiles of `tile_deg` degrees (empty intersections dropped)."""
+    minx, miny, maxx, maxy = area.bounds
+    tiles = []
+    for i in range(max(1, math.ceil((maxx - minx) / tile_deg))):
+        for j in range(max(1, math.ceil((maxy - miny) / tile_deg))):
+            cell = box(minx + i * tile_deg, miny + j * tile_deg,
+                       min(maxx, minx + (i + 1) * tile_deg), min(maxy, miny + (j + 1) * tile_deg))
+            piece = area.intersection(cell)
+            if not piece.is_empty and piece.area > 0:
+                tiles.append(piece)
+    return tiles
+
+
+def _features_from_polygon(polygon: BaseGeometry, tags: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """One osmnx call; an area without matching features is an empty frame, not an error."""
+    import osmnx as ox
+    from osmnx._errors import InsufficientResponseError
+
+    try:
+        return ox.features_from_polygon(polygon, dict(tags))
+    except InsufficientResponseError:
+        return gpd.GeoDataFrame(geometry=[], crs=4326)
+
+
+def _normalise(gdf: gpd.GeoDataFrame, columns: list[str], keep: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """Keep OSM ways of the wanted geometry types, with an `osm_id` column and contract fields."""
+    if gdf.empty:
+        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs=4326)
+    frame = gdf.reset_index()
+    if "element" in frame.columns:  # osmnx 2: index (element, id); nodes/relations dropped
+        frame = frame[frame["element"] == "way"]
+        frame = frame.rename(columns={"id": "osm_id"})
+    elif "element_type" in frame.columns:  # osmnx 1.x
+        frame = frame[frame["element_type"] == "way"].rename(columns={"osmid": "osm_id"})
+    frame = frame[frame.geometry.geom_type.isin(keep)]
+    for col in columns:
+        if col not in frame.columns:
+            frame[col] = None
+    out = gpd.GeoDataFrame(frame[columns].astype(object).where(frame[columns].notna(), None),
+                           geometry=frame.geometry.values, crs=gdf.crs or 4326)
+    out["osm_id"] = out["osm_id"].astype("int64")
+    return out.to_crs(4326)
+
+
+def _fetch_tiled(kind: str, tags: Mapping[str, Any], tiles: list[BaseGeometry], columns: list[str],
+                 keep: tuple[str, ...], cache: Path) -> tuple[gpd.GeoDataFrame, int]:
+    parts, fetched = [], 0
+    tag_key = hashlib.sha1(json.dumps(tags, sort_keys=True).encode()).hexdigest()[:8]
+    for n, tile in enumerate(tiles, 1):
+        key = hashlib.sha1(tile.wkb).hexdigest()[:12]
+        path = cache / f"{kind}_{tag_key}_{key}.parquet"
+        if path.exists():
+            part = gpd.read_parquet(path)
+        else:
+            log.info("osm %s: tile %d/%d", kind, n, len(tiles))
+            part = _normalise(_features_from_polygon(tile, tags), columns, keep)
+            with atomic_path(path) as tmp:
+                part.to_parquet(tmp)
+            fetched += 1
+        parts.append(part)
+    merged = pd.concat(parts, ignore_index=True) if parts else gpd.GeoDataFrame(geometry=[], crs=4326)
+    merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=4326)
+    return merged.drop_duplicates(subset="osm_id").sort_values("osm_id").reset_index(drop=True), fetched
+
+
+def _write_layer(gdf: gpd.GeoDataFrame, dest: Path, layer: str) -> None:
+    with atomic_path(dest) as tmp:
+        gdf.to_file(tmp, layer=layer, driver="GPKG")
+
+
+def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir: Path,
+             version: str) -> Retrieved:
+    """Fetch roads (highway=*) and water (waterway/natural/water) tile by tile; write both gpkgs."""
+    cache = Path(options.get("cache_dir") or Path(out_dir) / ".download") / "osm_tiles"
+    cache.mkdir(parents=True, exist_ok=True)
+    configure_osmnx(options, cache)
+    area = study_area(country, options)
+    tiles = split_tiles(area, float(options.get("tile_deg", 1.0)))
+    road_tags = options.get("road_tags", ROAD_TAGS)
+    water_tags = options.get("water_tags", WATER_TAGS)
+    roads, fetched_r = _fetch_tiled("roads", road_tags, tiles, ROAD_COLUMNS,
+                                    ("LineString", "MultiLineString"), cache)
+    water, fetched_w = _fetch_tiled("water", water_tags, tiles, WATER_COLUMNS,
+                                    ("LineString", "MultiLineString", "Polygon", "MultiPolygon"), cache)
+    if roads.empty:
+        raise EmptyResultError("osm: no roads found in the study area; check `bbox`/`area_path` "
+                               "and the Overpass server")
+    if water.empty:
+        raise EmptyResultError("osm: no water features found in the study area")
+    out_dir = Path(out_dir)
+    _write_layer(roads, out_dir / "roads.gpkg", "roads")
+    _write_layer(water, out_dir / "waterways.gpkg", "waterways")
+    return Retrieved(files=[out_dir / "roads.gpkg", out_dir / "waterways.gpkg"],
+                     sources=[{"url": str(options.get("overpass_url", DEFAULT_OVERPASS)),
+                               "params": {"road_tags": road_tags, "water_tags": water_tags,
+                                          "tiles": len(tiles), "bounds": list(area.bounds)}}],
+                     notes={"roads": len(roads), "waterways": len(water),
+                            "tiles_fetched": fetched_r + fetched_w, "tiles": len(tiles)})
+
+
+def _read_any(path: Path) -> gpd.GeoDataFrame:
+    """Read a gpkg/shp/geojson, or the single vector file inside a HOT export zip."""
+    path = Path(path)
+    if path.suffix.lower() == ".zip":
+        try:
+            names = zipfile.ZipFile(path).namelist()
+        except zipfile.BadZipFile as exc:
+            raise CorruptFileError(f"{path}: bad zip file ({exc})") from exc
+        inner = [n for n in names if n.lower().endswith((".gpkg", ".shp", ".geojson"))]
+        if not inner:
+            raise SchemaError(f"{path}: no .gpkg/.shp/.geojson inside ({names})")
+        return gpd.read_file(f"zip://{path}!{inner[0]}")
+    return gpd.read_file(path)
+
+
+def convert_hot_export(src: Path, kind: str, dest: Path) -> int:
+    """Convert a HOT export (roads or waterways; shp/gpkg, zipped or not) to the contract gpkg."""
+    columns = ROAD_COLUMNS if kind == "roads" else WATER_COLUMNS
+    gdf = _read_any(src)
+    if gdf.crs is None:
+        raise SchemaError(f"{src}: no CRS")
+    gdf = gdf.to_crs(4326)
+    key = ["osm_id", "highway"] if kind == "roads" else ["osm_id"]
+    missing = [c for c in key if c not in gdf.columns]
+    if kind != "roads" and not {"waterway", "natural", "water"} & set(gdf.columns):
+        missing.append("waterway|natural|water")
+    if missing:
+        raise SchemaError(f"{src}: missing required column(s) {', '.join(missing)} for OSM {kind}")
+    for col in columns:
+        if col not in gdf.columns:
+            gdf[col] = None
+    out = gpd.GeoDataFrame(gdf[columns], geometry=gdf.geometry, crs=4326)
+    out = out[~out.geometry.is_empty & out.geometry.notna()]
+    out["osm_id"] = pd.to_numeric(out["osm_id"], errors="coerce").astype("Int64")
+    if out.empty:
+        raise EmptyResultError(f"{src}: no features")
+    _write_layer(out, dest, kind)
+    return len(out)

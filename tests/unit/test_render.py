@@ -1,0 +1,475 @@
+"""Tables and figures of the paper: hand-computed values, the published shapes, and written files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, box
+
+from qipstudy import figures, render, tables
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "resources" / "published" / "sauter2022"
+
+
+def published(name: str) -> pd.DataFrame:
+    return pd.read_csv(PUBLISHED / f"{name}.csv")
+
+
+def event(source, event_type, *, funding=np.nan, activity="", category="", civ=0, bat=0, date="2018-01-01",
+          lat=15.0, lon=-2.0, **covs):
+    row = dict(event_id=f"{source}-{date}-{lat}-{lon}", source=source, event_type=event_type,
+               date=pd.Timestamp(date), timestamp=date, lat=lat, lon=lon, admin1="Mopti",
+               outcome_civilians=civ, outcome_battles=bat, outcome_nsag=0, funding_usd=funding,
+               activity_type=activity, category=category)
+    row.update(covs)
+    return row
+
+
+@pytest.fixture
+def qip_events() -> pd.DataFrame:
+    rows = [
+        event("qip", "qip", funding=100.4, activity="Infrastructure & equipment", category="Early recovery"),
+        event("qip", "qip", funding=200.4, activity="Infrastructure & equipment", category="Rule of Law"),
+        event("qip", "qip", funding=10.4, activity="Training/workshops", category="Rule of Law"),
+        event("qip", "qip", funding=0.4, activity="Other", category="Other"),
+        event("qip", "qip", funding=np.nan, activity="Other", category="Other"),
+        # aid projects and outcomes carry funding or none, and never count as QIP funding
+        event("iati", "iati", funding=1e6, category="Agriculture"),
+        event("acled", "Battles", bat=1),
+    ]
+    return pd.DataFrame(rows)
+
+
+def covariate_events() -> pd.DataFrame:
+    """Two events per Table 2 group, with round numbers so the means are easy to check."""
+    def cov(source, event_type, water, road, base, pop, nl, **kw):
+        return event(source, event_type, water_dist_km=water, road_dist_km=road, unbase_km=base, pop_dens=pop,
+                     nl=nl, water_dist=np.log1p(water * 1000), road_dist=np.log1p(road * 1000),
+                     unbase=np.log1p(base * 1000), **kw)
+    return pd.DataFrame([
+        cov("iati", "iati", 10, 4, 100, 3.0, 60, category="Agriculture"),
+        cov("iati", "iati", 20, 8, 50, 4.0, 70, category="Basic health"),
+        cov("qip", "qip", 5, 1, 0, 2.0, 80, funding=1.0, activity="Other", category="Other"),
+        cov("qip", "qip", 7, 3, 10, 2.5, 81),
+        cov("acled", "Violence against civilians", 1, 2, 30, 1.111, 65, civ=1),
+        cov("acled", "Violence against civilians", 2, 3, 40, 2.222, 66, civ=1),
+        cov("acled", "Battles", 100, 200, 300, 5.0, 51, bat=1),
+        cov("acled", "Battles", 101, 201, 301, 6.0, 52, bat=1),
+        cov("acled", "Riots", 999, 999, 999, 9.0, 99),  # in no Table 2 row
+    ])
+
+
+def estimates_grid(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["t_window", "spat_window", "estimate", "pvalue", "adj.r.squared",
+                                       "intercept", "intercept.pval"])
+
+
+# ---------------------------------------------------------------------------------------------
+# write_table
+# ---------------------------------------------------------------------------------------------
+
+def test_write_table_writes_csv_latex_markdown(tmp_path):
+    df = pd.DataFrame({"category": ["Rule of Law", "Sport & 50% _fun_"], "funding_usd": [1234567, 8]})
+    paths = tables.write_table(df, tmp_path / "sub" / "t1", "QIPs & money", formats={"funding_usd": ",d"})
+    assert [p.name for p in paths] == ["t1.csv", "t1.tex", "t1.md"]
+    pd.testing.assert_frame_equal(pd.read_csv(paths[0]), df)
+    tex = paths[1].read_text()
+    assert r"\caption{QIPs \& money}" in tex
+    assert r"Sport \& 50\% \_fun\_ & 8 \\" in tex
+    assert r"Rule of Law & 1,234,567 \\" in tex
+    assert r"\begin{tabular}{lr}" in tex
+    md = paths[2].read_text().splitlines()
+    assert md[0] == "**QIPs & money**"
+    assert md[2] == "| category | funding_usd |"
+    assert md[3] == "|:---|---:|"
+    assert md[4] == "| Rule of Law | 1,234,567 |"
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["t1.csv", "t1.md", "t1.tex"]
+
+
+def test_write_table_replaces_existing_files(tmp_path):
+    tables.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t", "first")
+    tables.write_table(pd.DataFrame({"a": [2]}), tmp_path / "t", "second")
+    assert pd.read_csv(tmp_path / "t.csv")["a"].tolist() == [2]
+    assert "second" in (tmp_path / "t.md").read_text()
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 1 and appendix Table 1
+# ---------------------------------------------------------------------------------------------
+
+def test_qip_funding_by_activity_type_sums_and_rounds_rows_separately(qip_events):
+    table = tables.table_qip_funding(qip_events, by="activity_type")
+    pub = published("table1_qip_funding_by_activity_type")
+    assert list(table.columns) == list(pub.columns)
+    assert table["activity_type"].tolist() == pub["activity_type"].tolist() + ["Total"]
+    values = dict(zip(table["activity_type"], table["funding_usd"]))
+    assert values["Infrastructure & equipment"] == 301  # 100.4 + 200.4 = 300.8
+    assert values["Training/workshops"] == 10
+    assert values["Other"] == 0  # 0.4 plus a missing amount
+    assert values["Conferences/seminars"] == 0  # no QIP of that type: row kept for comparison
+    # the total rounds the unrounded sum 311.6, so rows (311) and total (312) differ as in the paper
+    assert values["Total"] == 312
+    assert table["funding_usd"].iloc[:-1].sum() == 311
+    assert table["funding_usd"].dtype == np.int64
+
+
+def test_qip_funding_by_category_has_published_rows_and_keeps_unknown_labels(qip_events):
+    extra = pd.DataFrame([event("qip", "qip", funding=5.0, activity="Other", category="Brand new"),
+                          event("qip", "qip", funding=7.0, activity="Other", category="")])
+    table = tables.table_qip_funding(pd.concat([qip_events, extra]), by="category")
+    pub = published("appendix_table1_qip_funding_by_category")
+    assert list(table.columns) == list(pub.columns)
+    assert table["category"].tolist() == pub["category"].tolist() + ["Brand new", "Not recorded", "Total"]
+    values = dict(zip(table["category"], table["funding_usd"]))
+    assert values["Rule of Law"] == 211  # 200.4 + 10.4 = 210.8
+    assert values["Early recovery"] == 100
+    assert values["Brand new"] == 5 and values["Not recorded"] == 7
+    assert values["Total"] == 324  # 311.6 + 12
+
+
+def test_qip_funding_rejects_unknown_grouping(qip_events):
+    with pytest.raises(ValueError, match="by must be"):
+        tables.table_qip_funding(qip_events, by="region")
+
+
+def test_qip_funding_writes_files_when_given_a_stem(qip_events, tmp_path):
+    table = tables.table_qip_funding(qip_events, stem=tmp_path / "table1")
+    assert pd.read_csv(tmp_path / "table1.csv")["funding_usd"].tolist() == table["funding_usd"].tolist()
+    assert "Infrastructure \\& equipment & 301" in (tmp_path / "table1.tex").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 2 and appendix Table 3
+# ---------------------------------------------------------------------------------------------
+
+def test_conditional_means_are_group_means_with_published_labels():
+    table = tables.table_conditional_means(covariate_events(), round_printed=False)
+    pub = published("table2_conditional_means")
+    assert list(table.columns) == list(pub.columns)
+    assert table["event_type"].tolist() == pub["event_type"].tolist()
+    rows = table.set_index("event_type")
+    assert rows.loc["Aid Projects"].tolist() == pytest.approx([15, 6, 75, 3.5, 65])
+    assert rows.loc["QIPs"].tolist() == pytest.approx([6, 2, 5, 2.25, 80.5])
+    assert rows.loc["Violence a. civs."].tolist() == pytest.approx([1.5, 2.5, 35, 1.6665, 65.5])
+    assert rows.loc["Battles"].tolist() == pytest.approx([100.5, 200.5, 300.5, 5.5, 51.5])
+
+
+def test_conditional_means_round_to_printed_precision():
+    rows = tables.table_conditional_means(covariate_events()).set_index("event_type")
+    assert rows.loc["Violence a. civs.", "pop_density"] == 1.67  # 1.6665 printed with two decimals
+    assert rows.loc["Battles", "water_dist_km"] == 100  # distances printed as whole kilometres
+    assert rows.loc["QIPs", "nightlights"] == 80.5
+
+
+def test_covariate_summary_statistics_and_labels():
+    covs = pd.DataFrame({"pop_dens": [1.0, 2.0, 3.0, 4.0], "nl": [51, 60, 70, 85],
+                         "unbase": [0.0, 0.0, 10.0, 12.0], "road_dist": [1.0, 1.0, 1.0, 1.0],
+                         "water_dist": [2.0, np.nan, 4.0, 6.0]})
+    table = tables.table_covariate_summary(covs)
+    pub = published("appendix_table3_covariate_summary")
+    assert list(table.columns) == list(pub.columns)
+    assert table["statistic"].tolist() == pub["statistic"].tolist()
+    rows = table.set_index("statistic")
+    assert rows.loc["ln(Population Density)"].tolist() == pytest.approx([4, 2.5, 1.291, 1.0, 1.75, 3.25, 4.0])
+    assert rows.loc["Nightlights", "p25"] == pytest.approx(57.75)  # R quantile type 7
+    assert rows.loc["ln(Road Distance)", "sd"] == 0.0
+    assert rows.loc["ln(Water Distance)", "n"] == 3  # missing values are not counted
+    assert rows.loc["ln(Water Distance)", "mean"] == 4.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables 3, 4, appendix Table 4 and the cross-country table
+# ---------------------------------------------------------------------------------------------
+
+def test_significant_windows_filter_order_and_rounding():
+    est = estimates_grid([  # s-major, as a wakes table would order it; the table must be t-major
+        (20, 3, 0.26666, 0.0499, 0.21444, 0, 1),
+        (10, 6, 1.0, 0.0500001, 0.5, 0, 1),  # just above alpha: out
+        (10, 3, np.nan, np.nan, np.nan, np.nan, np.nan),  # failed window: out
+        (20, 6, -1.005001, 0.05, 0.2, 0, 1),  # p == alpha: in
+        (10, 9, 0.5, 0.001, 0.61666, 0, 1),
+    ])
+    table = tables.table_significant_windows(est)
+    assert list(table.columns) == list(published("table3_civilians_significant_windows").columns)
+    assert table[["t_days", "s_km"]].values.tolist() == [[10, 9], [20, 3], [20, 6]]
+    assert table["effect"].tolist() == [0.5, 0.27, -1.01]
+    assert table["p_value"].tolist() == [0.0, 0.05, 0.05]
+    assert table["adj_r2"].tolist() == [0.62, 0.21, 0.2]
+    assert table["t_days"].dtype == np.int64
+    assert tables.table_significant_windows(est, alpha=0.01)[["t_days", "s_km"]].values.tolist() == [[10, 9]]
+
+
+def test_significant_windows_of_the_published_grid_reproduce_table4_shape():
+    pub = published("table4_battles_significant_windows")
+    sig = {(t, s): row for t, s, *row in pub.itertuples(index=False)}
+    rows = []
+    for s in range(3, 16, 3):
+        for t in range(10, 61, 10):
+            effect, p, r2 = sig.get((t, s), (0.3, 0.4, 0.1))
+            rows.append((t, s, effect, p, r2, 0.0, 1.0))
+    table = tables.table_significant_windows(estimates_grid(rows))
+    pd.testing.assert_frame_equal(table, pub, check_dtype=False)
+
+
+def test_cross_country_table_keeps_windows_significant_anywhere():
+    mli = estimates_grid([(10, 3, 0.5, 0.01, 0.1, 0, 1), (10, 6, 0.2, 0.5, 0.1, 0, 1), (20, 3, 0.1, 0.9, 0, 0, 1)])
+    caf = estimates_grid([(10, 3, -0.25, 0.6, 0.1, 0, 1), (10, 6, 0.333, 0.04, 0.1, 0, 1),
+                          (20, 3, 0.1, 0.9, 0, 0, 1)])
+    table = tables.table_cross_country({"MLI": mli, "CAF": caf})
+    assert list(table.columns) == ["t_days", "s_km", "MLI effect", "MLI p_value", "CAF effect", "CAF p_value"]
+    assert table[["t_days", "s_km"]].values.tolist() == [[10, 3], [10, 6]]
+    assert table["CAF effect"].tolist() == [-0.25, 0.33]
+    assert len(tables.table_cross_country({"MLI": mli, "CAF": caf}, only_significant=False)) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Appendix Table 2
+# ---------------------------------------------------------------------------------------------
+
+def test_aid_by_category_counts_iati_rows_alphabetically():
+    events = pd.DataFrame([
+        event("iati", "iati", category="Water and sanitation"),
+        event("iati", "iati", category="Agriculture"),
+        event("iati", "iati", category="Energy generation, renewable sources"),
+        event("iati", "iati", category="Energy generation and supply"),
+        event("iati", "iati", category="Agriculture"),
+        event("qip", "qip", category="Rule of Law"),
+    ])
+    table = tables.table_aid_by_category(events)
+    assert list(table.columns) == list(published("appendix_table2_aid_projects_by_category").columns)
+    assert table.values.tolist() == [["Agriculture", 2], ["Energy generation and supply", 1],
+                                     ["Energy generation, renewable sources", 1], ["Water and sanitation", 1]]
+
+
+def test_alphabetical_order_is_the_printed_order_of_appendix_table2():
+    pub = published("appendix_table2_aid_projects_by_category")
+    events = pd.DataFrame([event("iati", "iati", category=c) for c, n in pub.itertuples(index=False)
+                           for _ in range(min(n, 3))])
+    assert tables.table_aid_by_category(events)["category"].tolist() == pub["category"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison with the published numbers
+# ---------------------------------------------------------------------------------------------
+
+def test_compare_finds_an_injected_difference_and_missing_and_extra_rows():
+    pub = published("table3_civilians_significant_windows")
+    produced = pub.copy()
+    produced.loc[2, "effect"] += 0.02  # injected
+    produced.loc[5, "p_value"] += 0.004  # within half a printed unit
+    produced = produced.drop(index=16)  # (60, 15) no longer significant
+    produced = pd.concat([produced, pd.DataFrame([[10, 3, 0.1, 0.01, 0.2]], columns=pub.columns)])
+    comp = tables.compare_with_published(produced, pub, key_columns=["t_days", "s_km"],
+                                         value_columns=["effect", "p_value", "adj_r2"],
+                                         tolerances={"effect": 0.005, "p_value": 0.005, "adj_r2": 0.005})
+    differs = comp.loc[comp["status"] == "differs"]
+    assert differs[["t_days", "s_km", "column"]].values.tolist() == [[20, 9, "effect"]]
+    assert differs["abs_diff"].iat[0] == pytest.approx(0.02)
+    assert set(comp.loc[comp["status"] == "missing", "s_km"]) == {15}
+    assert comp.loc[comp["status"] == "missing", "t_days"].tolist() == [60, 60, 60]
+    assert comp.loc[comp["status"] == "extra", ["t_days", "s_km"]].drop_duplicates().values.tolist() == [[10, 3]]
+    assert (comp["status"] == "match").sum() == 16 * 3 - 1
+    assert list(comp.columns) == ["t_days", "s_km"] + tables.COMPARISON_COLUMNS
+
+
+def test_compare_rejects_duplicate_keys_and_missing_tolerances():
+    pub = published("table2_conditional_means")
+    with pytest.raises(ValueError, match="duplicate"):
+        tables.compare_with_published(pd.concat([pub, pub]), pub, key_columns=["event_type"],
+                                      value_columns=["nightlights"], tolerances=0.01)
+    with pytest.raises(ValueError, match="no tolerance"):
+        tables.compare_with_published(pub, pub, key_columns=["event_type"],
+                                      value_columns=["nightlights", "pop_density"],
+                                      tolerances={"nightlights": 0.01})
+
+
+def test_compare_table_appends_the_published_total_and_allows_one_dollar():
+    pub_rows = published("table1_qip_funding_by_activity_type")
+    produced = pd.concat([pub_rows, pd.DataFrame({"activity_type": ["Total"], "funding_usd": [15349350]})])
+    produced.loc[produced["activity_type"] == "Other", "funding_usd"] += 1  # rounding of a row: tolerated
+    comp = tables.compare_table("table1_qip_funding_by_activity_type", produced, PUBLISHED)
+    assert (comp["status"] == "match").all() and len(comp) == 7
+    produced.loc[produced["activity_type"] == "Total", "funding_usd"] += 2
+    comp = tables.compare_table("table1_qip_funding_by_activity_type", produced, PUBLISHED)
+    assert comp.loc[comp["status"] == "differs", "activity_type"].tolist() == ["Total"]
+
+
+@pytest.mark.parametrize("table_id", sorted(tables.PUBLISHED_TABLES))
+def test_every_published_table_matches_itself(table_id):
+    pub = tables.load_published(table_id, PUBLISHED)
+    comp = tables.compare_table(table_id, pub, PUBLISHED)
+    assert (comp["status"] == "match").all()
+    assert table_id in tables.KNOWN_REASONS
+
+
+def test_reproduction_report_lists_differences_with_reasons(tmp_path):
+    pub = published("table2_conditional_means")
+    produced = pub.copy()
+    produced.loc[1, "nightlights"] = 75.0
+    comp = tables.compare_table("table2_conditional_means", produced, PUBLISHED)
+    ok = tables.compare_table("table4_battles_significant_windows", published("table4_battles_significant_windows"),
+                              PUBLISHED)
+    text = tables.reproduction_report({"table2_conditional_means": comp, "table4_battles_significant_windows": ok},
+                                      tmp_path / "report.md", synthetic=True)
+    assert (tmp_path / "report.md").read_text() == text
+    assert "| table2_conditional_means | 20 | 19 | 1 | 0 | 0 |" in text
+    assert "| QIPs | nightlights | 75 | 70.89 | 4.11 | 0.005 | differs |" in text
+    assert tables.KNOWN_REASONS["table2_conditional_means"] in text
+    assert "24 of 24 cells match" in text and "All cells match." in text
+    assert tables.SYNTHETIC_REASON in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+def assert_written(stem: Path):
+    png, pdf = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000
+    assert not [p for p in stem.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+@pytest.fixture
+def sample_events() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for event_type, source, n in [("iati", "iati", 40), ("qip", "qip", 15),
+                                  ("Violence against civilians", "acled", 25), ("Battles", "acled", 20)]:
+        for i in range(n):
+            rows.append(event(source, event_type, civ=int(event_type == "Violence against civilians"),
+                              bat=int(event_type == "Battles"),
+                              date=str((pd.Timestamp("2017-01-01") + pd.Timedelta(days=int(rng.integers(0, 1460)))).date()),
+                              lat=float(rng.uniform(13, 18)), lon=float(rng.uniform(-5, 1)),
+                              nl=float(rng.integers(51, 86)), pop_dens=float(rng.normal(3, 2)),
+                              unbase=float(rng.uniform(0, 13)), road_dist=float(rng.uniform(1, 12)),
+                              water_dist=float(rng.uniform(2, 12))))
+    return pd.DataFrame(rows)
+
+
+def grid_estimates(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [(t, s, rng.normal(), rng.uniform(0, 0.2), rng.uniform(), 0.0, 1.0)
+            for t in range(10, 61, 10) for s in range(3, 16, 3)]
+    return estimates_grid(rows)
+
+
+def test_save_figure_is_atomic_and_reproducible(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    paths = figures.save_figure(fig, tmp_path / "line")
+    first = [p.read_bytes() for p in paths]
+    figures.save_figure(fig, tmp_path / "line")
+    plt.close(fig)
+    assert [p.name for p in paths] == ["line.png", "line.pdf"]
+    assert [p.read_bytes() for p in paths] == first  # no time stamps: reruns are byte-identical
+    assert_written(tmp_path / "line")
+
+
+def test_histogram_event_dates_has_one_panel_per_event_type(sample_events, tmp_path):
+    fig = figures.histogram_event_dates(sample_events, tmp_path / "fig5")
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_visible()]
+    assert titles == ["Aid projects (n = 40)", "QIPs (n = 15)", "Violence against civilians (n = 25)",
+                      "Battles (n = 20)"]
+    assert len(fig.axes[0].patches) == 30  # 30 bins
+    plt.close(fig)
+    assert_written(tmp_path / "fig5")
+
+
+def test_map_events_writes_png_and_pdf(sample_events, tmp_path):
+    admin = gpd.GeoDataFrame({"ADM1_FR": ["Mopti", "Mopti", "Kayes"]},
+                             geometry=[box(-5, 13, -2, 18), box(-2, 13, 1, 18), box(-8, 13, -5, 18)], crs="EPSG:4326")
+    roads = gpd.GeoDataFrame({"highway": ["primary"]}, geometry=[LineString([(-7, 14), (0, 16)])], crs="EPSG:4326")
+    towns = [{"name": "Bamako", "lat": 13.2, "lon": -7.5}, {"name": "Mopti", "lat": 14.5, "lon": -4.2},
+             {"name": "Sévaré", "lat": 14.5, "lon": -4.1}]
+    fig = figures.map_events(sample_events, admin, roads, towns, ["Mopti"], "Bamako", tmp_path / "fig4")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[:3] == ["Aid projects (n = 40)", "QIPs (n = 15)", "Violence against civilians (n = 25)"]
+    labels = [t for t in fig.axes[0].texts if t.get_text() in ("Bamako", "Mopti", "Sévaré")]
+    assert sorted(t.get_text() for t in labels) == ["Bamako", "Mopti", "Sévaré"]
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])  # close towns apart
+    plt.close(fig)
+    assert_written(tmp_path / "fig4")
+    with pytest.raises(ValueError, match="capital"):
+        figures.map_events(sample_events, admin, None, towns, ["Mopti"], "Dakar")
+    plt.close("all")
+
+
+def test_heatmaps_one_panel_per_outcome(tmp_path):
+    est = {"civilians": grid_estimates(1), "battles": grid_estimates(2), "nsag": grid_estimates(3)}
+    fig = figures.heatmaps(est, tmp_path / "fig6")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert [t.split("\n")[0] for t in titles] == ["Violence against civilians", "Battles", "NSAG activity"]
+    plt.close(fig)
+    assert_written(tmp_path / "fig6")
+    fig = figures.heatmaps(est, tmp_path / "fig6_r", style="r")
+    plt.close(fig)
+    assert_written(tmp_path / "fig6_r")
+    with pytest.raises(ValueError, match="style"):
+        figures.heatmaps(est, style="3d")
+    plt.close("all")
+
+
+def test_cross_country_heatmaps_share_one_colour_scale(tmp_path):
+    small, large = grid_estimates(4), grid_estimates(5)
+    large["estimate"] *= 10
+    fig = figures.cross_country_heatmaps({"MLI": small, "CAF": large}, "civilians", tmp_path / "xc")
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "Treatment effect"]
+    assert len(bars) == 2 and bars[0].get_ylim() == pytest.approx(bars[1].get_ylim())
+    assert "violence against civilians" in fig.get_suptitle()
+    plt.close(fig)
+    assert_written(tmp_path / "xc")
+
+
+def test_covariate_figures(sample_events, tmp_path):
+    fig = figures.histogram_covariates(sample_events, tmp_path / "afig1")
+    assert [ax.get_xlabel() for ax in fig.axes if ax.get_visible()] == [label for _, label in figures.COVARIATES]
+    plt.close(fig)
+    assert_written(tmp_path / "afig1")
+    fig = figures.correlation_matrix(sample_events, tmp_path / "afig2")
+    assert sum(t.get_text() == "1.00" for t in fig.axes[0].texts) == 5  # the diagonal
+    plt.close(fig)
+    assert_written(tmp_path / "afig2")
+    fig = figures.correlation_matrix(sample_events.assign(double_nl=lambda d: 2 * d["nl"]), columns=["nl", "double_nl"])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["1.00"] * 4  # perfectly correlated pair
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["Nightlights", "double_nl"]
+    plt.close(fig)
+
+
+def test_figure_attacks_highlights_study_country_and_mission(tmp_path):
+    awsd = pd.DataFrame([{"Incident ID": i, "Year": 2010 + i % 5, "Month": 1, "Day": 1,
+                          "Country Code": code, "Country": name, "Total killed": 1}
+                         for i, (code, name) in enumerate([("AF", "Afghanistan")] * 30 + [("SO", "Somalia")] * 20
+                                                          + [("SS", "South Sudan")] * 15 + [("SY", "Syria")] * 12
+                                                          + [("CD", "DR Congo")] * 10 + [("NG", "Nigeria")] * 8
+                                                          + [("ML", "Mali")] * 5)])
+    fatal = pd.DataFrame([{"Incident_Date": f"{2013 + i % 6}-05-01", "Mission_Acronym": m,
+                           "Type_Of_Incident": kind, "Casualty_Personnel_Type": "Military", "Country": "x",
+                           "M49_Code": 1}
+                          for i, (m, kind) in enumerate([("MINUSMA", "Malicious Act")] * 20
+                                                        + [("UNMISS", "Accident")] * 40
+                                                        + [("MONUSCO", "Malicious Act")] * 10)])
+    fig = figures.figure_attacks(awsd, fatal, "ml", "MINUSMA", tmp_path / "fig1")
+    left, right = fig.axes
+    left_lines = {line.get_label(): line for line in left.get_lines()}
+    # Mali is sixth by incidents: shown anyway, highlighted, next to the top five
+    assert set(left_lines) == {"Afghanistan", "Somalia", "South Sudan", "Syria", "DR Congo", "Mali"}
+    assert left_lines["Mali"].get_linewidth() > left_lines["Afghanistan"].get_linewidth()
+    assert left_lines["Mali"].get_color() == figures.HIGHLIGHT
+    # accidents are not attacks: UNMISS drops out by default
+    assert {line.get_label() for line in right.get_lines()} == {"MINUSMA", "MONUSCO"}
+    assert sum(right.get_lines()[-1].get_ydata()) == 20
+    plt.close(fig)
+    assert_written(tmp_path / "fig1")
+
+
+def test_render_reexports_the_public_functions():
+    for name in render.__all__:
+        assert callable(getattr(render, name))

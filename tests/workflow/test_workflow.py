@@ -1,0 +1,89 @@
+"""A tiny real run of the Snakefile: outputs exist, the planted effect is found, reruns do nothing."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+TABLES = [
+    "table1_qip_funding_by_activity_type",
+    "appendix_table1_qip_funding_by_category",
+    "table2_conditional_means",
+    "appendix_table2_aid_projects_by_category",
+    "appendix_table3_covariate_summary",
+    "significant_windows_civilians",
+    "significant_windows_battles",
+    "significant_windows_nsag",
+]
+FIGURES = [
+    "figure1_attacks",
+    "figure4_map",
+    "figure5_event_dates",
+    "figure6_heatmaps",
+    "appendix_figure1_covariate_histograms",
+    "appendix_figure2_covariate_correlations",
+    "heatmap_r_style_civilians",
+]
+
+
+def test_every_table_and_figure_exists_and_is_valid(small_world_run):
+    results = small_world_run / "results" / "MLI"
+    for stem in TABLES:
+        table = pd.read_csv(results / "tables" / f"{stem}.csv")
+        assert list(table.columns), stem
+        assert (results / "tables" / f"{stem}.tex").read_text().strip().startswith("\\begin")
+        assert "|" in (results / "tables" / f"{stem}.md").read_text()
+    for stem in FIGURES:
+        png = results / "figures" / f"{stem}.png"
+        with Image.open(png) as image:
+            assert image.size[0] > 300 and image.size[1] > 200, stem
+        assert (results / "figures" / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_table1_sums_the_qip_funding(small_world_run):
+    events = pd.read_parquet(small_world_run / "results/MLI/events/events.parquet")
+    table = pd.read_csv(small_world_run / "results/MLI/tables/table1_qip_funding_by_activity_type.csv")
+    qips = events[events["source"] == "qip"]
+    total_row = table[table.iloc[:, 0] == "Total"]
+    assert total_row.iloc[0, 1] == pytest.approx(qips["funding_usd"].sum(), abs=1)
+
+
+def test_events_respect_period_and_study_regions(small_world_run):
+    events = pd.read_parquet(small_world_run / "results/MLI/events/events.parquet")
+    assert events["date"].min() >= pd.Timestamp("2017-01-01")
+    assert events["date"].max() <= pd.Timestamp("2020-12-31")
+    assert set(events["admin1"]) <= {"Gao", "Kidal", "Mopti", "Ségou", "Tombouctou"}
+    assert {"qip", "iati"} <= set(events["event_type"])
+
+
+def _estimates(run, outcome):
+    return pd.read_csv(run / f"results/MLI/mwa/{outcome}/estimates.csv")
+
+
+def test_planted_effect_is_recovered_for_civilians(small_world_run):
+    truth = json.loads((small_world_run / "resources/automatic/MLI/synthetic_world/truth.json").read_text())
+    planted = truth["planted_effect"]["mean_extra_events"]
+    est = _estimates(small_world_run, "civilians")
+    covering = est[(est["t_window"] >= 30) & (est["spat_window"] >= 6)]
+    assert len(covering) == 12
+    assert (covering["pvalue"] <= 0.05).all(), covering
+    assert (covering["estimate"] > 0).all()
+    assert covering["estimate"].median() == pytest.approx(planted, abs=0.4 * planted)
+
+
+def test_battles_show_no_planted_effect(small_world_run):
+    est = _estimates(small_world_run, "battles").dropna(subset=["estimate"])
+    civilians = _estimates(small_world_run, "civilians")
+    big = civilians[(civilians["t_window"] >= 30) & (civilians["spat_window"] >= 6)]["estimate"].median()
+    assert est["estimate"].abs().median() < 0.3 * big
+    assert (est["pvalue"] <= 0.05).mean() <= 0.25
+
+
+def test_second_run_has_nothing_to_do(small_world_run, run_snakemake):
+    overlay = small_world_run / "config" / "test_overlay.yaml"
+    proc = run_snakemake(small_world_run, "--cores", "1", "-n", "--configfile", "config/config.yaml", str(overlay))
+    assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -1,0 +1,117 @@
+# Helpers shared by all rule files: config validation, country files, dataset paths.
+import yaml
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+COUNTRY_DIR = Path(workflow.basedir) / "config" / "countries"
+
+
+def load_country(iso3):
+    """Read and validate config/countries/<ISO3>.yaml (a country is data, not code)."""
+    path = COUNTRY_DIR / f"{iso3}.yaml"
+    if not path.exists():
+        raise ValueError(
+            f"config: country {iso3!r} is listed in `countries` but {path} does not exist; "
+            "see docs/add_a_country.md"
+        )
+    with open(path, encoding="utf-8") as handle:
+        country = yaml.safe_load(handle)
+    validate(country, "../schemas/country.schema.yaml")
+    if country["iso3"] != iso3:
+        raise ValueError(f"{path}: iso3 is {country['iso3']!r}, expected {iso3!r} (the file name)")
+    return country
+
+
+COUNTRIES = {iso3: load_country(iso3) for iso3 in config["countries"]}
+OUTCOMES = list(config["outcomes"])
+
+# The raw files each dataset provides (docs/data_contracts.md).
+DATASET_FILES = {
+    "acled": ["acled.csv"],
+    "ucdp": ["ged.csv"],
+    "qip": ["qips.csv"],
+    "iati": ["activities.csv"],
+    "boundaries": ["adm3.gpkg"],
+    "osm": ["roads.gpkg", "waterways.gpkg"],
+    "nightlights": ["nightlights.tif", "nightlights_stable_lights.tif"],
+    "population": ["pop_density.tif"],
+    "awsd": ["awsd.csv"],
+    "un_fatalities": ["fatalities.csv"],
+}
+
+
+wildcard_constraints:
+    country="[A-Z]{3}",
+    outcome="|".join(OUTCOMES),
+
+
+def dataset_file(dataset, filename):
+    """Input function: the retrieved file of `dataset` for the rule's country, at the configured version."""
+    version = config["datasets"][dataset]["version"]
+    return lambda wildcards: (
+        f"resources/automatic/{wildcards.country}/{dataset}/{version}/{filename}"
+    )
+
+
+def outcome_dataset():
+    """The dataset that supplies outcome events: ACLED (the paper) or UCDP GED."""
+    return config["outcome_source"] if config["outcome_source"] == "ucdp" else "acled"
+
+
+def outcome_events_file():
+    return dataset_file(outcome_dataset(), DATASET_FILES[outcome_dataset()][0])
+
+
+def nightlights_file():
+    name = {
+        "cf_cvg": "nightlights.tif",
+        "stable_lights": "nightlights_stable_lights.tif",
+    }[config["covariates"]["nightlights_band"]]
+    return dataset_file("nightlights", name)
+
+
+def engine_sources():
+    """Package modules on the estimation path: changing the estimator reruns the estimates."""
+    import matchedwake
+    import qipstudy.estimate
+
+    return sorted(str(p) for p in Path(matchedwake.__file__).parent.glob("*.py")) + [
+        qipstudy.estimate.__file__
+    ]
+
+
+def country_outputs(country):
+    """Every result of one country (the paper's tables and figures)."""
+    base = f"results/{country}"
+    tables = [
+        "table1_qip_funding_by_activity_type",
+        "appendix_table1_qip_funding_by_category",
+        "table2_conditional_means",
+        "appendix_table2_aid_projects_by_category",
+        "appendix_table3_covariate_summary",
+    ] + [f"significant_windows_{o}" for o in OUTCOMES]
+    figures = [
+        "figure1_attacks",
+        "figure4_map",
+        "figure5_event_dates",
+        "figure6_heatmaps",
+        "appendix_figure1_covariate_histograms",
+        "appendix_figure2_covariate_correlations",
+    ] + [f"heatmap_r_style_{o}" for o in OUTCOMES]
+    out = [f"{base}/tables/{t}.{ext}" for t in tables for ext in ("csv", "tex", "md")]
+    out += [f"{base}/figures/{f}.{ext}" for f in figures for ext in ("png", "pdf")]
+    out += [f"{base}/mwa/{o}/estimates.csv" for o in OUTCOMES]
+    if config["compare_published"]:
+        out.append(f"{base}/reproduction_report.md")
+    return out
+
+
+def all_outputs():
+    out = [path for country in COUNTRIES for path in country_outputs(country)]
+    if len(COUNTRIES) > 1:
+        out += [f"results/cross_country/table_cross_country_{o}.csv" for o in OUTCOMES]
+        out += [f"results/cross_country/heatmaps_{o}.png" for o in OUTCOMES]
+    return out

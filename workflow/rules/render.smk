@@ -1,0 +1,226 @@
+# The paper's tables (CSV + LaTeX + Markdown) and figures (PNG + PDF), and the report.
+
+TABLE_EXTS = ["csv", "tex", "md"]
+FIGURE_EXTS = ["png", "pdf"]
+
+
+def table_outputs(stem):
+    return [f"results/{{country}}/tables/{stem}.{ext}" for ext in TABLE_EXTS]
+
+
+def figure_outputs(stem):
+    return [f"results/{{country}}/figures/{stem}.{ext}" for ext in FIGURE_EXTS]
+
+
+rule make_table_qip_funding:
+    message:
+        "Table 1 and appendix Table 1 (QIP funding) for {wildcards.country}"
+    input:
+        events="results/{country}/events/events.parquet",
+    output:
+        by_activity=report(
+            table_outputs("table1_qip_funding_by_activity_type"),
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        by_category=table_outputs("appendix_table1_qip_funding_by_category"),
+    log:
+        "logs/{country}/make_table_qip_funding.log",
+    localrule: True
+    script:
+        "../scripts/make_table_qip_funding.py"
+
+
+rule make_table_conditional_means:
+    message:
+        "Table 2 (conditional means of the covariates) for {wildcards.country}"
+    input:
+        covariates="results/{country}/covariates/events.parquet",
+    output:
+        table=report(table_outputs("table2_conditional_means"), caption="../report/table2.rst", category="Tables"),
+    log:
+        "logs/{country}/make_table_conditional_means.log",
+    localrule: True
+    script:
+        "../scripts/make_table_conditional_means.py"
+
+
+rule make_table_significant_windows:
+    message:
+        "Significant windows of {wildcards.outcome} for {wildcards.country}"
+    input:
+        estimates="results/{country}/mwa/{outcome}/estimates.csv",
+    output:
+        table=report(
+            table_outputs("significant_windows_{outcome}"),
+            caption="../report/significant_windows.rst",
+            category="Tables",
+            subcategory="{outcome}",
+        ),
+    params:
+        alpha=config["mwa"]["alpha1"],
+        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+    log:
+        "logs/{country}/make_table_significant_windows_{outcome}.log",
+    localrule: True
+    script:
+        "../scripts/make_table_significant_windows.py"
+
+
+rule make_table_aid_categories:
+    message:
+        "Appendix Table 2 (aid projects by category) for {wildcards.country}"
+    input:
+        events="results/{country}/events/events.parquet",
+    output:
+        table=table_outputs("appendix_table2_aid_projects_by_category"),
+    log:
+        "logs/{country}/make_table_aid_categories.log",
+    localrule: True
+    script:
+        "../scripts/make_table_aid_categories.py"
+
+
+rule make_table_covariate_summary:
+    message:
+        "Appendix Table 3 (covariate summary) for {wildcards.country}"
+    input:
+        covariates="results/{country}/covariates/events.parquet",
+    output:
+        table=table_outputs("appendix_table3_covariate_summary"),
+    log:
+        "logs/{country}/make_table_covariate_summary.log",
+    localrule: True
+    script:
+        "../scripts/make_table_covariate_summary.py"
+
+
+rule plot_attacks:
+    message:
+        "Figure 1 (attacks on aid workers and peacekeepers) for {wildcards.country}"
+    input:
+        awsd=dataset_file("awsd", "awsd.csv"),
+        fatalities=dataset_file("un_fatalities", "fatalities.csv"),
+    output:
+        figure=report(figure_outputs("figure1_attacks"), caption="../report/figure1.rst", category="Figures"),
+    params:
+        country=lambda wildcards: COUNTRIES[wildcards.country],
+    log:
+        "logs/{country}/plot_attacks.log",
+    localrule: True
+    script:
+        "../scripts/plot_attacks.py"
+
+
+rule plot_map_events:
+    message:
+        "Figure 4 (map of projects, QIPs and violence) for {wildcards.country}"
+    input:
+        covariates="results/{country}/covariates/events.parquet",
+        admin3=dataset_file("boundaries", "adm3.gpkg"),
+        roads=dataset_file("osm", "roads.gpkg"),
+    output:
+        figure=report(figure_outputs("figure4_map"), caption="../report/figure4.rst", category="Figures"),
+    params:
+        country=lambda wildcards: COUNTRIES[wildcards.country],
+        road_classes=config["covariates"]["road_classes"],
+    log:
+        "logs/{country}/plot_map_events.log",
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/plot_map_events.py"
+
+
+rule plot_event_dates:
+    message:
+        "Figure 5 (event dates by type) for {wildcards.country}"
+    input:
+        covariates="results/{country}/covariates/events.parquet",
+    output:
+        figure=report(figure_outputs("figure5_event_dates"), caption="../report/figure5.rst", category="Figures"),
+    log:
+        "logs/{country}/plot_event_dates.log",
+    localrule: True
+    script:
+        "../scripts/plot_event_dates.py"
+
+
+rule plot_heatmaps:
+    message:
+        "Figure 6 (space-time heatmaps of the estimates) for {wildcards.country}"
+    input:
+        estimates=expand("results/{{country}}/mwa/{outcome}/estimates.csv", outcome=OUTCOMES),
+    output:
+        figure=report(figure_outputs("figure6_heatmaps"), caption="../report/figure6.rst", category="Figures"),
+        r_style=expand("results/{{country}}/figures/heatmap_r_style_{outcome}.{ext}", outcome=OUTCOMES, ext=FIGURE_EXTS),
+    params:
+        outcomes=OUTCOMES,
+        titles=[config["outcomes"][o]["title"] for o in OUTCOMES],
+        t_unit=config["mwa"]["t_unit"],
+        alpha1=config["mwa"]["alpha1"],
+        alpha2=config["mwa"]["alpha2"],
+    log:
+        "logs/{country}/plot_heatmaps.log",
+    localrule: True
+    script:
+        "../scripts/plot_heatmaps.py"
+
+
+rule plot_covariates:
+    message:
+        "Appendix Figures 1-2 (covariate histograms and correlations) for {wildcards.country}"
+    input:
+        covariates="results/{country}/covariates/events.parquet",
+    output:
+        histograms=report(figure_outputs("appendix_figure1_covariate_histograms"), caption="../report/appendix_figure1.rst", category="Appendix"),
+        correlations=report(figure_outputs("appendix_figure2_covariate_correlations"), caption="../report/appendix_figure2.rst", category="Appendix"),
+    params:
+        match_columns=config["mwa"]["match_columns"],
+    log:
+        "logs/{country}/plot_covariates.log",
+    localrule: True
+    script:
+        "../scripts/plot_covariates.py"
+
+
+rule make_reproduction_report:
+    message:
+        "Comparing {wildcards.country}'s tables with the published numbers"
+    input:
+        tables=lambda wildcards: [
+            f"results/{wildcards.country}/tables/{stem}.csv"
+            for stem in ["table1_qip_funding_by_activity_type", "appendix_table1_qip_funding_by_category",
+                         "table2_conditional_means", "appendix_table2_aid_projects_by_category",
+                         "appendix_table3_covariate_summary"]
+        ] + [f"results/{wildcards.country}/tables/significant_windows_{o}.csv" for o in OUTCOMES],
+        published="resources/published/sauter2022",
+    output:
+        report=report("results/{country}/reproduction_report.md", caption="../report/reproduction.rst", category="Reproduction"),
+    params:
+        published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
+    log:
+        "logs/{country}/make_reproduction_report.log",
+    localrule: True
+    script:
+        "../scripts/make_reproduction_report.py"
+
+
+rule make_cross_country_comparison:
+    message:
+        "Cross-country comparison of {wildcards.outcome}"
+    input:
+        estimates=expand("results/{country}/mwa/{{outcome}}/estimates.csv", country=list(COUNTRIES)),
+    output:
+        table=report("results/cross_country/table_cross_country_{outcome}.csv", caption="../report/cross_country.rst", category="Cross-country"),
+        figure=report("results/cross_country/heatmaps_{outcome}.png", caption="../report/cross_country.rst", category="Cross-country"),
+    params:
+        countries=list(COUNTRIES),
+        alpha=config["mwa"]["alpha1"],
+        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        t_unit=config["mwa"]["t_unit"],
+    log:
+        "logs/cross_country/make_cross_country_comparison_{outcome}.log",
+    localrule: True
+    script:
+        "../scripts/make_cross_country_comparison.py"
