@@ -62,7 +62,7 @@ def format_r_number(x: float, digits: int = 15) -> str:
     left = kp + 1
     rgt = max(sig - left, 0)
     width_f = neg + max(left, 1) + rgt + (rgt > 0)
-    width_e = neg + (sig > 1) + (sig - 1) + 4 + (1 if abs(kp) >= 100 else 0)
+    width_e = neg + (sig > 1) + (sig - 1) + 4 + (2 if abs(kp) >= 100 else 1)
     if width_f <= width_e:
         return f"{x:.{rgt}f}"
     s = f"{x:.{sig - 1}e}"

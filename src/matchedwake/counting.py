@@ -73,9 +73,9 @@ def timestamps_to_ms(col: pd.Series) -> np.ndarray:
                 ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
         else:
             i = int(np.flatnonzero(~is_str)[0])
+            what = "is missing" if pd.isna(col.iloc[i]) else f"has value {col.iloc[i]!r}"
             raise ValueError(
-                f"timestamp: row {col.index[i]!r} has value {col.iloc[i]!r}; the column mixes "
-                "strings with other values")
+                f"timestamp: row {col.index[i]!r} {what}; the other rows are strings")
     else:
         raise ValueError(
             f"timestamp: column of dtype {col.dtype} is not supported; use datetime64 or "
@@ -95,11 +95,17 @@ def distance_km(lat_a, lon_a, lat_b, lon_b) -> np.ndarray:
     ``a`` is the other event and ``b`` the wake; the operation order follows the Java code so that
     events exactly on a window's edge fall on the same side.
     """
-    a = np.radians(np.asarray(lat_a, dtype=float))
-    b = np.radians(np.asarray(lat_b, dtype=float))
-    dl = np.radians(np.asarray(lon_a, dtype=float)) - np.radians(np.asarray(lon_b, dtype=float))
-    sa, ca = np.sin(a), np.cos(a)
-    sb, cb = np.sin(b), np.cos(b)
+    return _distance_parts(*_angles(lat_a, lon_a), *_angles(lat_b, lon_b))
+
+
+def _angles(lat, lon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sin(lat), cos(lat) and lon in radians: the per-event parts of :func:`distance_km`."""
+    phi = np.radians(np.asarray(lat, dtype=float))
+    return np.sin(phi), np.cos(phi), np.radians(np.asarray(lon, dtype=float))
+
+
+def _distance_parts(sa, ca, la, sb, cb, lb) -> np.ndarray:
+    dl = la - lb
     cl = np.cos(dl)
     y = np.sqrt((cb * np.sin(dl)) ** 2 + (ca * sb - sa * cb * cl) ** 2)
     x = sa * sb + ca * cb * cl
@@ -227,6 +233,7 @@ def count_wakes(
             return np.column_stack(
                 [_unit_sphere(lat[idx], lon[idx]), (time_ms[idx] - t0).astype(float) * tscale])
 
+        angles = _angles(lat, lon)  # per event once; pairs only gather them
         tree = cKDTree(coords(partners), leafsize=16, balanced_tree=False, compact_nodes=False)
         q = coords(wake_index)
         lengths = tree.query_ball_point(q, radius, p=np.inf, return_length=True, workers=-1)
@@ -251,7 +258,7 @@ def count_wakes(
                                           return_sorted=False, workers=-1)
             k = partners[np.fromiter(chain.from_iterable(found), dtype=np.int64, count=total)]
             w = np.repeat(np.arange(lo_w, hi_w), lengths[lo_w:hi_w])
-            _accumulate(w - lo_w, k, time_ms, lat, lon, is_dep, is_tr, is_co,
+            _accumulate(w - lo_w, k, time_ms, angles, is_dep, is_tr, is_co,
                         wake_index[lo_w:hi_w], wake_tr[lo_w:hi_w], t_windows, s_windows, edges,
                         unit_ms, hist[:, lo_w:hi_w], lag_hist[lo_w:hi_w])
 
@@ -273,7 +280,7 @@ def count_wakes(
         dependent_post=counts[3], so_post=counts[4], mo_post=counts[5], complete=complete)
 
 
-def _accumulate(w, k, time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
+def _accumulate(w, k, time_ms, angles, is_dep, is_tr, is_co, wake_index, wake_tr,
                 t_windows, s_windows, edges, unit_ms, hist, lag_hist) -> None:
     """Bin candidate (wake row w of this chunk, event k) pairs into the chunk's histograms."""
     e = wake_index[w]
@@ -284,7 +291,8 @@ def _accumulate(w, k, time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_
     keep &= dd <= t_windows[-1]
     keep &= pre | (dd >= 1)
     w, k, e, pre, dd = w[keep], k[keep], e[keep], pre[keep], dd[keep]
-    dist = distance_km(lat[k], lon[k], lat[e], lon[e])
+    sin_lat, cos_lat, lon_rad = angles
+    dist = _distance_parts(sin_lat[k], cos_lat[k], lon_rad[k], sin_lat[e], cos_lat[e], lon_rad[e])
     keep = dist <= s_windows[-1]
     w, k, pre, dd, dist = w[keep], k[keep], pre[keep], dd[keep], dist[keep]
     si = np.searchsorted(s_windows, dist, side="left")

@@ -292,7 +292,7 @@ def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> WindowFi
     se = np.sqrt(np.diag(qr.unscaled_cov()) * resvar)
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / se
-        r2 = mss / (mss + rss)
+    r2 = mss / (mss + rss) if mss + rss != 0 else math.nan  # R: 0/0 → NaN
     pval = _two_sided_p(tval, rdf)
     adj = 1.0 - (1.0 - r2) * ((n - 1) / rdf)
     return _pack(coef, pval, float(adj), control_index, m)
@@ -487,7 +487,12 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
         it = 0
         while True:
             it += 1
-            if not (it <= GLM_MAXIT and abs(lm0 - lm_) / d1 + abs(delta) / d2 > GLM_EPS):
+            if it > GLM_MAXIT:
+                break
+            crit = abs(lm0 - lm_) / d1 + abs(delta) / d2
+            if math.isnan(crit):  # R stops here ("missing value where TRUE/FALSE needed")
+                raise _GlmFailure("log-likelihood or theta is not a number")
+            if not crit > GLM_EPS:
                 break
             fit = _glm_fit_identity(y, X, _nb_variance, _nb_dev, th, mu)
             if not fit.converged:

@@ -43,7 +43,7 @@ def significance_class(p: float, alpha1: float, alpha2: float) -> str:
     """'sig' (p ≤ alpha1), 'marginal' (alpha1 < p ≤ alpha2) or 'none' (p > alpha2 or missing)."""
     if p is None or not np.isfinite(p):
         return "none"
-    if p < alpha1:
+    if p <= alpha1:
         return "sig"
     if p <= alpha2:
         return "marginal"
@@ -140,7 +140,7 @@ def plot_r_style(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float
     yv, ylim, yat, ystep = _r_axis(nt)
 
     finite = zp[np.isfinite(zp)]
-    if zlim is None or (np.ndim(zlim) and np.isnan(np.asarray(zlim, float)[0])):
+    if zlim is None or np.isnan(np.atleast_1d(np.asarray(zlim, dtype=float))).all():
         zl = (float(finite.min()), float(finite.max())) if finite.size else None
     else:
         zl = (float(zlim[0]), float(zlim[1]))
@@ -161,7 +161,8 @@ def plot_r_style(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float
     ax.set_xlabel("Spatial window in kilometers")
     ax.set_ylabel(f"Temporal window in {t_unit}")
 
-    # Inches per data unit, taken after the colour key has claimed its space.
+    # Inches per data unit, taken after the colour key has claimed its space. If a layout engine
+    # resizes the axes later, the lines keep their data positions and tilt slightly off 45°.
     pos = ax.get_position()
     w_in, h_in = fig.get_figwidth() * pos.width, fig.get_figheight() * pos.height
     sx, sy = w_in / (xlim[1] - xlim[0]), h_in / (ylim[1] - ylim[0])

@@ -25,7 +25,10 @@ def _covariate_values(col: pd.Series, rows: np.ndarray) -> pd.Series | np.ndarra
         present = pd.unique(pd.Series(vals).dropna())
         cats = sorted(present, key=lambda v: (str(v), repr(v)))
         return pd.Categorical(vals, categories=cats)
-    return format_column(col).to_numpy()[rows]
+    formatted = format_column(col)
+    if formatted.isna().any():  # nullable integers with NA: NaN in a float column, like R's NA
+        return formatted.to_numpy(dtype=float, na_value=np.nan)[rows]
+    return formatted.to_numpy()[rows]
 
 
 def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, dependent,
@@ -87,10 +90,9 @@ def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, 
     wakes["dependent_trend"] = wakes["dependent_trend"].astype(float)
     wakes["t_window"] = wakes["t_window"].astype(float)
     wakes["spat_window"] = wakes["spat_window"].astype(float)
-    sorted_data = v.data.iloc[order]
-    rows = wake_index[w_i]
+    rows = order[wake_index[w_i]]  # positions in the caller's (unsorted) data
     for c in v.covariates:
-        wakes[c] = _covariate_values(sorted_data[c], rows)
+        wakes[c] = _covariate_values(v.data[c], rows)
 
     incomplete = {
         int(t): sorted({int(e) + 1 for e in wake_index[~counts.complete[:, j]]})

@@ -27,7 +27,7 @@ import shapely.affinity
 import shapely.ops
 from pyproj import Geod
 from rasterio import features
-from rasterio.transform import from_origin
+from affine import Affine
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 __all__ = ["DEFAULT_PARAMS", "resolve_params", "generate_world"]
@@ -158,6 +158,7 @@ def resolve_params(params: dict | None) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def _tmp_path(path: pathlib.Path) -> pathlib.Path:
+    """Hidden, unique sibling name: same filesystem, so os.replace is atomic."""
     return path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
 
 
@@ -174,6 +175,7 @@ def _atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> pathli
 
 
 def _write_csv(df: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """UTF-8 CSV with \n line ends, as the providers' exports."""
     return _atomic(path, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
 
 
@@ -188,6 +190,7 @@ def _write_gpkg(gdf: gpd.GeoDataFrame, path: pathlib.Path, layer: str) -> pathli
 
 
 def _km_to_deg(dx_km: np.ndarray, dy_km: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local km offsets to degrees, so placement spreads are given in km at every latitude."""
     coslat = np.cos(np.radians(np.clip(lat, -89.0, 89.0)))
     return dx_km / (KM_PER_DEG_LON * coslat), dy_km / KM_PER_DEG_LAT
 
@@ -260,6 +263,7 @@ def _split_voronoi(poly, seeds: np.ndarray) -> list:
 
 
 def _dedupe_points(pts: np.ndarray) -> np.ndarray:
+    """Drop repeated seeds (a base at its town's centre), which Voronoi cannot split."""
     _, idx = np.unique(np.round(pts, 6), axis=0, return_index=True)
     return pts[np.sort(idx)]
 
@@ -284,6 +288,7 @@ def _meander(rng: np.random.Generator, a, b, rough: float = 0.12, levels: int = 
 # ---------------------------------------------------------------------------------------------
 
 def _validate_country(country: dict) -> None:
+    """Fail early on config errors that would otherwise give a silently wrong world."""
     syn = country["synthetic"]
     x0, y0, x1, y1 = syn["bbox"]
     if not (x0 < x1 and y0 < y1):
@@ -410,6 +415,7 @@ def _build_admin(rng: np.random.Generator, country: dict, params: dict, poly: Po
 
 
 def _admin_gdf(country: dict, rows: list) -> gpd.GeoDataFrame:
+    """COD-AB-like table: the country's configured name fields plus the ADM*_PCODE fields."""
     b = country["boundaries"]
     f1, f2, f3 = b["admin1_field"], b["admin2_field"], b["admin3_field"]
     f0 = f1.replace("1", "0", 1) if "1" in f1 else "ADM0_NAME"
@@ -663,6 +669,7 @@ def _smooth_noise(rng, xs, ys, step: float) -> np.ndarray:
 
 
 def _grid(country: dict, params: dict):
+    """Raster grid over the bbox (+0.1 deg): the finest 0.005-deg step that keeps files small."""
     x0, y0, x1, y1 = country["synthetic"]["bbox"]
     x0, y0, x1, y1 = x0 - 0.1, y0 - 0.1, x1 + 0.1, y1 + 0.1
     res = params["geography"]["raster_res_deg"]
@@ -672,7 +679,7 @@ def _grid(country: dict, params: dict):
             res += 0.005
     res = float(res)
     width, height = math.ceil((x1 - x0) / res), math.ceil((y1 - y0) / res)
-    transform = from_origin(x0, y1, res, res)
+    transform = Affine(res, 0.0, x0, 0.0, -res, y1)
     xs = x0 + (np.arange(width) + 0.5) * res
     ys = y1 - (np.arange(height) + 0.5) * res
     return transform, xs, ys, res
@@ -859,6 +866,7 @@ class _AdminIndex:
         self.tree = shapely.STRtree(admin.geometry.values)
 
     def lookup(self, xy: np.ndarray) -> pd.DataFrame:
+        """Admin names per point (None outside every polygon)."""
         pts = shapely.points(xy[:, 0], xy[:, 1])
         hit = np.full(len(xy), -1)
         if len(xy):
@@ -923,6 +931,7 @@ ACLED_TYPES = {
 
 
 def _actor(code: int, country: dict, rng) -> str:
+    """A generic actor name for an ACLED inter code (no real group names)."""
     n = country["name"]
     if code == 1:
         return f"Military Forces of {n}"
@@ -1085,7 +1094,8 @@ def _fmt_amount(rng, v: float) -> str:
     return s.replace(",", "")
 
 
-def _qip_table(rng, country, p, xy, start, admin: _AdminIndex, settlements) -> pd.DataFrame:
+def _qip_table(rng, country, p, xy, start, admin: _AdminIndex, settlements) -> tuple[pd.DataFrame, np.ndarray]:
+    """QIP rows as the Data Hub file (Table 1 labels and magnitudes) plus the missing-latitude mask."""
     n = len(xy)
     mess = p["messiness"]
     acts = list(QIP_ACTIVITY)
@@ -1279,7 +1289,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     rest = _polygons_only(poly.difference(study).buffer(0))
     if rest is not None and rest.area < 1e-6:
         rest = None
-    namer = _Namer(r_geo, set(admin_gdf[fields[2]]) | set(admin_gdf[fields[1]]) | set(admin_gdf[fields[0]]))
+    namer = _Namer(r_geo, set(admin_gdf[fields[2]]) | set(admin_gdf[fields[1]]) | set(admin_gdf[fields[0]])
+                   | {t["name"] for t in syn["towns"]} | {b["name"] for b in country["bases"]})
     capital_names = {t["name"] for t in syn["towns"] if t.get("capital")}
     settlements = [{"name": t["name"], "lon": float(t["lon"]), "lat": float(t["lat"]),
                     "kind": "capital" if t["name"] in capital_names else "town",
@@ -1346,8 +1357,10 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     # --- Figure 1 context -------------------------------------------------------------------
     y0, y1 = int(country["period"]["start"][:4]), int(country["period"]["end"][:4])
     years = range(y0 - 6, y1 + 1)
-    written["awsd"] = _write_csv(_awsd_table(r_ctx, country, years), out_dir / "awsd.csv")
-    written["un_fatalities"] = _write_csv(_fatalities_table(r_ctx, country, years), out_dir / "fatalities.csv")
+    awsd = _awsd_table(r_ctx, country, years)
+    fatalities = _fatalities_table(r_ctx, country, years)
+    written["awsd"] = _write_csv(awsd, out_dir / "awsd.csv")
+    written["un_fatalities"] = _write_csv(fatalities, out_dir / "fatalities.csv")
 
     # --- truth --------------------------------------------------------------------------------
     in_period = lambda d: (d >= start) & (d <= end)
@@ -1379,7 +1392,7 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
                 {k: int(v) for k, v in acled.loc[acled_in, "event_type"].value_counts().sort_index().items()},
             "planted_events": int(len(pl)),
             "planted_events_in_period_and_study_regions": int((acled_in & acled["_planted"]).sum()),
-            "ucdp": int(len(ged)), "awsd": 0, "un_fatalities": 0,
+            "ucdp": int(len(ged)), "awsd": int(len(awsd)), "un_fatalities": int(len(fatalities)),
         },
         "qips": [{"ref": r, "lat": round(float(x[1]), 6), "lon": round(float(x[0]), 6),
                   "start_date": str(s), "latitude_missing_in_file": bool(m)}
@@ -1389,8 +1402,6 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
              "lat": round(float(la), 4), "lon": round(float(lo), 4)}
             for e, q, d, la, lo in zip(pl["event_id_cnty"], pl["_qip"], pl["_date"], pl["_lat"], pl["_lon"])],
     }
-    truth["counts"]["awsd"] = int(sum(1 for _ in open(written["awsd"], encoding="utf-8")) - 1)
-    truth["counts"]["un_fatalities"] = int(sum(1 for _ in open(written["un_fatalities"], encoding="utf-8")) - 1)
     text = json.dumps(truth, ensure_ascii=False, indent=1, sort_keys=False, default=str) + "\n"
     written["truth"] = _atomic(out_dir / "truth.json", lambda t: t.write_text(text, encoding="utf-8"))
     return written

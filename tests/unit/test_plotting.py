@@ -74,6 +74,13 @@ def test_r_style_hatch_classes_and_geometry(tmp_path):
                    for r in dashed)
         p0, p1 = ax.transData.transform([(x0, y0), (x1, y1)])
         assert abs(p1[0] - p0[0]) == pytest.approx(abs(p1[1] - p0[1]), rel=1e-6)
+    # R's density = 3: the 45-degree lines are 1/3 inch apart (perpendicular), i.e. their
+    # intercepts X - Y (in inches) differ by multiples of sqrt(2)/3
+    inch = [ax.transData.transform(s)[0] / fig.dpi for s in lines["mwa-hatch-lines-solid"].get_segments()]
+    c = np.unique(np.round([p[0] - p[1] for p in inch], 6))
+    step = math.sqrt(2) / 3
+    assert np.diff(c).min() == pytest.approx(step, rel=1e-4)
+    np.testing.assert_allclose((c - c[0]) / step, np.round((c - c[0]) / step), atol=1e-4)
     assert ax.get_xlabel() == "Spatial window in kilometers"
     assert ax.get_ylabel() == "Temporal window in days"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2.5", "5", "7.5"]

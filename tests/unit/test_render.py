@@ -381,6 +381,16 @@ def test_histogram_event_dates_has_one_panel_per_event_type(sample_events, tmp_p
     assert_written(tmp_path / "fig5")
 
 
+def test_dissolve_admin1_closes_slivers_between_admin3_polygons():
+    gap = 1e-8  # two admin-3 polygons that almost touch, as in real boundary files
+    admin3 = gpd.GeoDataFrame({"ADM1_FR": ["Mopti", "Mopti", "Gao"]},
+                              geometry=[box(0, 0, 1, 1), box(1 + gap, 0, 2, 1), box(2, 0, 3, 1)], crs="EPSG:4326")
+    regions = figures.dissolve_admin1(admin3, "ADM1_FR").set_index("ADM1_FR")
+    assert regions.loc["Mopti", "geometry"].geom_type == "Polygon"  # one piece, no stray edge
+    assert regions.loc["Mopti", "geometry"].area == pytest.approx(2.0, abs=1e-5)
+    assert sorted(regions.index) == ["Gao", "Mopti"]
+
+
 def test_map_events_writes_png_and_pdf(sample_events, tmp_path):
     admin = gpd.GeoDataFrame({"ADM1_FR": ["Mopti", "Mopti", "Kayes"]},
                              geometry=[box(-5, 13, -2, 18), box(-2, 13, 1, 18), box(-8, 13, -5, 18)], crs="EPSG:4326")

@@ -41,8 +41,9 @@ class TestRRound:
         assert r_round(math.inf, 3) == math.inf
 
     def test_vectorised(self):
+        # 0.0145 is stored as 0.01450000000000000004..., above the half
         out = r_round(np.array([0.4525, 0.1235, np.nan, 0.0, -0.0145, 17.35]), 3)
-        np.testing.assert_array_equal(out[[0, 1, 3, 4, 5]], [0.452, 0.124, 0.0, -0.014, 17.35])
+        np.testing.assert_array_equal(out[[0, 1, 3, 4, 5]], [0.452, 0.124, 0.0, -0.015, 17.35])
         assert np.isnan(out[2])
         np.testing.assert_array_equal(r_round(np.array([26.45, 1 / 3 * 100]), 1), [26.4, 33.3])
 
@@ -72,19 +73,26 @@ class TestRPretty:
     def test_zero_width_range_away_from_zero(self):
         # cell = 3·0.75 = 2.25 → unit 2; ns = 1, nu = 2
         np.testing.assert_array_equal(r_pretty(3, 3, 1), [2, 4])
-        # cell = 9 + 50/10 = 14 → 10.5 after shrink → unit 10; ns = 4, nu = 6 → k = 2
-        np.testing.assert_array_equal(r_pretty(50, 50, 1), [40, 50, 60])
+        # cell = 9 + 50/10 = 14 → 10.5 after shrink → unit 10; ns = nu = 5, k = 0 < 1 → ns = 4
+        np.testing.assert_array_equal(r_pretty(50, 50, 1), [40, 50])
 
     def test_small_values_near_zero_snap_to_zero(self):
-        out = r_pretty(-0.3, 0.3, 6)
-        assert out[3] == 0.0 and not math.copysign(1.0, out[3]) < 0 or out[3] == 0.0
-        np.testing.assert_allclose(out, [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3], atol=1e-15)
+        # unit 0.1, l = −7·0.1 = −0.7000000000000001, u = 0.2; l + 7·(u−l)/9 = 1.1e-16, which is
+        # below 1e-14·(u−l)/9 and so becomes exactly 0
+        lo_b = -7 * 0.1
+        raw = lo_b + 7 * ((0.2 - lo_b) / 9)
+        assert raw != 0.0 and abs(raw) < 1e-14 * (0.2 - lo_b) / 9
+        out = r_pretty(-0.7, 0.2, 9)
+        assert out.size == 10 and out[0] == lo_b and out[-1] == 0.2
+        assert out[7] == 0.0
+        np.testing.assert_allclose(out, np.arange(-7, 3) / 10, atol=1e-15)
 
     def test_interior_points_are_lower_plus_i_times_step(self):
-        out = r_pretty(0, 0.7, 7)  # unit 0.1, l = 0, u = 0.7
-        step = 0.7 / 7
-        np.testing.assert_array_equal(out[1:-1], np.arange(1, 7) * step)
-        assert out[-1] == 0.7
+        # unit 0.1, nu = 7 and 7·0.1 = 0.7000000000000001 > 0.7, so u = 7·0.1 (not 0.7)
+        out = r_pretty(0, 0.7, 7)
+        u = 7 * 0.1
+        assert u != 0.7 and out[-1] == u
+        np.testing.assert_array_equal(out[1:-1], np.arange(1, 7) * (u / 7))
 
 
 class TestClassCounts:
@@ -106,3 +114,14 @@ class TestClassCounts:
         assert r_var(np.arange(1.0, 9.0)) == pytest.approx(6.0, rel=1e-15)
         x = np.array([1e9 + 1, 1e9 + 2, 1e9 + 3])
         assert r_var(x) == 1.0  # the correction pass removes the large mean exactly
+
+
+def test_scalar_and_array_paths_agree():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.integers(-99999, 99999, 2000) / 10000 + 0.00005,  # many decimal halves
+                        rng.normal(scale=100, size=2000), [0.0, -0.0, 0.5, -1.5]])
+    for d in (0, 1, 3, -1):
+        arr = r_round(x, d)
+        sca = np.array([r_round(float(v), d) for v in x])
+        np.testing.assert_array_equal(arr, sca)
+    assert r_round(1234.5, -1) == 1230.0 and r_round(1235.0, -1) == 1240.0

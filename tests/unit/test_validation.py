@@ -117,7 +117,7 @@ def test_unparseable_timestamp_names_row_and_value():
     with pytest.raises(ValueError, match=r"timestamp: row 3 has value '10/02/2000'; expected"):
         check(data=df)
     df.loc[3, "timestamp"] = None
-    with pytest.raises(ValueError, match="timestamp: row 3"):
+    with pytest.raises(ValueError, match="timestamp: row 3 is missing"):
         check(data=df)
 
 
@@ -202,3 +202,24 @@ def test_no_complete_wake_is_an_error_in_matched_wake():
     df = events().iloc[1:5]  # no sentinels: nothing is more than t days before the wakes
     with pytest.raises(ValueError, match="no complete wake in any window"):
         matchedwake.matched_wake(df, (2, 2, 0), (5, 5, 0), TR, CO, DEP, ["m"])
+
+
+@pytest.mark.filterwarnings("ignore:.*no matched strata")
+def test_categorical_match_column_becomes_a_factor_of_the_values_present():
+    # R converts the wake rows' level strings back with factor(): levels = sorted values present.
+    df = events()
+    df["region"] = pd.Categorical(["z", "b", "z", "a", "b", "q"], categories=["z", "q", "b", "a"])
+    wakes, _ = sliding_wake(df, (2, 2, 0), (5, 5, 0), TR, CO, DEP, ["region"])
+    assert wakes["eventID"].tolist() == [3, 4]
+    assert wakes["region"].tolist() == ["z", "a"]
+    assert list(wakes["region"].cat.categories) == ["a", "z"]
+    res = matchedwake.matched_wake(df, (2, 2, 0), (5, 5, 0), TR, CO, DEP, ["region"])
+    # Exact matching on the category: 'z' and 'a' fall in different strata, so nothing matches.
+    assert res.matching[["control_pre", "treatment_pre", "control_post",
+                         "treatment_post"]].values.tolist() == [[1, 1, 0, 0]]
+
+
+def test_progress_reports_chunks_on_stderr(capsys):
+    sliding_wake(events(), (2, 2, 0), (5, 5, 0), TR, CO, DEP, ["m"], progress=True)
+    err = capsys.readouterr().err
+    assert "matchedwake: counting wakes 1-2 of 2 (chunk 1/1" in err

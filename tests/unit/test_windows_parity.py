@@ -122,3 +122,147 @@ def test_match_details_shapes():
     assert list(res.bins.columns) == ["t_window", "spat_window", "cov1", "cov2", "cov3",
                                       "dependent_trend", "SO_pre", "MO_pre"]
     assert len(res.bins) == len(res.matching)
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour on hand-made wakes tables (the fixes to R's crashes and the table layout)
+
+from matchedwake.estimation import build_design, fit_lm  # noqa: E402
+from matchedwake.windows import NegBinWarning, WindowWarning  # noqa: E402
+
+
+def make_wakes(windows, n=40, seed=0):
+    """A wakes table with R's columns: `windows` is a list of (t, s); rows s-major as R has them."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for t, s in sorted(windows, key=lambda ts: (ts[1], ts[0])):
+        trt = np.tile([1, 0], n // 2)
+        pre = rng.poisson(2.0, n)
+        parts.append(pd.DataFrame({
+            "eventID": np.arange(1, n + 1), "t_window": t, "spat_window": s, "treatment": trt,
+            "dependent_pre": pre, "dependent_trend": rng.integers(-1, 2, n).astype(float),
+            "SO_pre": rng.poisson(0.2, n), "MO_pre": rng.poisson(0.2, n),
+            "dependent_post": pre + trt + rng.poisson(1.0, n),
+            "SO_post": rng.poisson(0.2, n), "MO_post": rng.poisson(0.2, n),
+            "cov": np.round(rng.uniform(0, 1, n), 3), "ctl": rng.normal(size=n),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_tables_are_t_major_over_actual_window_values():
+    wakes = make_wakes([(2, 0.1), (2, 0.3), (4, 0.1), (4, 0.3), (4, 0.7)])
+    res = analyse_windows(wakes, match_columns=["cov"])
+    expected = [(2, 0.1), (2, 0.3), (4, 0.1), (4, 0.3), (4, 0.7)]
+    for table in (res.estimates, res.matching, res.sutva):
+        assert list(zip(table["t_window"], table["spat_window"])) == expected
+
+
+def test_sutva_fractions_by_hand():
+    wakes = make_wakes([(3, 5)], n=8)
+    wakes["SO_pre"] = [1, 0, 0, 0, 0, 0, 2, 0]
+    wakes["SO_post"] = [1, 1, 0, 0, 0, 0, 0, 0]
+    wakes["MO_pre"] = [0, 0, 0, 0, 0, 0, 0, 0]
+    wakes["MO_post"] = [0, 0, 0, 1, 1, 1, 0, 0]
+    res = analyse_windows(wakes, match_columns=["cov"])
+    row = res.sutva.iloc[0]
+    # SO_pre 2/8, SO_post 2/8, SO (rows 0, 1, 6) 3/8 = 0.375; MO_post 3/8
+    assert (row.SO_pre, row.SO_post, row.SO, row.MO_pre, row.MO_post, row.MO) == \
+           (0.25, 0.25, 0.375, 0.0, 0.375, 0.375)
+
+
+def test_window_without_matched_strata_is_na_with_warning():
+    wakes = make_wakes([(2, 1), (2, 2)])
+    sel = wakes["spat_window"] == 2
+    wakes.loc[sel, "cov"] = np.where(wakes.loc[sel, "treatment"] == 1, 0.0, 1.0)
+    with pytest.warns(WindowWarning, match="t=2, s=2"):
+        res = analyse_windows(wakes, match_columns=["cov"])
+    est = res.estimates.set_index("spat_window")
+    assert est.loc[2, ["estimate", "pvalue", "adj.r.squared", "intercept", "intercept.pval"]].isna().all()
+    assert est.loc[1, ["estimate", "pvalue"]].notna().all()
+    m = res.matching.set_index("spat_window").loc[2]
+    assert (m.control_post, m.treatment_post) == (0, 0)
+    assert (m.control_pre, m.treatment_pre) == (20, 20)
+    assert m.L1_pre == 1.0 and m.commonSupport_pre == 0.0
+    assert math.isnan(m.L1_post) and math.isnan(m.commonSupport_post)
+
+
+def test_match_default_false_uses_all_wakes_with_unit_weights():
+    wakes = make_wakes([(2, 1)])
+    res = analyse_windows(wakes, match_columns=["cov"], match_default=False, weighted=True)
+    m = res.matching.iloc[0]
+    assert (m.control_post, m.treatment_post) == (m.control_pre, m.treatment_pre) == (20, 20)
+    assert (m.L1_post, m.commonSupport_post) == (m.L1_pre, m.commonSupport_pre)
+    y, X, cidx = build_design(wakes.dependent_post, wakes.dependent_pre, wakes.treatment)
+    ref = fit_lm(y, X, None, cidx)
+    assert res.estimates.estimate.iloc[0] == ref.estimate
+    assert res.estimates.pvalue.iloc[0] == ref.pvalue
+
+
+def test_weighted_lm_uses_cem_weights_on_matched_rows():
+    from matchedwake.cem import cem as run_cem
+
+    wakes = make_wakes([(2, 1)], n=60, seed=4)
+    res = analyse_windows(wakes, match_columns=["cov"], weighted=True)
+    g = wakes.treatment.to_numpy()
+    m = run_cem(g, {"cov": wakes["cov"].to_numpy(float), "dependent_trend": wakes.dependent_trend.to_numpy(float)})
+    md = wakes[m.matched]
+    y, X, cidx = build_design(md.dependent_post, md.dependent_pre, md.treatment)
+    ref = fit_lm(y, X, m.weights[m.matched], cidx)
+    assert ref.ok
+    assert res.estimates.estimate.iloc[0] == ref.estimate
+    assert res.estimates["adj.r.squared"].iloc[0] == ref.adj_r_squared
+
+
+def test_estimation_control_columns_and_att_layout():
+    wakes = make_wakes([(2, 1), (4, 1)])
+    res = analyse_windows(wakes, match_columns=["cov"], estimation_controls=["ctl"])
+    assert list(res.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue", "adj.r.squared",
+                                           "ctl.coef", "ctl.pval", "intercept", "intercept.pval"]
+    att = analyse_windows(wakes, match_columns=["cov"], estimation="att", estimation_controls=["ctl"])
+    assert list(att.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue",
+                                           "ctl.coef", "ctl.pval", "intercept", "intercept.pval"]
+    np.testing.assert_allclose(att.estimates.estimate, res.estimates.estimate, rtol=1e-12)
+    diff = analyse_windows(wakes, match_columns=["cov"], estimation_controls=["ctl"],
+                           formula="dependent_post - dependent_pre ~ treatment")
+    assert diff.estimates[["estimate", "ctl.coef"]].notna().all().all()
+
+
+def test_failed_nb_window_is_na_with_warning():
+    wakes = make_wakes([(2, 1)], n=10)
+    wakes["cov"] = 0.5
+    wakes["dependent_trend"] = 0.0
+    wakes["dependent_post"] = np.where(wakes.treatment == 1, [6, 9, 7, 8, 5] * 2, 0)[:10]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = analyse_windows(wakes, match_columns=["cov"], estimation="nb")
+    msgs = [str(w.message) for w in caught if issubclass(w.category, WindowWarning)]
+    assert len(msgs) == 1 and "t=2, s=1" in msgs[0]
+    assert list(res.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue",
+                                           "intercept", "intercept.pval"]
+    assert res.estimates.iloc[0, 2:].isna().all()
+
+
+def test_nb_window_estimated():
+    rng = np.random.default_rng(11)
+    wakes = make_wakes([(2, 1)], n=400, seed=11)
+    # a high baseline keeps zero counts rare, so the identity-link start stays valid
+    mu = 8.0 + 0.8 * wakes.dependent_pre + 3.0 * wakes.treatment
+    wakes["dependent_post"] = rng.negative_binomial(5.0, 5.0 / (5.0 + mu))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NegBinWarning)
+        res = analyse_windows(wakes, match_columns=["cov"], estimation="nb")
+    assert res.estimates[["estimate", "pvalue", "intercept"]].notna().all().all()
+    assert 1.5 < res.estimates.estimate.iloc[0] < 4.5
+
+
+def test_input_validation():
+    wakes = make_wakes([(2, 1)])
+    with pytest.raises(ValueError, match="estimation"):
+        analyse_windows(wakes, match_columns=["cov"], estimation="glm")
+    with pytest.raises(ValueError, match="formula"):
+        analyse_windows(wakes, match_columns=["cov"], formula="dependent_post ~ treatment")
+    wakes["txt"] = "a"
+    with pytest.raises(ValueError, match="numeric"):
+        analyse_windows(wakes, match_columns=["cov"], estimation_controls=["txt"])
+    with pytest.raises(ValueError, match="lacks"):
+        analyse_windows(wakes, match_columns=["nope"])

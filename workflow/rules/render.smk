@@ -199,6 +199,7 @@ rule make_reproduction_report:
         report=report("results/{country}/reproduction_report.md", caption="../report/reproduction.rst", category="Reproduction"),
     params:
         published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
+        synthetic=any(d["mode"] == "synthetic" for d in config["datasets"].values()),
     log:
         "logs/{country}/make_reproduction_report.log",
     localrule: True
@@ -213,7 +214,9 @@ rule make_cross_country_comparison:
         estimates=expand("results/{country}/mwa/{{outcome}}/estimates.csv", country=list(COUNTRIES)),
     output:
         table=report("results/cross_country/table_cross_country_{outcome}.csv", caption="../report/cross_country.rst", category="Cross-country"),
+        table_formats=multiext("results/cross_country/table_cross_country_{outcome}", ".tex", ".md"),
         figure=report("results/cross_country/heatmaps_{outcome}.png", caption="../report/cross_country.rst", category="Cross-country"),
+        figure_pdf="results/cross_country/heatmaps_{outcome}.pdf",
     params:
         countries=list(COUNTRIES),
         alpha=config["mwa"]["alpha1"],

@@ -31,7 +31,6 @@ class Spec:
 
     files: Mapping[str, Any]
     download: Callable[..., Retrieved]
-    optional: tuple[str, ...] = ()
 
 
 DATASETS: dict[str, Spec] = {
@@ -42,7 +41,7 @@ DATASETS: dict[str, Spec] = {
     "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download),
     "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download),
     "nightlights": Spec({"nightlights.tif": RASTER, "nightlights_stable_lights.tif": RASTER},
-                        rasters.download_nightlights, optional=("nightlights_stable_lights.tif",)),
+                        rasters.download_nightlights),
     "population": Spec({"pop_density.tif": RASTER}, rasters.download_population),
     "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd),
     "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities),
@@ -101,8 +100,6 @@ def _synthetic(dataset: str, spec: Spec, synthetic_dir: Path | None, out_dir: Pa
         src = next((p for p in (Path(synthetic_dir) / name, Path(synthetic_dir) / dataset / name)
                     if p.is_file()), None)
         if src is None:
-            if name in spec.optional:
-                continue
             raise RetrieveError(f"{dataset}: synthetic world has no {name} in {synthetic_dir}")
         validate_file(src, required, country=country)
         _copy(src, out_dir / name)
@@ -118,6 +115,29 @@ def _find_osm_part(user_path: Path, words: tuple[str, ...]) -> Path:
     if not candidates:
         raise RetrieveError(f"osm: no {'/'.join(words)} file (.gpkg/.shp/.zip) in {user_path}")
     return candidates[0]
+
+
+def _user_nightlights(user_path: Path, tmp: Path, out_dir: Path, bbox: list | None) -> dict[str, Any]:
+    """Both bands from a DMSP tar/zip or a directory holding a cf_cvg and a stable_lights raster."""
+    if user_path.is_dir():
+        found = {band: sorted(p for p in user_path.iterdir() if band in p.name.lower()
+                              and p.name.lower().endswith((".tif", ".tiff", ".tif.gz")))
+                 for band in ("cf_cvg", "stable_lights")}
+        missing = [band for band, hits in found.items() if not hits]
+        if missing:
+            raise RetrieveError(f"nightlights: {user_path} has no {' / '.join(missing)} raster")
+        sources = {band: hits[0] for band, hits in found.items()}
+    elif user_path.name.lower().endswith((".tif", ".tiff", ".gz")) and not user_path.name.lower().endswith(".tar.gz"):
+        raise RetrieveError("nightlights: a single raster is not enough; give the DMSP tar/zip or a "
+                            "directory with both the cf_cvg and the stable_lights rasters")
+    else:
+        sources = {band: user_path for band in ("cf_cvg", "stable_lights")}
+    names = {"cf_cvg": "nightlights.tif", "stable_lights": "nightlights_stable_lights.tif"}
+    notes = {}
+    for band, src in sources.items():
+        tif = rasters.unpack_raster(src, tmp, member=band)
+        notes[band] = rasters.clip_raster(tif, out_dir / names[band], bbox)
+    return notes
 
 
 def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[str, Any],
@@ -157,18 +177,7 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
                 tif = rasters.unpack_raster(user_path, Path(tmp), member=options.get("member", ""))
                 notes["main"] = rasters.clip_raster(tif, out_dir / "pop_density.tif", bbox)
             else:
-                archive = not user_path.name.lower().endswith((".tif", ".tiff", ".gz"))
-                member = options.get("member", "cf_cvg" if archive else "")
-                tif = rasters.unpack_raster(user_path, Path(tmp), member=member)
-                notes["main"] = rasters.clip_raster(tif, out_dir / "nightlights.tif", bbox)
-                if archive:
-                    try:
-                        stable = rasters.unpack_raster(user_path, Path(tmp), member="stable_lights")
-                    except RetrieveError:
-                        stable = None
-                    if stable is not None:
-                        notes["stable_lights"] = rasters.clip_raster(
-                            stable, out_dir / "nightlights_stable_lights.tif", bbox)
+                notes = _user_nightlights(user_path, Path(tmp), out_dir, bbox)
     elif dataset == "awsd":
         notes = {"rows": figure1.check_csv(user_path, figure1.AWSD_COLUMNS, out_dir / "awsd.csv", "AWSD file")}
     elif dataset == "un_fatalities":
@@ -207,10 +216,9 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
         result = spec.download(country=country, options=options, out_dir=out_dir, version=version)
     for name, required in spec.files.items():
         path = out_dir / name
-        if path.is_file():
-            validate_file(path, required, country=country)
-        elif name not in spec.optional:
+        if not path.is_file():
             raise RetrieveError(f"{dataset}: {mode} produced no {name}")
+        validate_file(path, required, country=country)
     return write_provenance(out_dir, dataset=dataset, country=str(country.get("iso3", "")),
                             version=version, mode=mode, files=result.files,
                             sources=result.sources, notes=result.notes)

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from .http import (EmptyResultError, HttpClient, SchemaError, log, parse_csv_text,
+from .http import (EmptyResultError, HttpClient, RetrieveError, SchemaError, log, parse_csv_text,
                    write_csv_rows)
 from .provenance import Retrieved
 
@@ -104,11 +104,10 @@ def resolve_columns(available: list[str], mapping: Mapping[str, str], required: 
 
 def fetch_csv(client: HttpClient, base: str, dataset_id: str, *, per_page: int,
               filter_expr: str | None = None, max_pages: int = 10_000) -> tuple[list[str], list[list[str]], int]:
-    """Page through `/data/{id}/csv` with per_page/page_num; stop at a short or repeated page."""
+    """Page through `/data/{id}/csv` with per_page/page_num until a short page."""
     url = f"{base}/data/{dataset_id}/csv"
     header: list[str] = []
     rows: list[list[str]] = []
-    previous: list[list[str]] | None = None
     pages = 0
     for page in range(1, max_pages + 1):
         params: dict[str, Any] = {"per_page": per_page, "page_num": page}
@@ -120,12 +119,17 @@ def fetch_csv(client: HttpClient, base: str, dataset_id: str, *, per_page: int,
         if page_header and header and page_header != header:
             raise SchemaError(f"{dataset_id}: header changed between pages ({page_header} vs {header})")
         header = header or page_header
-        if page_rows and page_rows == previous:
-            log.warning("%s: page %d repeats page %d; the hub ignored paging", dataset_id, page, page - 1)
-            break
         pages = page
+        if len(page_rows) > per_page:
+            # The hub ignored per_page and sent everything: identical rows are legitimate in
+            # these files (one row per fatality), so a longer page, not a repeat, is the signal.
+            log.warning("%s: page %d has %d rows for per_page=%d; the hub ignored paging",
+                        dataset_id, page, len(page_rows), per_page)
+            if page > 1:
+                raise RetrieveError(f"{dataset_id}: paging ignored after page 1; rerun with a larger per_page")
+            rows = page_rows
+            break
         rows.extend(page_rows)
-        previous = page_rows
         if len(page_rows) < per_page:
             break
     else:

@@ -178,7 +178,11 @@ def _pins(options: Mapping[str, Any], name: str) -> str | None:
 
 def download_nightlights(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir: Path,
                          version: str) -> Retrieved:
-    """`product`: dmsp (default; writes cf_cvg and stable_lights), viirs (EOG) or blackmarble."""
+    """`product`: dmsp (default, the paper's), viirs (EOG) or blackmarble; writes both contract files.
+
+    nightlights.tif is the cloud-free coverage count (the paper's band), and
+    nightlights_stable_lights.tif the light intensity.
+    """
     product = options.get("product", "dmsp")
     cache, out_dir = _cache(options, out_dir), Path(out_dir)
     bbox = _bbox(country, options)
@@ -197,20 +201,32 @@ def download_nightlights(*, country: Mapping[str, Any], options: Mapping[str, An
             sources.append({"url": url, "band": band, "archive_sha256": sha256_file(archive)})
     elif product in ("viirs", "blackmarble"):
         if not options.get("url"):
-            raise RetrieveError(f"nightlights product {product!r} needs options `url` (a GeoTIFF, "
-                                ".tif.gz or zip of the annual composite)")
-        url = str(options["url"]).format(year=options.get("year", 2013))
+            raise RetrieveError(f"nightlights product {product!r} needs options `url` (the annual "
+                                "radiance composite: GeoTIFF, .tif.gz or zip)")
         env = EOG_ENV if product == "viirs" else "EARTHDATA_TOKEN"
         client = HttpClient.from_options(options, auth_env=(env,))
         token = secrets.get_secret(env, project_root=options.get("project_root"),
                                    purpose=f"{product} night lights")
-        name = Path(urlsplit(url).path).name
-        archive = client.download(url, cache / name, headers={"Authorization": f"Bearer {token}"},
-                                  expected_sha256=_pins(options, name), label=product)
-        tif = unpack_raster(archive, cache / "unpacked", member=options.get("member", ""))
-        notes["main"] = clip_raster(tif, out_dir / "nightlights.tif", bbox)
-        files.append(out_dir / "nightlights.tif")
-        sources.append({"url": url, "archive_sha256": sha256_file(archive)})
+        wanted = {"stable_lights": options["url"], "cf_cvg": options.get("cf_cvg_url")}
+        targets = {"cf_cvg": out_dir / "nightlights.tif",
+                   "stable_lights": out_dir / "nightlights_stable_lights.tif"}
+        for band, template in wanted.items():
+            if not template:
+                continue
+            url = str(template).format(year=options.get("year", 2013))
+            name = Path(urlsplit(url).path).name
+            archive = client.download(url, cache / name, headers={"Authorization": f"Bearer {token}"},
+                                      expected_sha256=_pins(options, name), label=f"{product} {band}")
+            tif = unpack_raster(archive, cache / "unpacked", member=options.get("member", ""))
+            notes[band] = clip_raster(tif, targets[band], bbox)
+            files.append(targets[band])
+            sources.append({"url": url, "band": band, "archive_sha256": sha256_file(archive)})
+        if not wanted["cf_cvg"]:
+            # No coverage band given: both contract files hold the radiance, and provenance says so.
+            shutil.copyfile(targets["stable_lights"], targets["cf_cvg"])
+            files.insert(0, targets["cf_cvg"])
+            notes["nightlights.tif"] = "copy of the radiance composite (no cf_cvg_url given)"
+            log.warning("%s: no cf_cvg_url; nightlights.tif holds the radiance composite", product)
     else:
         raise RetrieveError(f"nightlights option `product` must be dmsp, viirs or blackmarble, not {product!r}")
     return Retrieved(files=files, sources=sources, notes=notes)

@@ -1,0 +1,108 @@
+"""Coarsened exact matching with cem defaults, on examples worked out by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from matchedwake.cem import as_match_variable, cem, coarsen_sturges, combine_codes, format_r_number
+
+# 6 rows: Sturges k = ceil(log2 6 + 1) = 4 breaks 0, 10/3, 20/3, 10
+G6 = np.array([1, 1, 0, 0, 0, 1])
+X6 = np.array([0.0, 10.0, 1.0, 2.0, 9.0, 5.0])
+
+
+def test_sturges_codes_by_hand():
+    codes, breaks = coarsen_sturges(X6, 6)
+    np.testing.assert_array_equal(breaks, [0.0, 10 / 3, 20 / 3, 10.0])
+    # 0 joins the first interval (include.lowest); 1, 2 → (0, 3.33]; 5 → (3.33, 6.67]; 9, 10 → last
+    np.testing.assert_array_equal(codes, [1, 3, 1, 1, 3, 2])
+
+
+def test_right_closed_intervals():
+    x = np.array([0.0, 1.0, 2.0, 3.0])  # n = 4 → k = 3 breaks 0, 1.5, 3
+    codes, breaks = coarsen_sturges(x, 4)
+    np.testing.assert_array_equal(breaks, [0.0, 1.5, 3.0])
+    np.testing.assert_array_equal(codes, [1, 1, 2, 2])
+    codes, _ = coarsen_sturges(np.array([0.0, 1.5, 1.5000001, 3.0]), 4)
+    np.testing.assert_array_equal(codes, [1, 1, 2, 2])  # 1.5 sits on a break: the left interval
+
+
+def test_constant_variable_keeps_raw_values():
+    codes, breaks = coarsen_sturges(np.array([7.0, 7.0, np.nan]), 3)
+    assert breaks is None
+    np.testing.assert_array_equal(codes[:2], [7.0, 7.0])
+    assert np.isnan(codes[2])
+
+
+def test_weights_by_hand():
+    """Strata: code 1 {T0, C2, C3}, code 2 {T5}, code 3 {T1, C4}.
+
+    Matched: M_T = 2, M_C = 3. Controls of code 1: (1/2)·(3/2) = 0.75, of code 3: (1/1)·(3/2) = 1.5.
+    """
+    res = cem(G6, {"x": X6, "const": np.full(6, 7.0)})
+    np.testing.assert_array_equal(res.matched, [True, True, True, True, True, False])
+    np.testing.assert_array_equal(res.weights, [1.0, 1.0, 0.75, 0.75, 1.5, 0.0])
+    assert res.n_matched_strata == 2
+    # matched control weights add up to the number of matched controls
+    assert res.weights[G6 == 0].sum() == 3.0
+    assert res.bins == {"x": "0, 3.33333333333333, 6.66666666666667, 10", "const": "7"}
+
+
+def test_missing_value_is_its_own_stratum():
+    y = np.array([1.0, 1.0, 1.0, np.nan, 1.0, 1.0])  # constant with one NA: raw values
+    res = cem(G6, {"x": X6, "y": y})
+    # row 3 (control, code 1) leaves stratum 1 → weights there become (1/1)·(2/2) = 1
+    np.testing.assert_array_equal(res.matched, [True, True, True, False, True, False])
+    np.testing.assert_array_equal(res.weights, [1.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+
+
+def test_no_matched_stratum():
+    res = cem(np.array([1, 1, 0, 0]), {"x": np.array([0.0, 0.1, 9.9, 10.0])})
+    assert res.n_matched_strata == 0
+    assert not res.matched.any()
+    np.testing.assert_array_equal(res.weights, np.zeros(4))
+
+
+def test_factor_is_matched_exactly_on_codes():
+    col = pd.Series(pd.Categorical(["b", "a", "a", "b", None, "a"]))
+    vals, is_factor = as_match_variable(col)
+    assert is_factor
+    np.testing.assert_array_equal(vals[[0, 1, 2, 3, 5]], [2.0, 1.0, 1.0, 2.0, 1.0])
+    assert np.isnan(vals[4])
+    g = np.array([1, 1, 0, 0, 0, 0])
+    res = cem(g, {"f": vals}, factors={"f"})
+    # stratum a {T1, C2, C5}, b {T0, C3}, NA {C4}; M_T = 2, M_C = 3
+    np.testing.assert_array_equal(res.matched, [True, True, True, True, False, True])
+    np.testing.assert_allclose(res.weights, [1.0, 1.0, 0.75, 1.5, 0.0, 0.75], rtol=0, atol=0)
+
+
+def test_text_covariate_is_ignored():
+    vals, is_factor = as_match_variable(pd.Series(["x", "y", "z"], dtype=object))
+    assert not is_factor and np.isnan(vals).all()
+    vals, _ = as_match_variable(pd.Series(["1.5", "2", "x"], dtype=object))
+    np.testing.assert_array_equal(vals[:2], [1.5, 2.0])
+    assert np.isnan(vals[2])
+
+
+def test_combine_codes_dense_and_nan_aware():
+    a = np.array([1.0, 1.0, 2.0, np.nan, 2.0])
+    b = np.array([5.0, 6.0, 5.0, 5.0, 5.0])
+    ids = combine_codes([a, b], 5)
+    assert ids[2] == ids[4]
+    assert len(set(ids.tolist())) == 4
+    assert ids.min() == 0 and ids.max() == 3
+    c = np.array([-2.5, -2.5, 0.5, 0.5, np.nan])  # non-integer raw values take the generic path
+    ids = combine_codes([c], 5)
+    assert ids[0] == ids[1] and ids[2] == ids[3] and len(set(ids.tolist())) == 3
+
+
+def test_format_r_number():
+    assert format_r_number(0.0001) == "1e-04"
+    assert format_r_number(100000.0) == "1e+05"
+    assert format_r_number(123456.0) == "123456"
+    assert format_r_number(0.1) == "0.1"
+    assert format_r_number(1 / 3) == "0.333333333333333"
+    assert format_r_number(-2.5) == "-2.5"
+    assert format_r_number(1e15) == "1e+15"
+    assert format_r_number(0.00012345) == "0.00012345"
+    assert format_r_number(1.5e-300) == "1.5e-300"

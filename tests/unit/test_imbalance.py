@@ -1,0 +1,98 @@
+"""L1 and LCS of cem's imbalance, on small examples computed by hand."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from matchedwake.imbalance import _cut_right_closed, imbalance_cells, l1_lcs
+from matchedwake.rmath import r_round
+
+
+def two_by_two_example():
+    """30 wakes, variables A, B ∈ {0, 10}. Scott's rule gives 2 classes for each (A: sd 4.90,
+    h = 3.5·4.90·30^(-1/3) = 5.52 < 10; B: sd 4.79, h = 5.40), pretty(0, 10, 2) = 0, 5, 10.
+
+    Treated (10): (0,0)×4, (10,0)×6. Control (20): (0,0)×10, (0,10)×5, (10,10)×5.
+    """
+    cells = [((0, 0), 1, 4), ((10, 0), 1, 6), ((0, 0), 0, 10), ((0, 10), 0, 5), ((10, 10), 0, 5)]
+    a, b, g = [], [], []
+    for (va, vb), grp, k in cells:
+        a += [va] * k
+        b += [vb] * k
+        g += [grp] * k
+    return np.array(g), [np.array(a, float), np.array(b, float)]
+
+
+def test_l1_and_lcs_by_hand():
+    g, cols = two_by_two_example()
+    l1, lcs = l1_lcs(g, cols)
+    # f1 = {(0,0): .4, (10,0): .6}; f0 = {(0,0): .5, (0,10): .25, (10,10): .25}
+    # L1 = ½(.1 + .6 + .25 + .25) = 0.6; 4 occupied cells, 1 shared → LCS 25
+    assert math.isclose(l1, 0.6, rel_tol=0, abs_tol=1e-15)
+    assert r_round(l1, 3) == 0.6
+    assert lcs == 25.0
+
+
+def test_cells_follow_pretty_breaks():
+    g, cols = two_by_two_example()
+    cells = imbalance_cells(cols)
+    assert len(set(cells.tolist())) == 4
+    # rows with the same (A, B) share a cell
+    assert cells[0] == cells[10]  # treated (0,0) and control (0,0)
+
+
+def test_value_on_break_goes_left():
+    breaks = np.array([0.0, 5.0, 10.0])
+    codes, radix = _cut_right_closed(np.array([0.0, 2.0, 5.0, 5.0001, 10.0, np.nan, 11.0]), breaks)
+    np.testing.assert_array_equal(codes, [1, 1, 1, 2, 2, 0, 0])
+    assert radix == 3
+
+
+def test_identical_groups_have_zero_l1_and_full_support():
+    x = np.array([0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0])
+    g = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    assert l1_lcs(g, [x]) == (0.0, 100.0)
+
+
+def test_disjoint_groups_have_l1_one():
+    x = np.concatenate([np.zeros(15), np.full(15, 10.0)])
+    g = np.concatenate([np.ones(15, int), np.zeros(15, int)])
+    l1, lcs = l1_lcs(g, [x])
+    assert l1 == 1.0 and lcs == 0.0
+
+
+def test_single_group():
+    assert l1_lcs(np.array([1, 1, 1]), [np.array([1.0, 2.0, 3.0])]) == (0.0, 100.0)
+    assert l1_lcs(np.array([0, 0]), [np.array([1.0, 2.0])]) == (0.0, 100.0)
+
+
+def test_empty():
+    l1, lcs = l1_lcs(np.array([], dtype=int), [np.array([])])
+    assert math.isnan(l1) and math.isnan(lcs)
+
+
+def test_frequencies_are_summed_exactly():
+    """Cells (A, B) ∈ {0, 10}²; treated counts 0, 1, 4, 2 (of 7), control 2, 2, 1, 1 (of 6).
+
+    |f1 − f0| = 1/3, 4/21, 17/42, 5/42 → L1 = ½·(44/42) = 11/21. Adding the four doubles left
+    to right gives 0.5238095238095237, one ulp below the correctly rounded 0.5238095238095238.
+    """
+    cells = [(0, 0), (0, 10), (10, 0), (10, 10)]
+    treated = [0, 1, 4, 2]
+    control = [2, 2, 1, 1]
+    a, b, g = [], [], []
+    for (va, vb), kt, kc in zip(cells, treated, control):
+        a += [va] * (kt + kc)
+        b += [vb] * (kt + kc)
+        g += [1] * kt + [0] * kc
+    cols = [np.array(a, float), np.array(b, float)]
+    assert len(set(imbalance_cells(cols).tolist())) == 4
+    l1, lcs = l1_lcs(np.array(g), cols)
+    terms = [abs(t / 7 - c / 6) for t, c in zip(treated, control)]
+    naive = 0.0
+    for t in terms:
+        naive += t
+    assert naive / 2 == 0.5238095238095237
+    assert l1 == 11 / 21 == 0.5238095238095238
+    assert lcs == 75.0
