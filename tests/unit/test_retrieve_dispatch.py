@@ -249,7 +249,7 @@ def test_user_dmsp_tar_gives_both_bands(tmp_path):
     retrieve_dataset("nightlights", "user", country=COUNTRY, options={"bbox": [-4.0, 13.0, -2.0, 15.0]},
                      out_dir=tmp_path / "nl", user_path=tar_path)
     with rasterio.open(tmp_path / "nl" / "nightlights.tif") as src:
-        assert src.read(1).max() == 66 and (src.width, src.height) == (4, 2)
+        assert src.read(1).max() == 66 and (src.width, src.height) == (4, 4)
     with rasterio.open(tmp_path / "nl" / "nightlights_stable_lights.tif") as src:
         assert src.read(1).max() == 9
     with pytest.raises(RetrieveError, match="single raster is not enough"):
