@@ -263,10 +263,11 @@ def count_wakes(
                         unit_ms, hist[:, lo_w:hi_w], lag_hist[lo_w:hi_w])
 
     # Smallest-window bins -> cumulative windows.
-    counts = np.cumsum(np.cumsum(hist, axis=2), axis=3)
-    lag_cum = np.cumsum(lag_hist, axis=1)
+    counts = np.cumsum(hist, axis=2, out=hist)
+    counts = np.cumsum(counts, axis=3, out=counts)
+    lag_cum = np.cumsum(lag_hist, axis=1, out=lag_hist)
     prefix = np.concatenate([np.zeros((n_w, n_s, 1), dtype=np.int64),
-                             np.cumsum(lag_cum, axis=2)], axis=2)
+                             np.cumsum(lag_cum, axis=2, out=lag_cum)], axis=2)
     pos = {int(e): i for i, e in enumerate(edges)}
 
     trend = np.zeros((n_w, n_s, n_t), dtype=float)

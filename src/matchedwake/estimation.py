@@ -425,9 +425,13 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
 def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
     """MASS::theta.ml: Newton–Raphson for the NB shape from the moment start n/Σ(y/μ−1)².
 
-    Like R, hitting the iteration limit or a negative estimate (set to 0) is only noted.
+    Like R, hitting the iteration limit or a negative estimate (set to 0) is only noted. The
+    digamma/trigamma sums are taken over the distinct counts (weighted by their frequency),
+    which is what makes the alternation cheap.
     """
     eps = np.finfo(float).eps ** 0.25
+    yu, ycount = np.unique(y, return_counts=True)
+    ycount = ycount.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         t0 = n / float(np.sum((y / mu - 1.0) ** 2))
     it = 0
@@ -437,10 +441,12 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
         if not (it < limit and abs(delta) > eps):
             break
         t0 = abs(t0)
-        score = float(np.sum(special.digamma(t0 + y) - special.digamma(t0) + math.log(t0) + 1.0
-                             - np.log(t0 + mu) - (y + t0) / (mu + t0)))
-        info = float(np.sum(-special.polygamma(1, t0 + y) + special.polygamma(1, t0) - 1.0 / t0
-                            + 2.0 / (mu + t0) - (y + t0) / (mu + t0) ** 2))
+        mt = mu + t0
+        yt = y + t0
+        score = (float(np.dot(ycount, special.digamma(t0 + yu))) - n * special.digamma(t0)
+                 + n * (math.log(t0) + 1.0) - float(np.sum(np.log(mt))) - float(np.sum(yt / mt)))
+        info = (-float(np.dot(ycount, special.polygamma(1, t0 + yu))) + n * special.polygamma(1, t0)
+                - n / t0 + float(np.sum(2.0 / mt - yt / mt**2)))
         delta = score / info
         t0 = t0 + delta
         if not math.isfinite(t0):
@@ -525,7 +531,18 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
 
 
 def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool = False) -> WindowFit:
-    """Dispatch one window's estimation; ``cem_weights`` are the weights of the rows of X."""
+    """Dispatch one window's estimation; ``cem_weights`` are the weights of the rows of X.
+
+    Rows with a missing response or regressor are left out first, as R's default
+    ``na.action = na.omit`` does in lm and glm.nb.
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
+    if not keep.all():
+        y, X = y[keep], X[keep]
+        if cem_weights is not None:
+            cem_weights = np.asarray(cem_weights, dtype=float)[keep]
     if method == "lm":
         return fit_lm(y, X, cem_weights if weighted else None, control_index)
     if method == "att":

@@ -10,6 +10,10 @@ shares. Deliberate departures from R 0.5.0, each a fix of a crash in R:
 * ``match_default=False`` uses all wakes of the window with weight 1 (Q11);
 * with estimation controls the difference formula is fitted as (post − pre) ~ controls +
   treatment (Q6).
+
+As in R, lm/att windows with aliased coefficients (e.g. dependent_pre all zero) are NA without
+a warning, and glm.nb iteration limits only warn (:class:`NegBinWarning`) and keep the numbers.
+The ``matched`` table lists the wake rows window by window in the t-major table order.
 """
 from __future__ import annotations
 

@@ -64,17 +64,19 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "planted_effect": {"outcome": "civilians", "radius_km": 6.0, "days": 30, "mean_extra_events": 1.0},
     # Where treatment and control projects are placed: share inside the study regions, then a
     # mixture of "near a base" / "near a major road" / "near a town" (Gaussian offsets, sd in km)
-    # and "uniform in the area". QIPs sit nearer bases and roads than other aid: matching matters.
+    # and "uniform in the area"; snap_share of the points then move to the nearest settlement
+    # (within 15 km), as projects geocoded to a town. QIPs sit nearer bases and roads than other
+    # aid: matching matters.
     "selection": {
-        "qip": {"in_study_share": 0.9, "near_base": 0.55, "base_sd_km": 20.0, "near_road": 0.25,
-                "road_sd_km": 3.0, "near_town": 0.20, "town_sd_km": 15.0, "uniform": 0.0},
+        "qip": {"in_study_share": 0.9, "near_base": 0.50, "base_sd_km": 8.0, "near_road": 0.25,
+                "road_sd_km": 3.0, "near_town": 0.25, "town_sd_km": 8.0, "uniform": 0.0, "snap_share": 0.35},
         "iati": {"in_study_share": 0.45, "near_base": 0.0, "base_sd_km": 20.0, "near_road": 0.15,
-                 "road_sd_km": 10.0, "near_town": 0.65, "town_sd_km": 20.0, "uniform": 0.20},
+                 "road_sd_km": 10.0, "near_town": 0.65, "town_sd_km": 15.0, "uniform": 0.20, "snap_share": 0.40},
     },
     # Background ACLED events per type, same mixture keys as `selection`.
     "background": {
-        "civilians": {"in_study_share": 0.88, "near_base": 0.0, "base_sd_km": 20.0, "near_road": 0.35,
-                      "road_sd_km": 8.0, "near_town": 0.50, "town_sd_km": 20.0, "uniform": 0.15},
+        "civilians": {"in_study_share": 0.88, "near_base": 0.0, "base_sd_km": 20.0, "near_road": 0.25,
+                      "road_sd_km": 5.0, "near_town": 0.60, "town_sd_km": 8.0, "uniform": 0.15},
         "battles": {"in_study_share": 0.92, "near_base": 0.20, "base_sd_km": 25.0, "near_road": 0.40,
                     "road_sd_km": 6.0, "near_town": 0.30, "town_sd_km": 20.0, "uniform": 0.10},
         "explosions": {"in_study_share": 0.95, "near_base": 0.25, "base_sd_km": 10.0, "near_road": 0.60,
@@ -96,6 +98,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     },
     "geography": {
         "n_villages": 120,
+        # how much more often a configured town (capital) is picked than a village by near_town
+        # placements: violence and aid concentrate in the towns, as in the real data
+        "town_weight": 20.0,
+        "capital_weight": 25.0,
         "admin2_per_region": 5,
         "admin3_per_admin2": 7,
         "raster_res_deg": None,  # None: 0.01 deg, coarsened in 0.005 steps to stay <= raster_max_pixels
@@ -145,7 +151,8 @@ def resolve_params(params: dict | None) -> dict:
     for group in ("selection", "background"):
         for name, spec in p[group].items():
             weights = [spec[k] for k in MIXTURE_KEYS]
-            if min(weights) < 0 or sum(weights) <= 0 or not 0 <= spec["in_study_share"] <= 1:
+            if (min(weights) < 0 or sum(weights) <= 0 or not 0 <= spec["in_study_share"] <= 1
+                    or not 0 <= spec.get("snap_share", 0) <= 1):
                 raise ValueError(f"synthetic params: bad mixture in {group}.{name}")
     for name, n in p["counts"].items():
         if n < 0:
@@ -881,6 +888,21 @@ class _AdminIndex:
         return res
 
 
+def _snap(xy: np.ndarray, mask: np.ndarray, settlements: list[dict], max_km: float) -> np.ndarray:
+    """Move masked points to their nearest settlement (within max_km): providers geocode vague
+    reports to the town's coordinates, so many events and projects share exact locations."""
+    out = xy.copy()
+    idx = np.flatnonzero(mask)
+    if not len(idx) or not settlements:
+        return out
+    sx = np.array([(s["lon"], s["lat"]) for s in settlements])
+    d = _approx_km(xy[idx, None, 0], xy[idx, None, 1], sx[None, :, 0], sx[None, :, 1])
+    j = d.argmin(axis=1)
+    near = d[np.arange(len(idx)), j] <= max_km
+    out[idx[near]] = sx[j[near]]
+    return out
+
+
 def _nearest_place(xy: np.ndarray, settlements: list[dict], fallback: pd.Series, max_km: float = 20.0) -> list:
     """ACLED-style location names: the nearest settlement within max_km, else the admin-3 name."""
     if not len(xy):
@@ -902,6 +924,9 @@ def _nearest_place(xy: np.ndarray, settlements: list[dict], fallback: pd.Series,
 # Provider tables
 # ---------------------------------------------------------------------------------------------
 
+# ACLED geo_precision 1 (exact), 2 (near a town: snapped to it), 3 (only the district: snapped
+# to the main town); planted events are exact.
+PRECISION_SHARES = [0.6, 0.32, 0.08]
 INTER_LABELS = {1: "State forces", 2: "Rebel group", 3: "Political militia", 4: "Identity militia",
                 5: "Rioters", 6: "Protesters", 7: "Civilians", 8: "External/Other forces"}
 ISO_NUMERIC = {"MLI": 466, "CAF": 140, "COD": 180, "SSD": 728}
@@ -987,7 +1012,7 @@ def _acled_table(rng, country, p, events: pd.DataFrame, admin: _AdminIndex, sett
             "civilian_targeting": "Civilian targeting" if (etype == "Violence against civilians" or inter2 == 7) else "",
             "fatalities": fat, "_inter1": inter1, "_inter2": inter2, "_date": date,
             "timestamp": int((date + pd.Timedelta(days=int(rng.integers(7, 400)))).timestamp()),
-            "geo_precision": int(rng.choice([1, 2, 3], p=[0.7, 0.25, 0.05])),
+            "geo_precision": int(ev.geo_precision),
             "source": str(rng.choice(["Synthetic Local Source", "Synthetic Newswire", "Synthetic Radio"])),
             "source_scale": str(rng.choice(["Local", "National", "Subnational", "Other"])),
         })
@@ -1292,9 +1317,10 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     namer = _Namer(r_geo, set(admin_gdf[fields[2]]) | set(admin_gdf[fields[1]]) | set(admin_gdf[fields[0]])
                    | {t["name"] for t in syn["towns"]} | {b["name"] for b in country["bases"]})
     capital_names = {t["name"] for t in syn["towns"] if t.get("capital")}
+    geo = p["geography"]
     settlements = [{"name": t["name"], "lon": float(t["lon"]), "lat": float(t["lat"]),
                     "kind": "capital" if t["name"] in capital_names else "town",
-                    "weight": 8.0 if t["name"] in capital_names else 6.0} for t in syn["towns"]]
+                    "weight": float(geo["capital_weight"] if t["name"] in capital_names else geo["town_weight"])} for t in syn["towns"]]
     water = _build_waterways(r_water, country, poly, namer)
     written["osm_waterways"] = _write_gpkg(water, out_dir / "waterways.gpkg", "waterways")
     rivers = water.geometry[water["waterway"] == "river"].values
@@ -1320,13 +1346,17 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
 
     # --- QIPs (treatment) and IATI (control) ------------------------------------------------
     n_q = (n_of("qips"))
-    qip_xy = _place_split(r_qip, n_q, p["selection"]["qip"], areas)
+    sel = p["selection"]
+    qip_xy = _place_split(r_qip, n_q, sel["qip"], areas)
+    qip_xy = _snap(qip_xy, r_qip.random(n_q) < sel["qip"]["snap_share"], settlements, 15.0)
     qip_start = _dates(r_qip, n_q, start, end, tp, 0.0)
     order = np.lexsort((qip_xy[:, 0], qip_start))
     qip_xy, qip_start = qip_xy[order], qip_start[order]
     qips, qip_missing = _qip_table(r_qip, country, p, qip_xy, qip_start, admin, settlements)
     written["qip"] = _write_csv(qips, out_dir / "qips.csv")
-    iati = _iati_table(r_iati, country, p, lambda n: _place_split(r_iati, n, p["selection"]["iati"], areas),
+    iati = _iati_table(r_iati, country, p,
+                       lambda n: _snap(_place_split(r_iati, n, sel["iati"], areas),
+                                       r_iati.random(n) < sel["iati"]["snap_share"], settlements, 15.0),
                        lambda n: _dates(r_iati, n, start, end, dict(tp, outside_period_share=0.25), 0.3),
                        (n_of("iati_locations")), settlements, admin)
     written["iati"] = _write_csv(iati, out_dir / "activities.csv")
@@ -1339,14 +1369,17 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
         trend = tp["violence_trend"] if kind in ("civilians", "battles", "explosions") else 0.0
         dates = _dates(r_acled, n, start, end, tp, trend)
         xy, dates = _cluster(r_acled, xy, dates, tp, poly)
+        prec = r_acled.choice([1, 2, 3], size=n, p=PRECISION_SHARES)
+        xy = _snap(xy, prec == 2, settlements, 30.0)
+        xy = _snap(xy, prec == 3, [s for s in settlements if s["kind"] != "village"], 100.0)
         frames.append(pd.DataFrame({"kind": kind, "lon": xy[:, 0], "lat": xy[:, 1], "date": dates,
-                                    "inter1": 0, "planted": False, "qip_ref": ""}))
+                                    "inter1": 0, "planted": False, "qip_ref": "", "geo_precision": prec}))
     pe = p["planted_effect"]
     planted = _plant(r_plant, pe, qip_xy, qip_start, poly)
     kind = {"civilians": "civilians", "battles": "battles", "nsag": "civilians"}[pe["outcome"]]
     inter1 = (r_plant.choice([2, 3, 4], size=len(planted)) if pe["outcome"] == "nsag" else np.zeros(len(planted), int))
     frames.append(pd.DataFrame({"kind": kind, "lon": planted["lon"], "lat": planted["lat"], "date": planted["date"],
-                                "inter1": inter1, "planted": True,
+                                "inter1": inter1, "planted": True, "geo_precision": 1,
                                 "qip_ref": qips["ref"].to_numpy()[planted["src"].to_numpy()]}))
     events = pd.concat(frames, ignore_index=True)
     acled = _acled_table(r_tab, country, p, events, admin, settlements)

@@ -244,7 +244,7 @@ _HOURS = st.one_of(st.integers(0, 24 * 9), st.sampled_from([0, 23, 24, 25, 47, 4
 _PLACES = [(0.0, 0.0), (0.0, 0.0899), (0.0, 0.05), (0.03, 0.0), (0.0, -0.02), (0.05, 0.05)]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fast_counter_equals_literal_scan(data):
     n = data.draw(st.integers(2, 18), label="n")
@@ -311,3 +311,26 @@ def test_concentrated_data_at_identical_coordinates():
             assert res.dependent_post[w, :, j].tolist() == [exp_post, exp_post]
             exp_so = int(((dd_pre <= t) & is_tr[:e]).sum())
             assert res.so_pre[w, 0, j] == exp_so
+
+
+def test_minutes_and_seconds_units_floor_elapsed_time():
+    # Wake at 00:10:00; dependents at 00:08:30 (90 s before) and 00:12:59 (179 s after);
+    # sentinels an hour away on both sides.
+    df = pd.DataFrame({
+        "type": ["other", "dependent", "treatment", "dependent", "control", "other"],
+        "lat": [0.0] * 6, "lon": [0.0] * 6,
+        "timestamp": ["2000-01-01 00:00:00", "2000-01-01 01:08:30", "2000-01-01 01:10:00",
+                      "2000-01-01 01:12:59", "2000-01-01 01:20:00", "2000-01-01 03:00:00"],
+        "m": [0.0] * 6,
+    })
+    args = (("type", "treatment"), ("type", "control"), ("type", "dependent"), ["m"])
+    mins, _ = sliding_wake(df, (2, 3, 1), (1, 1, 0), *args, t_unit="mins")
+    tr = mins[mins["treatment"] == 1]
+    # mins: pre lag floor(1.5) = 1, post lag floor(2.98) = 2 -> both inside t = 2 and t = 3.
+    assert tr[["t_window", "dependent_pre", "dependent_post"]].values.tolist() == [
+        [2.0, 1, 1], [3.0, 1, 1]]
+    secs, _ = sliding_wake(df, (90, 179, 89), (1, 1, 0), *args, t_unit="secs")
+    tr = secs[secs["treatment"] == 1]
+    # secs: 90 s before is inside t = 90 (lags 0..90); 179 s after needs t >= 179.
+    assert tr[["t_window", "dependent_pre", "dependent_post"]].values.tolist() == [
+        [90.0, 1, 0], [179.0, 1, 1]]

@@ -189,6 +189,15 @@ class TestAtt:
         with pytest.raises(ValueError):
             estimate("probit", y, X, cidx)
 
+    def test_rows_with_missing_values_are_omitted(self):
+        post, pre, ctl, trt, w = random_window()
+        ctl[[3, 17]] = np.nan
+        y, X, cidx = build_design(post, pre, trt, [ctl])
+        keep = ~np.isnan(ctl)
+        got = estimate("lm", y, X, cidx, w, weighted=True)
+        ref = fit_lm(y[keep], X[keep], w[keep], cidx)
+        assert got.ok and (got.estimate, got.pvalue) == (ref.estimate, ref.pvalue)
+
 
 def nb_window(seed=3, n=800, theta=2.0):
     rng = np.random.default_rng(seed)

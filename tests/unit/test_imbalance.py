@@ -96,3 +96,21 @@ def test_frequencies_are_summed_exactly():
     assert naive / 2 == 0.5238095238095237
     assert l1 == 11 / 21 == 0.5238095238095238
     assert lcs == 75.0
+
+
+def test_frequencies_are_repeated_additions_of_one_over_n():
+    """cem builds a cell's share by adding 1/n_g once per wake: three controls of five give
+    0.2 + 0.2 + 0.2 = 0.6000000000000001, not 3/5 = 0.6, and L1 inherits that last bit.
+
+    A ∈ {0, 10} (Scott: 2 classes, breaks 0, 5, 10). Treated (2): one at 0, one at 10.
+    Control (5): two at 0, three at 10.
+    """
+    a = np.array([0.0, 10.0, 0.0, 0.0, 10.0, 10.0, 10.0])
+    g = np.array([1, 1, 0, 0, 0, 0, 0])
+    l1, lcs = l1_lcs(g, [a])
+    f0 = [math.fsum([1 / 5] * 2), math.fsum([1 / 5] * 3)]
+    assert f0[1] == 0.6000000000000001
+    expected = math.fsum([abs(0.5 - f0[0]), abs(0.5 - f0[1])]) / 2
+    assert expected == 0.10000000000000003 != math.fsum([abs(0.5 - 2 / 5), abs(0.5 - 3 / 5)]) / 2
+    assert l1 == expected
+    assert lcs == 100.0

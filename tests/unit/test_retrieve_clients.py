@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import hashlib
 import io
 import json
 import logging
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, Polygon, box
 
-from qipstudy.retrieve import (acled, boundaries, figure1, iati, osm, psdh, rasters, retrieve_dataset,
-                               ucdp)
+from qipstudy.retrieve import acled, figure1, iati, osm, psdh, rasters, retrieve_dataset, ucdp
 from qipstudy.retrieve.http import (AuthError, ChecksumError, CorruptFileError, EmptyResultError,
                                     RetrieveError, SchemaError)
 from qipstudy.retrieve.secrets import MissingCredentialsError
@@ -146,9 +147,7 @@ def as_json(obj, status=200):
 
 def csv_text(header, rows):
     buf = io.StringIO()
-    import csv as _csv
-
-    writer = _csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
     return buf.getvalue()
@@ -470,7 +469,9 @@ def test_dportal_offset_paging(tmp_path):
     lines = (tmp_path / "iati" / "activities.csv").read_text().splitlines()
     assert lines[0].split(",") == iati.COLUMNS and len(lines) == 8
     assert lines[1].split(",")[7:9] == ["12220", "Basic health"]  # derived from the DAC code
-    assert json.loads(prov.read_text())["notes"]["fallback_detected"] is False
+    doc = json.loads(prov.read_text())
+    assert doc["notes"]["fallback_detected"] is False
+    assert doc["sources"][0]["params"]["country_code"] == "ML"
 
 
 def test_dportal_detects_the_100_row_fallback(tmp_path):
@@ -537,8 +538,6 @@ def ged_row(i, cid):
 
 def test_ucdp_zip_download_filters_country(tmp_path):
     payload = ged_zip([ged_row(1, 432), ged_row(2, 436), ged_row(3, 432)])
-    import hashlib
-
     pin = hashlib.sha256(payload).hexdigest()
     with LocalServer({"/downloads/ged/ged251-csv.zip": lambda req: {"status": 200, "body": payload}}) as srv:
         prov = retrieve_dataset("ucdp", "download", country=COUNTRY,
@@ -662,8 +661,6 @@ def test_geoboundaries_joins_parent_names(tmp_path):
 
 def fake_features(polygon, tags):
     """Stand-in for osmnx.features_from_polygon: osmnx 2 index (element, id), mixed geometries."""
-    import pandas as pd
-
     x, y = polygon.centroid.x, polygon.centroid.y
     base = int(abs(x) * 1000 + abs(y) * 10)
     if "highway" in tags:

@@ -184,6 +184,15 @@ def test_user_acled_export_older_schema_is_converted(tmp_path):
                                "sha256": hashlib.sha256(src.read_bytes()).hexdigest()}]
 
 
+def test_user_acled_semicolon_export(tmp_path):
+    src = tmp_path / "excel.csv"
+    lines = [";".join(acled.COLUMNS)] + [";".join(r[c] for c in acled.COLUMNS) for r in acled_rows(2)]
+    src.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    prov = retrieve_dataset("acled", "user", country=COUNTRY, options={}, out_dir=tmp_path / "o", user_path=src)
+    assert json.loads(prov.read_text())["files"]["acled.csv"]["rows"] == 2
+    assert (tmp_path / "o" / "acled.csv").read_text().startswith("event_id_cnty,event_date,")
+
+
 def test_user_file_missing_core_column_and_pinned_checksum(tmp_path):
     cols = [c for c in acled.COLUMNS if c != "latitude"]
     src = write_csv(tmp_path / "export.csv", cols, [["1"] * len(cols)])

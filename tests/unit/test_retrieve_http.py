@@ -319,7 +319,38 @@ def test_redaction_of_urls_params_and_log_records(monkeypatch, caplog):
     value = secrets.get_secret("REDACT_TEST_SECRET")
     url = http.redact_url(f"https://user:pw@host.org/p?country=Mali&api_key={value}&token=t0k")
     assert url == "https://host.org/p?country=Mali"
-    assert http.redact_params({"password": "x", "q": f"a {value}", "limit": 5}) == {"q": "a ***", "limit": 5}
+    assert http.redact_params({"password": "x", "q": f"a {value}", "limit": 5, "country_code": "ML",
+                               "access_token": "t", "key": "k"}) == {"q": "a ***", "limit": 5,
+                                                                     "country_code": "ML"}
     caplog.set_level(logging.DEBUG, logger=http.LOGGER_NAME)
     http.log.warning("calling with %s", value)
     assert value not in caplog.text and "***" in caplog.text
+
+
+def test_netrc_is_never_used_and_basic_auth_survives_login_redirect(tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-PASS\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    holder = {}
+    routes = {"/data": lambda req: {"status": 302, "headers": {"Location": holder["login"] + "/login"}},
+              "/plain": lambda req: {"status": 200, "body": b"ok"}}
+    with LocalServer(routes) as srv, LocalServer(
+            {"/login": lambda req: {"status": 200, "body": req["headers"].get("Authorization", "none")}}) as login:
+        holder["login"] = login.url.replace("127.0.0.1", "localhost")
+        client, _ = fast_client()
+        assert client.request("GET", srv.url + "/plain").text == "ok"
+        assert "Authorization" not in srv.log[0]["headers"]  # ~/.netrc ignored
+        client.session.auth = ("edl-user", "edl-pass")
+        client.session.auth_hosts.add("localhost")
+        assert client.request("GET", srv.url + "/data").text.startswith("Basic ")
+
+
+def test_text_decoding_defaults_to_utf8_and_accepts_cp1252_files(tmp_path):
+    body = "lon\n-4.18\u00a0\n".encode("utf-8")
+    with LocalServer({"/c": lambda req: {"status": 200, "body": body,
+                                         "headers": {"Content-Type": "text/csv"}}}) as srv:
+        client, _ = fast_client()
+        assert http.response_text(client.request("GET", srv.url + "/c")) == "lon\n-4.18\u00a0\n"
+    (tmp_path / "excel.csv").write_bytes("Country\nC\xf4te d'Ivoire\n".encode("cp1252"))
+    assert http.read_text_file(tmp_path / "excel.csv") == "Country\nC\u00f4te d'Ivoire\n"

@@ -55,3 +55,10 @@ def test_parity_fixture_row_order_is_space_then_time_then_event():
                             tuple(cfg["dependent"]), cfg["match_columns"])
     key = wakes[["spat_window", "t_window", "eventID"]].to_numpy()
     assert (np.lexsort(key.T[::-1]) == np.arange(len(key))).all()
+
+
+def test_drop_sutva_violations_is_per_row_and_keeps_row_labels():
+    wakes = pd.DataFrame({"eventID": [5, 5, 9], "SO_pre": [0, 1, 0], "MO_pre": [0, 0, 2]},
+                         index=[10, 11, 12])
+    kept = drop_sutva_violations(wakes)
+    assert kept.index.tolist() == [10] and kept["eventID"].tolist() == [5]

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from . import acled, boundaries, figure1, iati, osm, psdh, rasters, ucdp
 from .http import (ChecksumError, EmptyResultError, RetrieveError, SchemaError, atomic_path, log,
-                   parse_csv_text, require_columns, sha256_file)
+                   parse_csv_text, read_text_file, require_columns, sha256_file)
 from .provenance import Retrieved, write_provenance
 
 __all__ = ["DATASETS", "MODES", "retrieve_dataset", "validate_file", "RetrieveError"]
@@ -79,7 +79,7 @@ def validate_file(path: Path, required: Any, *, country: Mapping[str, Any] | Non
         if gdf.empty:
             raise EmptyResultError(f"{path}: no features")
         return {"features": len(gdf)}
-    header, rows = parse_csv_text(path.read_text(encoding="utf-8-sig"), source=str(path))
+    header, rows = parse_csv_text(read_text_file(path), source=str(path))
     require_columns(header, required, source=str(path))
     if not rows:
         raise EmptyResultError(f"{path}: no data rows")

@@ -7,13 +7,12 @@ Access tokens expire (24 h), so a 401 on a data call triggers one refresh-token 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any, Mapping
 
 from . import secrets
 from .http import (AuthError, CorruptFileError, EmptyResultError, HttpClient, RetrieveError,
-                   log, parse_csv_text, parse_json, require_columns, write_csv_rows)
+                   log, parse_csv_text, parse_json, read_text_file, require_columns, write_csv_rows)
 from .provenance import Retrieved
 
 __all__ = ["COLUMNS", "CORE_COLUMNS", "ENV_EMAIL", "ENV_PASSWORD", "download", "convert_export"]
@@ -148,17 +147,10 @@ def convert_export(src: Path, dest: Path) -> dict[str, Any]:
     Only the core columns are required: columns added by ACLED after the export was made (e.g.
     `disorder_type`, `civilian_targeting`, `tags`) are filled empty and listed in the notes.
     """
-    try:
-        text = Path(src).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorruptFileError(f"{src}: not a UTF-8 CSV export ({exc})") from exc
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    if delimiter != ",":
-        rows_iter = list(csv.reader(text.splitlines(), delimiter=delimiter))
-        header, rows = rows_iter[0], [r for r in rows_iter[1:] if r]
-    else:
-        header, rows = parse_csv_text(text, source=str(src))
+    text = read_text_file(src)
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","  # European Excel saves
+    header, rows = parse_csv_text(text, source=str(src), delimiter=delimiter)
     require_columns(header, CORE_COLUMNS, source=f"ACLED export {src}")
     if not rows:
         raise EmptyResultError(f"ACLED export {src} has no events")

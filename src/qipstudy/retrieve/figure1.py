@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from .http import EmptyResultError, HttpClient, parse_csv_text, require_columns, write_csv_rows
+from .http import (EmptyResultError, HttpClient, parse_csv_text, read_text_file, require_columns,
+                   response_text, write_csv_rows)
 from .provenance import Retrieved
 from .psdh import BASE_URL, fetch_csv, resolve_columns
 
@@ -25,7 +26,7 @@ AWSD_URL = "https://www.aidworkersecurity.org/incidents/search?detail=1&format=c
 
 def check_csv(src: Path, required: list[str], dest: Path, what: str) -> int:
     """Strictly parse a CSV, require columns and rows, and rewrite it atomically to `dest`."""
-    header, rows = parse_csv_text(Path(src).read_text(encoding="utf-8-sig"), source=str(src))
+    header, rows = parse_csv_text(read_text_file(src), source=str(src))
     require_columns(header, required, source=f"{what} {src}")
     if not rows:
         raise EmptyResultError(f"{what} {src} has no rows")
@@ -38,8 +39,7 @@ def download_awsd(*, country: Mapping[str, Any], options: Mapping[str, Any], out
     url = options.get("url", AWSD_URL)
     client = HttpClient.from_options(options)
     resp = client.request("GET", url)
-    resp.encoding = resp.encoding or "utf-8"
-    header, rows = parse_csv_text(resp.text, source="AWSD export")
+    header, rows = parse_csv_text(response_text(resp), source="AWSD export")
     require_columns(header, AWSD_COLUMNS, source="AWSD export")
     if not rows:
         raise EmptyResultError("AWSD export returned no incidents")

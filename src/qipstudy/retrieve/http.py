@@ -31,16 +31,18 @@ from . import secrets
 __all__ = [
     "RetrieveError", "AuthError", "SchemaError", "EmptyResultError", "CorruptFileError",
     "ChecksumError", "HttpClient", "RedactingFilter", "redact_url", "redact_params",
-    "atomic_path", "write_csv_rows", "parse_csv_text", "parse_json", "require_columns",
-    "sha256_file", "paginate_pages", "ProgressLine", "LOGGER_NAME",
+    "atomic_path", "write_csv_rows", "parse_csv_text", "parse_json", "response_text", "read_text_file", "require_columns",
+    "sha256_file", "paginate_pages", "ProgressLine", "json_dumps", "LOGGER_NAME",
 ]
 
 LOGGER_NAME = "qipstudy.retrieve"
 log = logging.getLogger(LOGGER_NAME)
 
 # Query/body parameter names whose values are credentials; dropped from anything recorded.
-SENSITIVE_KEYS = ("password", "passwd", "token", "secret", "key", "apikey", "api_key",
-                  "username", "email", "auth", "signature", "code")
+# Whole names for short words (so that `country_code` survives), substrings for the rest.
+SENSITIVE_NAMES = {"key", "code", "auth", "email", "username", "user", "signature", "sig"}
+SENSITIVE_PARTS = ("password", "passwd", "token", "secret", "apikey", "api_key", "access_key",
+                   "subscription")
 
 
 class RetrieveError(RuntimeError):
@@ -84,7 +86,7 @@ if not any(isinstance(f, RedactingFilter) for f in log.filters):
 
 def _is_sensitive(name: str) -> bool:
     lowered = name.lower()
-    return any(token in lowered for token in SENSITIVE_KEYS)
+    return lowered in SENSITIVE_NAMES or any(part in lowered for part in SENSITIVE_PARTS)
 
 
 def redact_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -150,7 +152,7 @@ def write_csv_rows(dest: Path, header: list[str], rows: Iterable[Iterable[Any]])
     return count
 
 
-def parse_csv_text(text: str, *, source: str) -> tuple[list[str], list[list[str]]]:
+def parse_csv_text(text: str, *, source: str, delimiter: str = ",") -> tuple[list[str], list[list[str]]]:
     """Parse CSV text strictly: every row must have as many fields as the header.
 
     A short last row or an unterminated quote means the payload was cut off in transit; such
@@ -159,7 +161,7 @@ def parse_csv_text(text: str, *, source: str) -> tuple[list[str], list[list[str]
     text = text.lstrip("\ufeff")
     if not text.strip():
         return [], []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
         rows = []
@@ -174,6 +176,28 @@ def parse_csv_text(text: str, *, source: str) -> tuple[list[str], list[list[str]
     except csv.Error as exc:
         raise CorruptFileError(f"truncated or malformed CSV from {source}: {exc}") from exc
     return [h.strip() for h in header], rows
+
+
+def response_text(response: requests.Response) -> str:
+    """Body as text: the declared charset, else UTF-8 (requests would guess ISO-8859-1 for
+    text/csv without charset and garble the non-breaking spaces of the QIP file)."""
+    declared = "charset=" in response.headers.get("Content-Type", "").lower()
+    encoding = (response.encoding if declared else None) or "utf-8-sig"
+    try:
+        return response.content.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        log.warning("%s: body is not %s; decoding as cp1252", redact_url(response.url), encoding)
+        return response.content.decode("cp1252", errors="replace")
+
+
+def read_text_file(path: Path) -> str:
+    """A user's CSV as text: UTF-8 (with or without BOM), else cp1252 as Excel saves it."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        log.warning("%s is not UTF-8; reading it as cp1252 (Excel export)", Path(path).name)
+        return data.decode("cp1252", errors="replace")
 
 
 def parse_json(response: requests.Response, *, source: str) -> Any:
@@ -258,18 +282,35 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 class _KeepAuthSession(requests.Session):
-    """Session that keeps credentials on redirects to trusted login hosts (Earthdata URS)."""
+    """Session that keeps credentials on redirects to trusted login hosts (Earthdata URS).
+
+    It never reads ~/.netrc (credentials come only from the environment or `.env`), while still
+    honouring proxy environment variables, which clusters often need.
+    """
 
     def __init__(self, auth_hosts: Iterable[str] = ()):
         super().__init__()
         self.auth_hosts = set(auth_hosts)
 
-    def rebuild_auth(self, prepared_request, response):  # noqa: D401 - requests hook
+    @contextlib.contextmanager
+    def _no_netrc(self):
+        trust, self.trust_env = self.trust_env, False
+        try:
+            yield
+        finally:
+            self.trust_env = trust
+
+    def prepare_request(self, request):
+        with self._no_netrc():
+            return super().prepare_request(request)
+
+    def rebuild_auth(self, prepared_request, response):
         host = urlsplit(prepared_request.url).hostname
         if host in self.auth_hosts and self.auth is not None:
             prepared_request.prepare_auth(self.auth)
             return
-        super().rebuild_auth(prepared_request, response)
+        with self._no_netrc():
+            super().rebuild_auth(prepared_request, response)
 
 
 class HttpClient:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import secrets
-from .http import (EmptyResultError, HttpClient, RetrieveError, CorruptFileError, log,
-                   parse_csv_text, parse_json, require_columns, write_csv_rows)
+from .http import (CorruptFileError, EmptyResultError, HttpClient, RetrieveError, log,
+                   parse_csv_text, parse_json, read_text_file, require_columns, response_text,
+                   write_csv_rows)
 from .provenance import Retrieved
 
 __all__ = ["COLUMNS", "DPORTAL_URL", "DATASTORE_URL", "ENV_KEY", "DAC3_GROUPS",
@@ -89,8 +90,7 @@ def _dportal_query(client: HttpClient, url: str, base: dict[str, Any], limit: in
     def fetch(offset: int, lim: int) -> list[list[str]]:
         nonlocal header
         resp = client.request("GET", url, params={**base, "limit": lim, "offset": offset})
-        resp.encoding = resp.encoding or "utf-8"
-        page_header, page_rows = parse_csv_text(resp.text, source=f"d-portal {what} offset {offset}")
+        page_header, page_rows = parse_csv_text(response_text(resp), source=f"d-portal {what} offset {offset}")
         header = header or page_header
         return page_rows
 
@@ -153,6 +153,14 @@ def _first(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _num(value: Any) -> float:
+    """Transaction values are numbers in the Datastore; a malformed one counts as 0, not a crash."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _datastore_rows(doc: Mapping[str, Any]) -> list[list[str]]:
     """One row per location of a Datastore activity document (Solr field names)."""
     dates = dict(zip([str(t) for t in doc.get("activity_date_type", [])],
@@ -166,8 +174,8 @@ def _datastore_rows(doc: Mapping[str, Any]) -> list[list[str]]:
     names = doc.get("location_name_narrative") or []
     types = [str(t) for t in doc.get("transaction_transaction_type_code", [])]
     values = doc.get("transaction_value") or []
-    commitment = sum(float(v) for t, v in zip(types, values) if t == "2")
-    spend = sum(float(v) for t, v in zip(types, values) if t in ("3", "4"))
+    commitment = sum(_num(v) for t, v in zip(types, values) if t == "2")
+    spend = sum(_num(v) for t, v in zip(types, values) if t in ("3", "4"))
     base = [_first(doc.get("iati_identifier")), _first(doc.get("title_narrative")),
             _first(doc.get("reporting_org_ref")), _first(doc.get("reporting_org_narrative")),
             _first(doc.get("activity_status_code")), start, end,
@@ -237,7 +245,7 @@ def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir:
 
 def convert_user(src: Path, dest: Path) -> dict[str, Any]:
     """Check a d-portal CSV export; derive `sector_group` from `sector_code` when absent."""
-    header, rows = parse_csv_text(Path(src).read_text(encoding="utf-8-sig"), source=str(src))
+    header, rows = parse_csv_text(read_text_file(src), source=str(src))
     needed = [c for c in COLUMNS if c != "sector_group"]
     require_columns(header, needed, source=f"IATI file {src}")
     if not rows:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .http import (EmptyResultError, HttpClient, RetrieveError, SchemaError, log, parse_csv_text,
-                   write_csv_rows)
+                   read_text_file, response_text, write_csv_rows)
 from .provenance import Retrieved
 
 __all__ = ["BASE_URL", "QIP_COLUMNS", "metadata_columns", "fetch_csv", "resolve_columns",
@@ -114,8 +114,7 @@ def fetch_csv(client: HttpClient, base: str, dataset_id: str, *, per_page: int,
         if filter_expr:
             params["filter"] = filter_expr
         resp = client.request("GET", url, params=params)
-        resp.encoding = resp.encoding or "utf-8"
-        page_header, page_rows = parse_csv_text(resp.text, source=f"{dataset_id} page {page}")
+        page_header, page_rows = parse_csv_text(response_text(resp), source=f"{dataset_id} page {page}")
         if page_header and header and page_header != header:
             raise SchemaError(f"{dataset_id}: header changed between pages ({page_header} vs {header})")
         header = header or page_header
@@ -133,7 +132,7 @@ def fetch_csv(client: HttpClient, base: str, dataset_id: str, *, per_page: int,
         if len(page_rows) < per_page:
             break
     else:
-        raise EmptyResultError(f"{dataset_id}: paging did not end after {max_pages} pages")
+        raise RetrieveError(f"{dataset_id}: paging did not end after {max_pages} pages; raise `max_pages`")
     return header, rows, pages
 
 
@@ -193,7 +192,7 @@ def download_qips(*, country: Mapping[str, Any], options: Mapping[str, Any], out
 
 def convert_qips(src: Path, dest: Path, options: Mapping[str, Any]) -> dict[str, Any]:
     """Map a hub CSV export (user file) to `qips.csv` through the same column mapping."""
-    header, rows = parse_csv_text(Path(src).read_text(encoding="utf-8-sig"), source=str(src))
+    header, rows = parse_csv_text(read_text_file(src), source=str(src))
     resolved = resolve_columns(header, dict(options.get("columns") or {}), QIP_COLUMNS,
                                source=f"QIP file {src}")
     if not rows:
