@@ -253,6 +253,7 @@ def plot_tiles(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float =
     ax.set_xlabel("Spatial window (km)")
     ax.set_ylabel(f"Temporal window ({t_unit})")
     adj = "" if str(adjust).lower() == "none" else f", {adjust}-adjusted"
-    note = f"value shown: p ≤ {alpha1:g}{adj}; hatched: p ≤ {alpha2:g}; grey: no estimate"
+    marginal = f"hatched: {alpha1:g} < p ≤ {alpha2:g}; " if alpha2 > alpha1 else ""
+    note = f"value shown: p ≤ {alpha1:g}{adj}; {marginal}blank: p > {alpha2:g}; grey: no estimate"
     ax.set_title(note if title is None else f"{title}\n{note}", fontsize=8)
     return fig

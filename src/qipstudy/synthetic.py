@@ -1320,12 +1320,13 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     geo = p["geography"]
     settlements = [{"name": t["name"], "lon": float(t["lon"]), "lat": float(t["lat"]),
                     "kind": "capital" if t["name"] in capital_names else "town",
-                    "weight": float(geo["capital_weight"] if t["name"] in capital_names else geo["town_weight"])} for t in syn["towns"]]
+                    "weight": float(geo["capital_weight"] if t["name"] in capital_names else geo["town_weight"])}
+                   for t in syn["towns"]]
     water = _build_waterways(r_water, country, poly, namer)
     written["osm_waterways"] = _write_gpkg(water, out_dir / "waterways.gpkg", "waterways")
     rivers = water.geometry[water["waterway"] == "river"].values
     water_main = shapely.union_all(rivers)
-    settlements += _make_villages(r_geo, int(p["geography"]["n_villages"]), settlements, rivers,
+    settlements += _make_villages(r_geo, int(geo["n_villages"]), settlements, rivers,
                                   study if rest is not None else poly, rest, namer)
     roads = _build_roads(r_road, settlements, poly)
     written["osm_roads"] = _write_gpkg(roads, out_dir / "roads.gpkg", "roads")
@@ -1345,7 +1346,7 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     n_of = lambda key: int(round(p["counts"][key] * p["scale"]))
 
     # --- QIPs (treatment) and IATI (control) ------------------------------------------------
-    n_q = (n_of("qips"))
+    n_q = n_of("qips")
     sel = p["selection"]
     qip_xy = _place_split(r_qip, n_q, sel["qip"], areas)
     qip_xy = _snap(qip_xy, r_qip.random(n_q) < sel["qip"]["snap_share"], settlements, 15.0)
@@ -1358,13 +1359,13 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
                        lambda n: _snap(_place_split(r_iati, n, sel["iati"], areas),
                                        r_iati.random(n) < sel["iati"]["snap_share"], settlements, 15.0),
                        lambda n: _dates(r_iati, n, start, end, dict(tp, outside_period_share=0.25), 0.3),
-                       (n_of("iati_locations")), settlements, admin)
+                       n_of("iati_locations"), settlements, admin)
     written["iati"] = _write_csv(iati, out_dir / "activities.csv")
 
     # --- ACLED background + planted events, UCDP --------------------------------------------
     frames = []
     for kind in ACLED_TYPES:
-        n = (n_of(kind))
+        n = n_of(kind)
         xy = _place_split(r_acled, n, p["background"][kind], areas)
         trend = tp["violence_trend"] if kind in ("civilians", "battles", "explosions") else 0.0
         dates = _dates(r_acled, n, start, end, tp, trend)
@@ -1376,9 +1377,9 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
                                     "inter1": 0, "planted": False, "qip_ref": "", "geo_precision": prec}))
     pe = p["planted_effect"]
     planted = _plant(r_plant, pe, qip_xy, qip_start, poly)
-    kind = {"civilians": "civilians", "battles": "battles", "nsag": "civilians"}[pe["outcome"]]
+    plant_kind = {"civilians": "civilians", "battles": "battles", "nsag": "civilians"}[pe["outcome"]]
     inter1 = (r_plant.choice([2, 3, 4], size=len(planted)) if pe["outcome"] == "nsag" else np.zeros(len(planted), int))
-    frames.append(pd.DataFrame({"kind": kind, "lon": planted["lon"], "lat": planted["lat"], "date": planted["date"],
+    frames.append(pd.DataFrame({"kind": plant_kind, "lon": planted["lon"], "lat": planted["lat"], "date": planted["date"],
                                 "inter1": inter1, "planted": True, "geo_precision": 1,
                                 "qip_ref": qips["ref"].to_numpy()[planted["src"].to_numpy()]}))
     events = pd.concat(frames, ignore_index=True)
@@ -1403,7 +1404,7 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     pl = acled[acled["_planted"]]
     truth = {
         "country": country["iso3"], "seed": int(seed), "params": p,
-        "planted_effect": {**pe, "event_type": ACLED_TYPES[kind][0],
+        "planted_effect": {**pe, "event_type": ACLED_TYPES[plant_kind][0],
                            "inter1": "Rebel group/Political militia/Identity militia" if pe["outcome"] == "nsag" else "as background",
                            "rule": "each QIP adds Poisson(mean_extra_events) events uniformly in the disc of radius_km "
                                    "(10 m inside) on days 1..days after its start date; no other outcome is affected"},

@@ -352,3 +352,26 @@ def test_unknown_dataset_or_mode(tmp_path):
         retrieve_dataset("acled", "scrape", country=COUNTRY, options={}, out_dir=tmp_path)
     with pytest.raises(RetrieveError, match="needs synthetic_dir"):
         retrieve_dataset("acled", "synthetic", country=COUNTRY, options={}, out_dir=tmp_path)
+
+
+def test_user_geofabrik_extract(tmp_path):
+    """A tiny .osm extract read through GDAL's OSM driver (the same path as a .osm.pbf)."""
+    nodes = "".join(f'<node id="{i}" version="1" lat="{14 + i * 0.01}" lon="{-4 + (i % 3) * 0.01}"/>'
+                    for i in range(1, 8))
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><osm version="0.6" generator="test">' + nodes +
+           '<way id="100" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/>'
+           '<tag k="surface" v="asphalt"/><tag k="name" v="RN15"/></way>'
+           '<way id="101" version="1"><nd ref="3"/><nd ref="4"/><tag k="waterway" v="river"/></way>'
+           '<way id="102" version="1"><nd ref="5"/><nd ref="6"/><nd ref="7"/><nd ref="5"/>'
+           '<tag k="natural" v="water"/><tag k="water" v="lake"/></way>'
+           '<way id="103" version="1"><nd ref="1"/><nd ref="3"/><tag k="power" v="line"/></way></osm>')
+    src = tmp_path / "mali-latest.osm"
+    src.write_text(xml, encoding="utf-8")
+    prov = retrieve_dataset("osm", "user", country=COUNTRY, options={}, out_dir=tmp_path / "o", user_path=src)
+    roads = gpd.read_file(tmp_path / "o" / "roads.gpkg")
+    water = gpd.read_file(tmp_path / "o" / "waterways.gpkg")
+    assert roads[["osm_id", "highway", "surface", "name"]].values.tolist() == [[100, "primary", "asphalt", "RN15"]]
+    assert sorted(water["osm_id"]) == [101, 102]
+    lake = water[water["osm_id"] == 102].iloc[0]
+    assert (lake["natural"], lake["water"], lake.geometry.geom_type) == ("water", "lake", "MultiPolygon")
+    assert json.loads(prov.read_text())["notes"] == {"roads": 1, "waterways": 2}

@@ -162,10 +162,12 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
     elif dataset == "boundaries":
         layer = options.get("layer") or (country.get("boundaries") or {}).get("cod_ab_layer")
         notes = {"polygons": boundaries.cod_ab_to_gpkg(user_path, out_dir / "adm3.gpkg", country, layer)}
+    elif dataset == "osm" and user_path.name.lower().endswith((".osm.pbf", ".osm")):
+        notes = osm.convert_osm_extract(user_path, out_dir)
     elif dataset == "osm":
         if not user_path.is_dir():
-            raise RetrieveError("osm: user_path must be a directory holding the HOT exports "
-                                "(a roads and a waterways file: .gpkg, .shp or zip)")
+            raise RetrieveError("osm: user_path must be a Geofabrik .osm.pbf extract or a directory "
+                                "holding the HOT exports (a roads and a waterways file: .gpkg, .shp or zip)")
         notes = {"roads": osm.convert_hot_export(_find_osm_part(user_path, ("road",)), "roads",
                                                  out_dir / "roads.gpkg"),
                  "waterways": osm.convert_hot_export(_find_osm_part(user_path, ("waterway", "water")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,7 +24,7 @@ from .http import CorruptFileError, EmptyResultError, RetrieveError, SchemaError
 from .provenance import Retrieved
 
 __all__ = ["ROAD_COLUMNS", "WATER_COLUMNS", "ROAD_TAGS", "WATER_TAGS", "configure_osmnx",
-           "study_area", "split_tiles", "download", "convert_hot_export"]
+           "study_area", "split_tiles", "download", "convert_hot_export", "convert_osm_extract"]
 
 ROAD_COLUMNS = ["osm_id", "name", "highway", "surface"]
 WATER_COLUMNS = ["osm_id", "name", "waterway", "natural", "water"]
@@ -199,3 +200,59 @@ def convert_hot_export(src: Path, kind: str, dest: Path) -> int:
         raise EmptyResultError(f"{src}: no features")
     _write_layer(out, dest, kind)
     return len(out)
+
+
+_OTHER_TAG = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+
+
+def _other_tags(value: Any) -> dict[str, str]:
+    """Parse GDAL's hstore-like `other_tags` column ('"surface"=>"asphalt",...')."""
+    if not isinstance(value, str):
+        return {}
+    return {k.replace('\\"', '"'): v.replace('\\"', '"') for k, v in _OTHER_TAG.findall(value)}
+
+
+def _tag_column(gdf: gpd.GeoDataFrame, name: str) -> pd.Series:
+    """A tag from its own column (GDAL's default osmconf) or else from `other_tags`."""
+    if name in gdf.columns:
+        return gdf[name].where(gdf[name].notna(), None)
+    if "other_tags" in gdf.columns:
+        return gdf["other_tags"].map(lambda v: _other_tags(v).get(name))
+    return pd.Series([None] * len(gdf), index=gdf.index, dtype=object)
+
+
+def convert_osm_extract(src: Path, out_dir: Path) -> dict[str, int]:
+    """Roads and water from a Geofabrik `.osm.pbf` (or `.osm`) extract via GDAL's OSM driver.
+
+    Roads are the `lines` layer with a highway tag; water is `lines` with a waterway tag plus the
+    `multipolygons` with natural=water|wetland|bay or a water tag (closed ways keep their way id).
+    """
+    try:
+        lines = gpd.read_file(src, layer="lines")
+        areas = gpd.read_file(src, layer="multipolygons")
+    except Exception as exc:  # GDAL raises several DataSource errors for broken extracts
+        raise CorruptFileError(f"{src}: unreadable OSM extract ({exc})") from exc
+    for col in ("highway", "waterway", "surface", "name"):
+        lines[col] = _tag_column(lines, col)
+    lines["osm_id"] = pd.to_numeric(lines["osm_id"], errors="coerce")
+    roads = lines[lines["highway"].notna()].assign(natural=None, water=None)
+    way_lines = lines[lines["waterway"].notna()].assign(natural=_tag_column(lines, "natural"),
+                                                        water=_tag_column(lines, "water"))
+    for col in ("natural", "water", "waterway", "name"):
+        areas[col] = _tag_column(areas, col)
+    way_id = areas["osm_way_id"] if "osm_way_id" in areas.columns else pd.Series(None, index=areas.index)
+    areas["osm_id"] = pd.to_numeric(way_id.where(way_id.notna(), areas.get("osm_id")), errors="coerce")
+    water_areas = areas[areas["natural"].isin(["water", "wetland", "bay"]) | areas["water"].notna()]
+    out_dir = Path(out_dir)
+    counts = {}
+    for kind, frame, columns in (("roads", roads, ROAD_COLUMNS),
+                                 ("waterways", pd.concat([way_lines, water_areas], ignore_index=True),
+                                  WATER_COLUMNS)):
+        gdf = gpd.GeoDataFrame(frame[columns].astype(object).where(frame[columns].notna(), None),
+                               geometry=frame.geometry.values, crs=lines.crs or 4326).to_crs(4326)
+        gdf["osm_id"] = gdf["osm_id"].astype("Int64")
+        if gdf.empty:
+            raise EmptyResultError(f"{src}: no OSM {kind} in the extract")
+        _write_layer(gdf, out_dir / f"{kind}.gpkg", kind)
+        counts[kind] = len(gdf)
+    return counts
