@@ -9,6 +9,13 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    country="[A-Z]{3}",
+    outcome="|".join(OUTCOMES),
+
+
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/covariates.smk"

@@ -31,6 +31,8 @@ def matched_wake(
     match_details: bool = False,
     drop_invalid: bool = False,
     progress: bool = False,
+    vcov: str = "classical",
+    cluster_column: str | None = None,
 ) -> MatchedWakeResult:
     """Run a Matched Wake Analysis over a grid of space-time windows.
 
@@ -40,12 +42,18 @@ def matched_wake(
     REFERENCE.md §7 for the arguments. ``drop_invalid`` drops rows with missing or out-of-range
     coordinates (with a warning) instead of raising; ``progress`` reports counting progress on
     stderr. Raises ``ValueError`` for invalid input or when no wake is complete in any window.
+
+    Extensions beyond R (defaults give R's output): ``estimation="poisson"`` (Poisson GLM with
+    identity link, z p-values); ``vcov="HC1"`` (heteroskedasticity-robust) or ``"cluster"``
+    (CR1 cluster-robust with t(G−1) p-values, clusters = the values of ``cluster_column`` in
+    ``data``, carried into the wakes table but never matched on or used as a regressor) for
+    ``lm``/``att``.
     """
-    validate_analysis_options(estimation, formula, alpha1, alpha2)
+    validate_analysis_options(estimation, formula, alpha1, alpha2, vcov, cluster_column)
     wakes, incomplete = sliding_wake(
         data, t_window, spat_window, treatment, control, dependent, match_columns,
         t_unit=t_unit, estimation_controls=estimation_controls, drop_invalid=drop_invalid,
-        progress=progress)
+        progress=progress, cluster_column=cluster_column)
     match_columns, estimation_controls = list(match_columns), list(estimation_controls or ())
     if delete_sutva:
         wakes = drop_sutva_violations(wakes)
@@ -61,7 +69,8 @@ def matched_wake(
     analysis = analyse_windows(
         wakes, match_columns=match_columns, estimation=estimation, formula=formula,
         weighted=weighted, estimation_controls=estimation_controls, tcm=tcm,
-        match_default=match_default, match_details=match_details)
+        match_default=match_default, match_details=match_details, vcov=vcov,
+        cluster_column=cluster_column)
     parameters = {
         "t_window": tuple(t_window), "spat_window": tuple(spat_window),
         "treatment": tuple(treatment), "control": tuple(control), "dependent": tuple(dependent),
@@ -71,6 +80,7 @@ def matched_wake(
         "delete_sutva": delete_sutva, "alpha1": alpha1, "alpha2": alpha2,
         "match_default": match_default, "match_details": match_details,
         "drop_invalid": drop_invalid, "progress": progress,
+        "vcov": vcov, "cluster_column": cluster_column,
     }
     return MatchedWakeResult(
         estimates=analysis.estimates, matching=analysis.matching, sutva=analysis.sutva,

@@ -7,6 +7,14 @@
 * ``att``: cem's default linear ``att`` model, numerically the weighted ``lm`` (no adj. R²).
 * ``nb``: ``MASS::glm.nb`` with the identity link, reported through ``summary.glm`` (dispersion
   estimated, t distribution).
+* ``poisson`` (an extension, not in mwa): R's ``glm(family = poisson(link = "identity"))`` —
+  the same additive effect scale as ``lm``, dispersion fixed at 1, p from the z statistic.
+
+Robust standard errors (an extension; the default ``vcov="classical"`` is mwa's): ``"HC1"`` is
+the sandwich (X'WX)⁻¹ X'W diag(e²) W X (X'WX)⁻¹ · n/(n−k) with t(n−k) p-values (R's
+``coeftest(fit, vcovHC(fit, "HC1"))``); ``"cluster"`` is CR1, the sandwich with the scores summed
+per cluster and the factor G/(G−1)·(n−1)/(n−k), with t(G−1) p-values (Stata's and statsmodels'
+default). Both apply to ``lm``/``att`` only.
 
 A window that cannot be estimated is returned as failed (all NA); nothing here raises for data
 reasons, because R aborting the whole run on one bad window is a bug we fix (Q10).
@@ -17,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 __all__ = [
@@ -30,7 +39,9 @@ __all__ = [
     "fit_lm",
     "fit_att",
     "fit_nb",
+    "fit_poisson",
     "estimate",
+    "VCOV_TYPES",
 ]
 
 FORMULA_LEVEL = "dependent_post ~ dependent_pre + treatment"
@@ -41,6 +52,7 @@ LM_TOL = 1e-7  # lm's qr tolerance
 GLM_EPS = 1e-8  # glm.control epsilon
 GLM_MAXIT = 25  # glm.control maxit (also glm.nb's alternation and theta.ml limits)
 GLM_QR_TOL = min(1e-7, GLM_EPS / 1000)  # glm.fit's tolerance for its weighted QR
+VCOV_TYPES = ("classical", "HC1", "cluster")
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,6 +210,7 @@ class WindowFit:
     reason: str = ""
     theta: float = math.nan  # nb only: the final θ (of the last theta.ml update)
     dispersion: float = math.nan  # nb only: summary.glm's estimated dispersion
+    t_value: float = math.nan  # treatment estimate / its standard error (z for poisson)
 
 
 def _failed(n_controls: int, reason: str) -> WindowFit:
@@ -239,7 +252,7 @@ def _two_sided_p(tval: np.ndarray, df: float) -> np.ndarray:
     return 2.0 * special.stdtr(df, -np.abs(tval))
 
 
-def _pack(coef, pval, adj, control_index, n_controls) -> WindowFit:
+def _pack(coef, pval, adj, control_index, n_controls, tval) -> WindowFit:
     est = float(coef[-1])
     p = float(pval[-1])
     if not (math.isfinite(est) and not math.isnan(p)):
@@ -247,22 +260,57 @@ def _pack(coef, pval, adj, control_index, n_controls) -> WindowFit:
     return WindowFit(ok=True, estimate=est, pvalue=p, adj_r_squared=adj,
                      intercept=float(coef[0]), intercept_pval=float(pval[0]),
                      control_coef=np.asarray(coef[control_index], dtype=float),
-                     control_pval=np.asarray(pval[control_index], dtype=float))
+                     control_pval=np.asarray(pval[control_index], dtype=float),
+                     t_value=float(tval[-1]))
 
 
-def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> WindowFit:
+def _robust_se(xs, es, bread, vcov, cluster):
+    """Sandwich standard errors and their t degrees of freedom from the √w-scaled design ``xs``
+    and residuals ``es``; None when a cluster-robust fit has fewer than two clusters."""
+    n, k = xs.shape
+    scores = xs * es[:, None]
+    if vcov == "HC1":
+        meat = scores.T @ scores
+        factor = n / (n - k)
+        df = n - k
+    else:
+        codes, uniq = pd.factorize(np.asarray(cluster), use_na_sentinel=False)
+        g = uniq.size
+        if g < 2:
+            return None
+        summed = np.column_stack([np.bincount(codes, weights=scores[:, j], minlength=g)
+                                  for j in range(k)])
+        meat = summed.T @ summed
+        factor = g / (g - 1) * (n - 1) / (n - k)
+        df = g - 1
+    cov = bread @ meat @ bread * factor
+    return np.sqrt(np.maximum(np.diag(cov), 0.0)), df
+
+
+def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int), vcov: str = "classical",
+           cluster=None) -> WindowFit:
     """``lm`` + ``summary.lm`` on one window, failing when R would alias a coefficient.
 
     Rows with zero weight are dropped as lm.wfit does. Standard errors come from the QR of the
     √w-scaled design; a perfect fit with a non-zero coefficient has t = ±Inf and p = 0.
+    ``vcov`` "HC1"/"cluster" replace the standard errors and p-values by the sandwich ones (see
+    the module docstring); ``cluster`` holds one cluster id per row of X.
     """
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     m = len(control_index)
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
+    if vcov == "cluster":
+        if cluster is None or len(cluster) != len(y):
+            raise ValueError("vcov='cluster' needs one cluster id per row")
+        cluster = np.asarray(cluster)
     if weights is not None:
         w = np.asarray(weights, dtype=float)
         keep = w != 0
         y, X, w = y[keep], X[keep], w[keep]
+        if vcov == "cluster":
+            cluster = cluster[keep]
         sw = np.sqrt(w)
         qr = qr_limited_pivot(X * sw[:, None], LM_TOL)
         ys = y * sw
@@ -289,16 +337,25 @@ def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> WindowFi
         rss = float(np.sum(resid**2))
         mss = float(np.sum((fitted - np.mean(fitted)) ** 2))
     resvar = rss / rdf
-    se = np.sqrt(np.diag(qr.unscaled_cov()) * resvar)
+    bread = qr.unscaled_cov()  # full rank here, so the pivot is the identity
+    se = np.sqrt(np.diag(bread) * resvar)
+    df = rdf
+    if vcov != "classical":
+        xs = X * sw[:, None] if w is not None else X
+        robust = _robust_se(xs, resid_s, bread, vcov, cluster)
+        if robust is None:
+            return _failed(m, "fewer than two clusters")
+        se, df = robust
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = coef / se
     r2 = mss / (mss + rss) if mss + rss != 0 else math.nan  # R: 0/0 → NaN
-    pval = _two_sided_p(tval, rdf)
+    pval = _two_sided_p(tval, df)
     adj = 1.0 - (1.0 - r2) * ((n - 1) / rdf)
-    return _pack(coef, pval, float(adj), control_index, m)
+    return _pack(coef, pval, float(adj), control_index, m, tval)
 
 
-def fit_att(y, X, cem_weights, weighted: bool, control_index=np.empty(0, dtype=int)) -> WindowFit:
+def fit_att(y, X, cem_weights, weighted: bool, control_index=np.empty(0, dtype=int),
+            vcov: str = "classical", cluster=None) -> WindowFit:
     """cem's linear ``att``: the weighted fit with cem weights (matched rows weight 1 if unweighted).
 
     Same numbers as :func:`fit_lm`; the estimates table simply has no adj. R² for att.
@@ -306,7 +363,7 @@ def fit_att(y, X, cem_weights, weighted: bool, control_index=np.empty(0, dtype=i
     w = np.asarray(cem_weights, dtype=float)
     if not weighted:
         w = (w > 0).astype(float)
-    res = fit_lm(y, X, w, control_index)
+    res = fit_lm(y, X, w, control_index, vcov, cluster)
     res.adj_r_squared = math.nan
     return res
 
@@ -354,8 +411,8 @@ def _valid_mu(mu) -> bool:
     return bool(np.all(np.isfinite(mu) & (mu > 0)))
 
 
-def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
-    """glm.fit's IRLS for an identity link with unit prior weights.
+def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start, prior=None) -> _GlmFit:
+    """glm.fit's IRLS for an identity link with unit (or the given positive) prior weights.
 
     As in R: a non-finite deviance, then an invalid mean, is answered by halving the step
     towards the previous coefficients; with no previous coefficients (first step) that is the
@@ -366,7 +423,13 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
     mu = eta.copy()
     if not _valid_mu(mu):
         raise _GlmFailure("cannot find valid starting values")
-    devold = float(np.sum(dev_resids(y, mu, theta)))
+    if prior is None:
+        def deviance(mu_):
+            return float(np.sum(dev_resids(y, mu_, theta)))
+    else:
+        def deviance(mu_):
+            return float(np.sum(prior * dev_resids(y, mu_, theta)))
+    devold = deviance(mu)
     coefold = None
     coef = None
     converged = False
@@ -379,7 +442,7 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
         if np.any(varmu == 0):
             raise _GlmFailure("0s in V(mu)")
         z = eta + (y - mu)
-        w = np.sqrt(1.0 / varmu)
+        w = np.sqrt(1.0 / varmu) if prior is None else np.sqrt(prior / varmu)
         qr = qr_limited_pivot(X * w[:, None], GLM_QR_TOL)
         if qr.rank < p:
             raise _GlmFailure("coefficients aliased")
@@ -388,7 +451,7 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
             raise _GlmFailure("non-finite coefficients")
         eta = X @ start
         mu = eta
-        dev = float(np.sum(dev_resids(y, mu, theta)))
+        dev = deviance(mu)
         if not math.isfinite(dev):
             if coefold is None:
                 raise _GlmFailure("no valid set of coefficients has been found")
@@ -400,7 +463,7 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
                 start = (start + coefold) / 2.0
                 eta = X @ start
                 mu = eta
-                dev = float(np.sum(dev_resids(y, mu, theta)))
+                dev = deviance(mu)
         if not _valid_mu(mu):
             if coefold is None:
                 raise _GlmFailure("no valid set of coefficients has been found")
@@ -412,7 +475,7 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start) -> _GlmFit:
                 start = (start + coefold) / 2.0
                 eta = X @ start
                 mu = eta
-            dev = float(np.sum(dev_resids(y, mu, theta)))
+            dev = deviance(mu)
         if abs(dev - devold) / (abs(dev) + 0.1) < GLM_EPS:
             converged = True
             coef = start
@@ -522,7 +585,7 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = fit.coef / se
     pval = _two_sided_p(tval, df_r)
-    out = _pack(fit.coef, pval, math.nan, control_index, m)
+    out = _pack(fit.coef, pval, math.nan, control_index, m, tval)
     if out.ok:
         out.reason = "; ".join(dict.fromkeys(notes))
         out.theta = th
@@ -530,12 +593,49 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
     return out
 
 
-def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool = False) -> WindowFit:
+def fit_poisson(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> WindowFit:
+    """``glm(family = poisson(link = "identity"))`` + ``summary.glm`` (dispersion 1, z p-values).
+
+    An extension: an effect on the additive scale of ``lm`` from a count model. Start
+    mustart = y + 0.1 as R's poisson family; ``weights`` are prior weights (rows with weight 0
+    are left out, which changes nothing else in R either). A fit that fails or does not
+    converge in glm's 25 iterations is a failed window (R would stop or warn).
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    m = len(control_index)
+    prior = None
+    if weights is not None:
+        prior = np.asarray(weights, dtype=float)
+        keep = prior != 0
+        y, X, prior = y[keep], X[keep], prior[keep]
+    if y.size == 0:
+        return _failed(m, "no observations")
+    try:
+        fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, y + 0.1, prior)
+    except _GlmFailure as exc:
+        return _failed(m, f"Poisson fit failed: {exc}")
+    if not fit.converged:
+        return _failed(m, "Poisson fit did not converge")
+    se = np.sqrt(np.diag(fit.qr.unscaled_cov()))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = fit.coef / se
+    pval = 2.0 * special.ndtr(-np.abs(zval))
+    return _pack(fit.coef, pval, math.nan, control_index, m, zval)
+
+
+def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool = False,
+             vcov: str = "classical", cluster=None) -> WindowFit:
     """Dispatch one window's estimation; ``cem_weights`` are the weights of the rows of X.
 
     Rows with a missing response or regressor are left out first, as R's default
-    ``na.action = na.omit`` does in lm and glm.nb.
+    ``na.action = na.omit`` does in lm and glm.nb. ``vcov`` other than "classical" is for
+    lm/att only; ``cluster`` gives the cluster id of each row of X for ``vcov="cluster"``.
     """
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
+    if vcov != "classical" and method not in ("lm", "att"):
+        raise ValueError(f"vcov={vcov!r} is available for lm and att only, not {method!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
@@ -543,11 +643,15 @@ def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool 
         y, X = y[keep], X[keep]
         if cem_weights is not None:
             cem_weights = np.asarray(cem_weights, dtype=float)[keep]
+        if cluster is not None:
+            cluster = np.asarray(cluster)[keep]
     if method == "lm":
-        return fit_lm(y, X, cem_weights if weighted else None, control_index)
+        return fit_lm(y, X, cem_weights if weighted else None, control_index, vcov, cluster)
     if method == "att":
         w = np.ones(len(y)) if cem_weights is None else cem_weights
-        return fit_att(y, X, w, weighted, control_index)
+        return fit_att(y, X, w, weighted, control_index, vcov, cluster)
     if method == "nb":
         return fit_nb(y, X, control_index)
-    raise ValueError(f"estimation must be 'lm', 'att' or 'nb', got {method!r}")
+    if method == "poisson":
+        return fit_poisson(y, X, cem_weights if weighted else None, control_index)
+    raise ValueError(f"estimation must be 'lm', 'att', 'nb' or 'poisson', got {method!r}")

@@ -38,7 +38,8 @@ __all__ = [
 
 FORMULAS = ("dependent_post ~ dependent_pre + treatment",
             "dependent_post - dependent_pre ~ treatment")
-ESTIMATIONS = ("lm", "att", "nb")
+ESTIMATIONS = ("lm", "att", "nb", "poisson")
+VCOV_TYPES = ("classical", "HC1", "cluster")
 WAKE_COLUMNS = ("eventID", "t_window", "spat_window", "treatment", "dependent_pre",
                 "dependent_trend", "SO_pre", "MO_pre", "dependent_post", "SO_post", "MO_post")
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
@@ -154,7 +155,7 @@ def _rows(index: pd.Index, mask: np.ndarray, values: np.ndarray) -> str:
 
 def validate_inputs(data, t_window, spat_window, treatment, control, dependent, match_columns,
                     t_unit: str = "days", estimation_controls=(),
-                    drop_invalid: bool = False) -> ValidatedInput:
+                    drop_invalid: bool = False, cluster_column: str | None = None) -> ValidatedInput:
     """Check everything ``slidingWake`` needs; return the data (invalid rows dropped if allowed)."""
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -200,6 +201,15 @@ def validate_inputs(data, t_window, spat_window, treatment, control, dependent, 
                 raise ValueError(
                     f"estimation_controls: column {c!r} has dtype {dt}; controls must be numeric")
 
+    if cluster_column is not None:
+        if not isinstance(cluster_column, str):
+            raise ValueError(f"cluster_column must be a column name, got {cluster_column!r}")
+        if cluster_column not in data.columns:
+            raise ValueError(f"cluster_column: column {cluster_column!r} is not in data")
+        if cluster_column in WAKE_COLUMNS:
+            raise ValueError(f"cluster_column: column {cluster_column!r} clashes with a "
+                             "wakes-table column; rename it")
+
     for c in ("lat", "lon"):
         dt = data[c].dtype
         if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
@@ -224,6 +234,10 @@ def validate_inputs(data, t_window, spat_window, treatment, control, dependent, 
         if len(data) == 0:
             raise ValueError("data: no rows left after dropping invalid coordinates")
 
+    if cluster_column is not None and data[cluster_column].isna().any():
+        bad = data[cluster_column].isna().to_numpy()
+        raise ValueError(f"cluster_column: column {cluster_column!r} has missing values at "
+                         f"rows {list(data.index[bad][:_SHOW_ROWS])}")
     time_ms = timestamps_to_ms(data["timestamp"])
 
     masks = {}
@@ -239,10 +253,22 @@ def validate_inputs(data, t_window, spat_window, treatment, control, dependent, 
         s_values=s_grid, covariates=covariates, unit_ms=UNIT_MS[t_unit])
 
 
-def validate_analysis_options(estimation: str, formula: str, alpha1, alpha2) -> None:
-    """Check the options used after counting (estimation method, formula, significance levels)."""
+def validate_analysis_options(estimation: str, formula: str, alpha1, alpha2,
+                              vcov: str = "classical", cluster_column=None) -> None:
+    """Check the options used after counting (estimation method, formula, significance levels,
+    standard-error type)."""
     if estimation not in ESTIMATIONS:
         raise ValueError(f"estimation must be one of {list(ESTIMATIONS)}, got {estimation!r}")
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {list(VCOV_TYPES)}, got {vcov!r}")
+    if vcov != "classical" and estimation not in ("lm", "att"):
+        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm' and 'att' only, "
+                         f"not {estimation!r}")
+    if vcov == "cluster" and cluster_column is None:
+        raise ValueError("vcov='cluster' needs cluster_column (the column whose values define "
+                         "the clusters)")
+    if vcov != "cluster" and cluster_column is not None:
+        raise ValueError("cluster_column is only used with vcov='cluster'")
     if formula not in FORMULAS:
         raise ValueError(f"formula must be exactly one of {list(FORMULAS)}, got {formula!r}")
     for name, a in (("alpha1", alpha1), ("alpha2", alpha2)):

@@ -33,8 +33,8 @@ def _covariate_values(col: pd.Series, rows: np.ndarray) -> pd.Series | np.ndarra
 
 def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, dependent,
                  match_columns, t_unit: str = "days", estimation_controls=(), *,
-                 drop_invalid: bool = False,
-                 progress: bool = False) -> tuple[pd.DataFrame, dict[int, list[int]]]:
+                 drop_invalid: bool = False, progress: bool = False,
+                 cluster_column: str | None = None) -> tuple[pd.DataFrame, dict[int, list[int]]]:
     """Build R's wakes table and the incomplete wakes per temporal window.
 
     Returns ``(wakes, incomplete)``. ``wakes`` has R's columns ``eventID, t_window, spat_window,
@@ -43,10 +43,12 @@ def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, 
     ordered by spatial window, temporal window, eventID (treatment row first for an event that is
     both). Incomplete wakes (§2.3) are left out; ``incomplete[t]`` lists their eventIDs.
     ``eventID`` is the 1-based position in the stably time-sorted data (after ``drop_invalid``).
+    ``cluster_column`` (for cluster-robust standard errors) is carried over unformatted as one
+    more column after the covariates (unless it is one of them); it is never matched on.
     """
     v = validate_inputs(data, t_window, spat_window, treatment, control, dependent, match_columns,
                         t_unit=t_unit, estimation_controls=estimation_controls,
-                        drop_invalid=drop_invalid)
+                        drop_invalid=drop_invalid, cluster_column=cluster_column)
     order = np.argsort(v.time_ms, kind="stable")
     lat = format_column(v.data["lat"].astype(float)).to_numpy()[order]
     lon = format_column(v.data["lon"].astype(float)).to_numpy()[order]
@@ -93,6 +95,8 @@ def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, 
     rows = order[wake_index[w_i]]  # positions in the caller's (unsorted) data
     for c in v.covariates:
         wakes[c] = _covariate_values(v.data[c], rows)
+    if cluster_column is not None and cluster_column not in v.covariates:
+        wakes[cluster_column] = v.data[cluster_column].to_numpy()[rows]
 
     incomplete = {
         int(t): sorted({int(e) + 1 for e in wake_index[~counts.complete[:, j]]})

@@ -11,6 +11,11 @@ shares. Deliberate departures from R 0.5.0, each a fix of a crash in R:
 * with estimation controls the difference formula is fitted as (post − pre) ~ controls +
   treatment (Q6).
 
+Extensions (defaults reproduce R): ``estimation="poisson"`` and ``vcov="HC1"``/``"cluster"``
+(see :mod:`matchedwake.estimation`). :func:`window_designs` exposes each window's matched
+sample, strata and design, from the same code path as :func:`analyse_windows`, so that
+permutation inference and balance diagnostics refit exactly what the tables report.
+
 As in R, lm/att windows with aliased coefficients (e.g. dependent_pre all zero) are NA without
 a warning, and glm.nb iteration limits only warn (:class:`NegBinWarning`) and keep the numbers.
 The ``matched`` table lists the wake rows window by window in the t-major table order.
@@ -25,13 +30,14 @@ import numpy as np
 import pandas as pd
 
 from .cem import as_match_variable, cem
-from .estimation import FORMULA_LEVEL, FORMULAS, build_design, estimate
+from .estimation import FORMULA_LEVEL, FORMULAS, VCOV_TYPES, WindowFit, build_design, estimate
 from .imbalance import l1_lcs
 from .rmath import r_round
 
-__all__ = ["WindowTables", "WindowWarning", "NegBinWarning", "analyse_windows", "matching_variables"]
+__all__ = ["WindowTables", "WindowDesign", "WindowWarning", "NegBinWarning", "analyse_windows",
+           "matching_variables", "window_designs"]
 
-ESTIMATIONS = ("lm", "att", "nb")
+ESTIMATIONS = ("lm", "att", "nb", "poisson")
 
 
 class WindowWarning(UserWarning):
@@ -72,27 +78,55 @@ def _estimate_columns(estimation: str, controls: list[str]) -> list[str]:
     return cols + ["intercept", "intercept.pval"]
 
 
-def analyse_windows(
-    wakes: pd.DataFrame,
-    *,
-    match_columns: list[str],
-    estimation: str = "lm",
-    formula: str = FORMULA_LEVEL,
-    weighted: bool = False,
-    estimation_controls: list[str] = (),
-    tcm: bool = False,
-    match_default: bool = True,
-    match_details: bool = False,
-) -> WindowTables:
-    """Match and estimate every (t, s) window of a wakes table (after deleteSUTVA).
+@dataclass
+class WindowDesign:
+    """One window's matching and matched-sample design, as the estimator saw it.
 
-    ``wakes`` has R's wake columns (eventID, t_window, spat_window, treatment, dependent_pre,
-    dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post) plus the covariates.
+    Row arrays (``rows``, ``matched``, ``weights``, ``strata``) cover all wakes of the window
+    (``rows`` are positions in the wakes table); ``y``, ``X`` (treatment is the last column)
+    and ``cluster`` cover the matched rows ``rows[matched]`` and are None when nothing matched.
+    ``fit`` is the window's estimate (None if nothing matched or fitting was not requested).
     """
+
+    t_window: float
+    spat_window: float
+    rows: np.ndarray
+    matched: np.ndarray
+    weights: np.ndarray
+    strata: np.ndarray
+    y: np.ndarray | None
+    X: np.ndarray | None
+    control_index: np.ndarray
+    cluster: np.ndarray | None
+    fit: WindowFit | None
+    l1_pre: float
+    lcs_pre: float
+    l1_post: float
+    lcs_post: float
+    bins: dict
+
+
+def _check_options(wakes, match_columns, estimation, formula, estimation_controls, tcm, vcov,
+                   cluster_column):
+    """Validate the analysis options against the wakes table; return (M, controls, cem_vars)."""
     if estimation not in ESTIMATIONS:
         raise ValueError(f"estimation must be one of {ESTIMATIONS}, got {estimation!r}")
     if formula not in FORMULAS:
         raise ValueError(f"formula must be one of {FORMULAS!r}, got {formula!r}")
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
+    if vcov != "classical" and estimation not in ("lm", "att"):
+        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm' and 'att' only, "
+                         f"not {estimation!r}")
+    if vcov == "cluster":
+        if cluster_column is None:
+            raise ValueError("vcov='cluster' needs cluster_column")
+        if cluster_column not in wakes.columns:
+            raise ValueError(f"wakes table lacks the cluster column {cluster_column!r}")
+        if wakes[cluster_column].isna().any():
+            raise ValueError(f"cluster column {cluster_column!r} has missing values")
+    elif cluster_column is not None:
+        raise ValueError("cluster_column is only used with vcov='cluster'")
     match_columns = list(match_columns)
     if not match_columns:
         raise ValueError("at least one match column is required")
@@ -111,7 +145,40 @@ def analyse_windows(
     # cem drops the outcome columns and the estimation controls from the coarsening
     drop = {"dependent_post", "dependent_pre", *controls}
     cem_vars = [v for v in m_vars if v not in drop]
+    return m_vars, controls, cem_vars
 
+
+def window_designs(
+    wakes: pd.DataFrame,
+    *,
+    match_columns: list[str],
+    estimation: str = "lm",
+    formula: str = FORMULA_LEVEL,
+    weighted: bool = False,
+    estimation_controls: list[str] = (),
+    tcm: bool = False,
+    match_default: bool = True,
+    match_details: bool = False,
+    vcov: str = "classical",
+    cluster_column: str | None = None,
+    fit: bool = True,
+):
+    """Yield a :class:`WindowDesign` per (t, s) window in table order (t-major, s ascending).
+
+    This is the single code path behind :func:`analyse_windows`; ``fit=False`` skips the
+    estimation (for balance diagnostics). Warns (:class:`WindowWarning`) for windows without
+    matched strata or with a failed GLM fit.
+    """
+    m_vars, controls, cem_vars = _check_options(wakes, match_columns, estimation, formula,
+                                                estimation_controls, tcm, vcov, cluster_column)
+    return _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
+                    match_default, match_details, vcov, cluster_column, fit)
+
+
+def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, match_default,
+             match_details, vcov, cluster_column, fit):
+    """The generator behind :func:`window_designs` (options already validated, so that errors
+    surface at the call, not at the first iteration)."""
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
     order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
@@ -130,7 +197,6 @@ def analyse_windows(
     trt = col("treatment", np.int64)
     post = col("dependent_post")
     pre = col("dependent_pre")
-    so_pre, so_post, mo_pre, mo_post = (col(c) for c in ("SO_pre", "SO_post", "MO_pre", "MO_post"))
     mvals: dict[str, np.ndarray] = {}
     is_factor: dict[str, bool] = {}
     for v in m_vars:
@@ -138,53 +204,98 @@ def analyse_windows(
         mvals[v] = arr[order]
         is_factor[v] = fac
     ctl_vals = [col(c) for c in controls]
+    clusters = None
+    if vcov == "cluster":
+        clusters = pd.factorize(wakes[cluster_column])[0][order]
     m_list = [mvals[v] for v in m_vars]
     m_fac = [is_factor[v] for v in m_vars]
     cem_factors = {v for v in cem_vars if is_factor[v]}
 
-    est_rows, match_rows, sutva_rows, bins_rows = [], [], [], []
-    matched_parts = []
-    n_ctl = len(controls)
     for a, b in zip(starts, ends):
         t_val = t_sorted[a]
         s_val = s_sorted[a]
         sl = slice(a, b)
         g = trt[sl]
         n = b - a
-        n_t = int(np.sum(g == 1))
-        n_c = int(np.sum(g == 0))
         l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac)
 
         if match_default:
             res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details)
-            matched = res.matched
-            weights = res.weights
+            matched, weights, strata = res.matched, res.weights, res.strata
             n_strata = res.n_matched_strata
             bins = res.bins
         else:
             matched = np.ones(n, dtype=bool)
             weights = np.ones(n)
+            strata = np.zeros(n, dtype=np.int64)
             n_strata = 1
             bins = {}
 
         idx = np.flatnonzero(matched) + a
         g_md = trt[idx]
+        y = X = cidx = cl = None
+        window_fit = None
         if n_strata == 0 or idx.size == 0:
             warnings.warn(f"window t={t_val}, s={s_val}: no matched strata; estimates set to NA",
-                          WindowWarning, stacklevel=2)
-            fit = None
+                          WindowWarning, stacklevel=4)
             l1_post = lcs_post = math.nan
+            cidx = np.empty(0, dtype=int)
         else:
             y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
-            fit = estimate(estimation, y, X, cidx, weights[matched], weighted)
-            if estimation == "nb" and not fit.ok:
-                warnings.warn(f"window t={t_val}, s={s_val}: {fit.reason}; estimates set to NA",
-                              WindowWarning, stacklevel=2)
-            elif estimation == "nb" and fit.reason:
-                warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {fit.reason} (estimates kept, "
-                              "as R keeps them)", NegBinWarning, stacklevel=2)
+            cl = clusters[idx] if clusters is not None else None
+            if fit:
+                window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
+                if estimation in ("nb", "poisson") and not window_fit.ok:
+                    warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
+                                  "set to NA", WindowWarning, stacklevel=4)
+                elif estimation == "nb" and window_fit.reason:
+                    warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
+                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=4)
             l1_post, lcs_post = l1_lcs(g_md, [x[idx] for x in m_list], m_fac)
+        yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[sl], matched=matched,
+                           weights=weights, strata=strata, y=y, X=X, control_index=cidx,
+                           cluster=cl, fit=window_fit, l1_pre=l1_pre, lcs_pre=lcs_pre,
+                           l1_post=l1_post, lcs_post=lcs_post, bins=bins)
 
+
+def analyse_windows(
+    wakes: pd.DataFrame,
+    *,
+    match_columns: list[str],
+    estimation: str = "lm",
+    formula: str = FORMULA_LEVEL,
+    weighted: bool = False,
+    estimation_controls: list[str] = (),
+    tcm: bool = False,
+    match_default: bool = True,
+    match_details: bool = False,
+    vcov: str = "classical",
+    cluster_column: str | None = None,
+) -> WindowTables:
+    """Match and estimate every (t, s) window of a wakes table (after deleteSUTVA).
+
+    ``wakes`` has R's wake columns (eventID, t_window, spat_window, treatment, dependent_pre,
+    dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post) plus the covariates
+    (and ``cluster_column`` for ``vcov="cluster"``).
+    """
+    m_vars, controls, _ = _check_options(wakes, match_columns, estimation, formula,
+                                         estimation_controls, tcm, vcov, cluster_column)
+    n_ctl = len(controls)
+    so_pre, so_post, mo_pre, mo_post = (wakes[c].to_numpy(dtype=float)
+                                        for c in ("SO_pre", "SO_post", "MO_pre", "MO_post"))
+    trt_all = wakes["treatment"].to_numpy(dtype=np.int64)
+
+    est_rows, match_rows, sutva_rows, bins_rows = [], [], [], []
+    matched_parts = []
+    for w in window_designs(wakes, match_columns=match_columns, estimation=estimation,
+                            formula=formula, weighted=weighted,
+                            estimation_controls=estimation_controls, tcm=tcm,
+                            match_default=match_default, match_details=match_details, vcov=vcov,
+                            cluster_column=cluster_column):
+        t_val, s_val, rows = w.t_window, w.spat_window, w.rows
+        g = trt_all[rows]
+        g_md = g[w.matched]
+        fit = w.fit
         row = [t_val, s_val]
         if fit is not None and fit.ok:
             row += [fit.estimate, fit.pvalue]
@@ -197,18 +308,22 @@ def analyse_windows(
             row += [math.nan] * (2 + (estimation == "lm") + 2 * n_ctl + 2)
         est_rows.append(row)
 
-        match_rows.append([t_val, s_val, n_c, n_t, r_round(l1_pre, 3), r_round(lcs_pre, 1),
+        match_rows.append([t_val, s_val, int(np.sum(g == 0)), int(np.sum(g == 1)),
+                           r_round(w.l1_pre, 3), r_round(w.lcs_pre, 1),
                            int(np.sum(g_md == 0)), int(np.sum(g_md == 1)),
-                           r_round(l1_post, 3), r_round(lcs_post, 1)])
+                           r_round(w.l1_post, 3), r_round(w.lcs_post, 1)])
 
-        sp, spo, mp, mpo = so_pre[sl] > 0, so_post[sl] > 0, mo_pre[sl] > 0, mo_post[sl] > 0
+        n = rows.size
+        sp, spo, mp, mpo = so_pre[rows] > 0, so_post[rows] > 0, mo_pre[rows] > 0, mo_post[rows] > 0
         fr = np.array([sp.sum(), spo.sum(), (sp | spo).sum(), mp.sum(), mpo.sum(), (mp | mpo).sum()]) / n
         sutva_rows.append([t_val, s_val, *r_round(fr, 3).tolist()])
 
         if match_details:
-            bins_rows.append([t_val, s_val] + [bins.get(v, pd.NA) for v in m_vars])
-            matched_parts.append(np.column_stack([order[sl], matched.astype(np.int64)]))
+            bins_rows.append([t_val, s_val] + [w.bins.get(v, pd.NA) for v in m_vars])
+            matched_parts.append(np.column_stack([rows, w.matched.astype(np.int64)]))
 
+    t_all = wakes["t_window"].to_numpy()
+    s_all = wakes["spat_window"].to_numpy()
     estimates = pd.DataFrame(est_rows, columns=_estimate_columns(estimation, controls))
     matching = pd.DataFrame(match_rows, columns=[
         "t_window", "spat_window", "control_pre", "treatment_pre", "L1_pre", "commonSupport_pre",

@@ -1,4 +1,4 @@
-# Helpers shared by all rule files: config validation, country files, dataset paths.
+# Helpers shared by the workflow: config validation, country files, dataset paths.
 import yaml
 from pathlib import Path
 
@@ -43,11 +43,6 @@ DATASET_FILES = {
 }
 
 
-wildcard_constraints:
-    country="[A-Z]{3}",
-    outcome="|".join(OUTCOMES),
-
-
 def dataset_file(dataset, filename):
     """Input function: the retrieved file of `dataset` for the rule's country, at the configured version."""
     version = config["datasets"][dataset]["version"]
@@ -78,9 +73,9 @@ def engine_sources():
     import matchedwake
     import qipstudy.estimate
 
-    return sorted(str(p) for p in Path(matchedwake.__file__).parent.glob("*.py")) + [
-        qipstudy.estimate.__file__
-    ]
+    not_on_path = {"cli.py", "plotting.py", "simulate.py", "inference.py", "adjust.py"}
+    modules = Path(matchedwake.__file__).parent.glob("*.py")
+    return sorted(str(p) for p in modules if p.name not in not_on_path) + [qipstudy.estimate.__file__]
 
 
 def country_outputs(country):
@@ -115,3 +110,32 @@ def all_outputs():
         out += [f"results/cross_country/table_cross_country_{o}.csv" for o in OUTCOMES]
         out += [f"results/cross_country/heatmaps_{o}.png" for o in OUTCOMES]
     return out
+
+
+def retrieve_inputs(dataset):
+    """A synthetic dataset depends on the generated world; a user dataset on the user's file."""
+
+    def inputs(wildcards):
+        settings = config["datasets"][dataset]
+        if settings["mode"] == "synthetic":
+            return {"synthetic_world": f"resources/automatic/{wildcards.country}/synthetic_world"}
+        if settings["mode"] == "user":
+            if not settings.get("user_file"):
+                raise ValueError(f"config: datasets.{dataset}.mode is 'user' but user_file is not set")
+            user_file = settings["user_file"].format(country=wildcards.country)
+            return {"user_file": f"resources/user/{user_file}"}
+        return {}
+
+    return inputs
+
+
+TABLE_EXTS = ["csv", "tex", "md"]
+FIGURE_EXTS = ["png", "pdf"]
+
+
+def table_outputs(stem):
+    return [f"results/{{country}}/tables/{stem}.{ext}" for ext in TABLE_EXTS]
+
+
+def figure_outputs(stem):
+    return [f"results/{{country}}/figures/{stem}.{ext}" for ext in FIGURE_EXTS]

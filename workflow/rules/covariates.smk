@@ -24,5 +24,7 @@ rule build_covariates:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/build_covariates.py"

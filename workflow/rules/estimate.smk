@@ -24,5 +24,7 @@ rule estimate_mwa:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/estimate_mwa.py"

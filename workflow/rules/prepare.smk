@@ -23,5 +23,7 @@ rule prepare_events:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/prepare_events.py"

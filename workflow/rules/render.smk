@@ -1,17 +1,5 @@
 # The paper's tables (CSV + LaTeX + Markdown) and figures (PNG + PDF), and the report.
 
-TABLE_EXTS = ["csv", "tex", "md"]
-FIGURE_EXTS = ["png", "pdf"]
-
-
-def table_outputs(stem):
-    return [f"results/{{country}}/tables/{stem}.{ext}" for ext in TABLE_EXTS]
-
-
-def figure_outputs(stem):
-    return [f"results/{{country}}/figures/{stem}.{ext}" for ext in FIGURE_EXTS]
-
-
 rule make_table_qip_funding:
     message:
         "Table 1 and appendix Table 1 (QIP funding) for {wildcards.country}"
@@ -27,6 +15,8 @@ rule make_table_qip_funding:
     log:
         "logs/{country}/make_table_qip_funding.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_table_qip_funding.py"
 
@@ -41,6 +31,8 @@ rule make_table_conditional_means:
     log:
         "logs/{country}/make_table_conditional_means.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_table_conditional_means.py"
 
@@ -63,6 +55,8 @@ rule make_table_significant_windows:
     log:
         "logs/{country}/make_table_significant_windows_{outcome}.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_table_significant_windows.py"
 
@@ -78,6 +72,8 @@ rule make_table_aid_categories:
     log:
         "logs/{country}/make_table_aid_categories.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_table_aid_categories.py"
 
@@ -92,6 +88,8 @@ rule make_table_covariate_summary:
     log:
         "logs/{country}/make_table_covariate_summary.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_table_covariate_summary.py"
 
@@ -109,6 +107,8 @@ rule plot_attacks:
     log:
         "logs/{country}/plot_attacks.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/plot_attacks.py"
 
@@ -129,6 +129,8 @@ rule plot_map_events:
         "logs/{country}/plot_map_events.log",
     resources:
         mem_mb=2000,
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/plot_map_events.py"
 
@@ -143,6 +145,8 @@ rule plot_event_dates:
     log:
         "logs/{country}/plot_event_dates.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/plot_event_dates.py"
 
@@ -164,6 +168,8 @@ rule plot_heatmaps:
     log:
         "logs/{country}/plot_heatmaps.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/plot_heatmaps.py"
 
@@ -181,6 +187,8 @@ rule plot_covariates:
     log:
         "logs/{country}/plot_covariates.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/plot_covariates.py"
 
@@ -204,6 +212,8 @@ rule make_reproduction_report:
     log:
         "logs/{country}/make_reproduction_report.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_reproduction_report.py"
 
@@ -226,5 +236,7 @@ rule make_cross_country_comparison:
     log:
         "logs/cross_country/make_cross_country_comparison_{outcome}.log",
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/make_cross_country_comparison.py"

@@ -16,24 +16,10 @@ rule generate_synthetic_world:
     benchmark:
         "benchmarks/{country}/generate_synthetic_world.tsv"
     localrule: True
+    conda:
+        "../../envs/study.yaml"
     script:
         "../scripts/generate_synthetic_world.py"
-
-
-def retrieve_inputs(dataset):
-    """A synthetic dataset depends on the generated world; a user dataset on the user's file."""
-
-    def inputs(wildcards):
-        settings = config["datasets"][dataset]
-        if settings["mode"] == "synthetic":
-            return {"synthetic_world": f"resources/automatic/{wildcards.country}/synthetic_world"}
-        if settings["mode"] == "user":
-            if not settings.get("user_file"):
-                raise ValueError(f"config: datasets.{dataset}.mode is 'user' but user_file is not set")
-            return {"user_file": "resources/user/" + settings["user_file"].format(country=wildcards.country)}
-        return {}
-
-    return inputs
 
 
 for _dataset, _files in DATASET_FILES.items():
@@ -57,5 +43,7 @@ for _dataset, _files in DATASET_FILES.items():
             f"logs/{{country}}/retrieve_{_dataset}_{{version}}.log",
         retries: 2
         localrule: True
+        conda:
+            "../../envs/study.yaml"
         script:
             "../scripts/retrieve_dataset.py"
