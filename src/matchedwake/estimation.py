@@ -13,8 +13,8 @@
 Robust standard errors (an extension; the default ``vcov="classical"`` is mwa's): ``"HC1"`` is
 the sandwich (X'WX)⁻¹ X'W diag(e²) W X (X'WX)⁻¹ · n/(n−k) with t(n−k) p-values (R's
 ``coeftest(fit, vcovHC(fit, "HC1"))``); ``"cluster"`` is CR1, the sandwich with the scores summed
-per cluster and the factor G/(G−1)·(n−1)/(n−k), with t(G−1) p-values (Stata's and statsmodels'
-default). Both apply to ``lm``/``att`` only.
+per cluster and the factor G/(G−1)·(n−1)/(n−k), with t(G−1) p-values (Stata's and
+statsmodels' default). Both apply to ``lm``/``att`` only.
 
 A window that cannot be estimated is returned as failed (all NA); nothing here raises for data
 reasons, because R aborting the whole run on one bad window is a bug we fix (Q10).

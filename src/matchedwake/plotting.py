@@ -26,7 +26,7 @@ from matplotlib.patches import Rectangle
 from .adjust import p_adjust
 from .rmath import r_pretty
 
-__all__ = ["plot_r_style", "plot_tiles", "window_grid", "significance_class",
+__all__ = ["plot_r_style", "plot_tiles", "plot_balance", "window_grid", "significance_class",
            "HATCH_SOLID", "HATCH_DASHED", "HATCH_NONE"]
 
 #: ``gid`` of the per-window Rectangle patches drawn by :func:`plot_r_style`, by class.
@@ -256,4 +256,81 @@ def plot_tiles(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float =
     marginal = f"hatched: {alpha1:g} < p ≤ {alpha2:g}; " if alpha2 > alpha1 else ""
     note = f"value shown: p ≤ {alpha1:g}{adj}; {marginal}blank: p > {alpha2:g}; grey: no estimate"
     ax.set_title(note if title is None else f"{title}\n{note}", fontsize=8)
+    return fig
+
+
+def plot_balance(balance: pd.DataFrame, ax=None, *, threshold: float = 0.1) -> Figure:
+    """Covariate balance across windows, from :func:`matchedwake.inference.balance_table`.
+
+    Left: the standardized mean difference of each matching variable in every window, before
+    matching (open grey circles) and after CEM weighting (filled blue dots), joined per window,
+    with ±``threshold`` (a common rule of thumb for acceptable balance) dashed. Right: L1
+    imbalance after against before matching, one dot per window coloured by temporal window;
+    dots below the diagonal are windows where matching reduced the imbalance. Factor variables
+    (no SMD) are left out of the left panel. ``ax``: None (new two-panel figure), one Axes
+    (left panel only) or a pair of Axes.
+    """
+    need = ("t_window", "spat_window", "variable", "smd_pre", "smd_post", "L1_pre", "L1_post")
+    missing = [c for c in need if c not in balance.columns]
+    if missing:
+        raise ValueError(f"the balance table has no column(s) {missing}")
+    if len(balance) == 0:
+        raise ValueError("the balance table is empty: nothing to plot")
+    variables = list(dict.fromkeys(balance["variable"]))
+    if ax is None:
+        fig = Figure(figsize=(11.0, max(3.6, 1.0 + 0.7 * len(variables))))
+        ax_smd, ax_l1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1.0]})
+    elif isinstance(ax, Axes):
+        fig, ax_smd, ax_l1 = ax.figure, ax, None
+    else:
+        ax_smd, ax_l1 = ax
+        fig = ax_smd.figure
+
+    smd = balance.dropna(subset=["smd_pre"])
+    ypos = {v: i for i, v in enumerate(variables)}
+    n_win = max(smd.groupby("variable").size().max() if len(smd) else 1, 1)
+    # spread the windows of one variable over a band so that the points do not overlap
+    offset = smd.groupby("variable").cumcount().to_numpy() / n_win * 0.6 - 0.3
+    y = smd["variable"].map(ypos).to_numpy(dtype=float) + offset
+    pre = smd["smd_pre"].to_numpy(dtype=float)
+    post = smd["smd_post"].to_numpy(dtype=float)
+    ax_smd.add_collection(LineCollection(
+        [[(a, yy), (b, yy)] for a, b, yy in zip(pre, post, y) if np.isfinite(a) and np.isfinite(b)],
+        colors="0.75", linewidths=0.6, zorder=1))
+    ax_smd.scatter(pre, y, s=22, facecolors="none", edgecolors="0.45", linewidths=0.9,
+                   label="before matching", zorder=2)
+    ax_smd.scatter(post, y, s=18, color="#1f5fa8", label="after matching (CEM weights)", zorder=3)
+    ax_smd.axvline(0.0, color="0.2", linewidth=0.8)
+    for x in (-threshold, threshold):
+        ax_smd.axvline(x, color="0.5", linewidth=0.8, linestyle="--")
+    lim = np.nanmax(np.abs(np.concatenate([pre, post, [threshold]]))) if pre.size else threshold
+    ax_smd.set_xlim(-1.1 * lim, 1.1 * lim)
+    ax_smd.set_yticks(range(len(variables)), variables)
+    ax_smd.set_ylim(len(variables) - 0.5, -0.5)
+    ax_smd.set_xlabel("standardized mean difference (treated − control)")
+    ax_smd.set_title("Balance per variable (one dot per window)")
+    ax_smd.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8,
+                  frameon=False)
+
+    if ax_l1 is not None:
+        win = balance.drop_duplicates(["t_window", "spat_window"])
+        l1_pre = win["L1_pre"].to_numpy(dtype=float)
+        l1_post = win["L1_post"].to_numpy(dtype=float)
+        t_vals = np.sort(pd.unique(win["t_window"].to_numpy(dtype=float)))
+        cmap = colormaps["viridis"]
+        for i, t in enumerate(t_vals):
+            sel = win["t_window"].to_numpy(dtype=float) == t
+            ax_l1.scatter(l1_pre[sel], l1_post[sel], s=26,
+                          color=cmap(i / max(len(t_vals) - 1, 1)), label=f"t = {_fmt_window(t)}")
+        hi = np.nanmax(np.concatenate([l1_pre, l1_post, [0.05]]))
+        ax_l1.plot([0, 1.05 * hi], [0, 1.05 * hi], color="0.5", linewidth=0.8, linestyle="--")
+        ax_l1.set_xlim(0, 1.05 * hi)
+        ax_l1.set_ylim(0, 1.05 * hi)
+        ax_l1.set_aspect("equal")
+        ax_l1.set_xlabel("L1 before matching")
+        ax_l1.set_ylabel("L1 after matching")
+        ax_l1.set_title("Multivariate imbalance (one dot per window)")
+        ax_l1.legend(fontsize=7, frameon=False, loc="upper left")
+    if ax is None:
+        fig.tight_layout()
     return fig

@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_PARAMS", "resolve_params", "generate_world"]
 GEOD = Geod(ellps="WGS84")
 KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON = 111.320
+WORLDPOP_NODATA = -99999.0
 GPW_NODATA = -3.4028230607370965e38
 EPOCH = np.datetime64("1970-01-01", "D")
 # A fixed GeoPackage timestamp keeps the .gpkg files byte-identical across runs (same seed).
@@ -746,7 +747,17 @@ def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir
                 dst.write(arr, 1)
         return _atomic(path, write)
 
+    # A second, independent estimate of the same population surface (WorldPop-like: other noise,
+    # WorldPop's nodata), for the robustness variant. A spawned generator leaves the main stream
+    # (and so every other file) unchanged.
+    wp_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    wp_log = np.clip(logpop + 0.35 * _smooth_noise(wp_rng, xs, ys, 0.15) + 0.15 * wp_rng.normal(0, 1, shape),
+                     -2.3, 8.6)
+    worldpop = np.where(inside, np.exp(wp_log), WORLDPOP_NODATA).astype(np.float32)
+    (out_dir / "worldpop").mkdir(parents=True, exist_ok=True)
+
     return {
+        "worldpop": tif(out_dir / "worldpop" / "pop_density.tif", worldpop, nodata=WORLDPOP_NODATA, predictor=3),
         "nightlights": tif(out_dir / "nightlights.tif", cvg, predictor=2),
         "nightlights_stable_lights": tif(out_dir / "nightlights_stable_lights.tif", stable, predictor=2),
         "population": tif(out_dir / "pop_density.tif", pop, nodata=GPW_NODATA, predictor=3),

@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # What a fresh clone needs to run the workflow (the package itself is installed).
-WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "profiles", "resources/published"]
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "envs", "profiles", "resources/published"]
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -46,6 +46,7 @@ def test_slurm_profile_run_equals_local_run(local_slurm, small_world_run, workfl
         "--workflow-profile", "profiles/slurm",
         "--slurm-status-command", "squeue",
         "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-keep-successful-logs",
         "--default-resources", "slurm_account=local", "slurm_partition=debug", "mem_mb=1500", "runtime=20",
         "--jobs", "2",
         "--configfile", "config/config.yaml", str(overlay),

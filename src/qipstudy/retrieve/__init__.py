@@ -43,6 +43,8 @@ DATASETS: dict[str, Spec] = {
     "nightlights": Spec({"nightlights.tif": RASTER, "nightlights_stable_lights.tif": RASTER},
                         rasters.download_nightlights),
     "population": Spec({"pop_density.tif": RASTER}, rasters.download_population),
+    # WorldPop density as a second population source (robustness variant); same file name.
+    "worldpop": Spec({"pop_density.tif": RASTER}, rasters.download_worldpop),
     "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd),
     "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities),
 }

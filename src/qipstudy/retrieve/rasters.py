@@ -256,3 +256,10 @@ def download_population(*, country: Mapping[str, Any], options: Mapping[str, Any
     log.info("population %s: %s pixels", product, info["pixels"])
     return Retrieved(files=[dest], sources=[{"url": url, "archive_sha256": sha256_file(archive)}],
                      notes={"product": product, "year": options.get("year", 2015), **info})
+
+
+def download_worldpop(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir: Path,
+                      version: str) -> Retrieved:
+    """The `worldpop` dataset: WorldPop density (no login), whatever `product` the options say."""
+    return download_population(country=country, options={**options, "product": "worldpop"},
+                               out_dir=out_dir, version=version)

@@ -1,0 +1,372 @@
+"""Honest inference over a grid of correlated windows (an extension; R mwa has none of this).
+
+The paper reports the windows with p ≤ 0.05 out of ~30 nested, strongly correlated tests,
+with no multiplicity correction and no check against the model's distributional assumptions.
+This module adds three things:
+
+* :func:`adjust_estimates`: Holm / Benjamini–Hochberg adjusted p-values over the windows that
+  have a p-value (R's ``p.adjust`` semantics, NA stays NA).
+* Randomization inference (RI) and the Westfall–Young single-step max-T family-wise p-value.
+
+  Scheme. For permutation b, a generator seeded with ``[seed, b]`` draws one uniform key per
+  wake eventID. The keys are shared by all windows, which couples the permutations across
+  windows: an event that is "treated" in one permuted window tends to be treated in the
+  others, so the joint null distribution of the window statistics keeps their correlation —
+  what Westfall–Young needs. In each window, within each CEM stratum of the *matched* wakes,
+  the stratum's number of treated labels goes to the wakes with the smallest keys (ties by
+  table order). That is a uniform permutation within every stratum; it preserves the
+  per-stratum treated counts and therefore the CEM weight of every position (treated 1,
+  control n_T,j/n_C,j · M_C/M_T). The window's regression is then refitted with the same code
+  that produced the estimates table (same formula, weights, vcov), and the treatment estimate
+  and its t (z for Poisson) statistic are recorded. With B permutations:
+
+  * RI p (per window) = (1 + #{b: |t_b| ≥ |t_obs|}) / (B_w + 1), B_w = permutations in which
+    the window could be fitted;
+  * WY p (per window) = (1 + #{b: max_w' |t_b(w')| ≥ |t_obs(w)|}) / (B + 1), the max running
+    over the windows of the family (those with an observed t) that could be fitted in b.
+
+  Windows without an observed fit have NA p-values and are left out of the family. Comparisons
+  allow a relative tolerance of 1e-10, so a draw that reproduces the observed labels counts as
+  "at least as extreme" despite rounding. A permutation's result depends only on (seed, b),
+  never on how the permutations are split into jobs: :func:`permutation_draws` over
+  ``range(k*m, (k+1)*m)`` is the shardable unit and :func:`combine_permutations` joins shards.
+
+* :func:`balance_table`: standardized mean differences before and after matching, per window
+  and matching variable, next to the L1 imbalance and common support of the matching table.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .adjust import canonical_method, p_adjust
+from .cem import as_match_variable
+from .estimation import FORMULA_LEVEL, estimate
+from .rmath import r_round
+from .windows import WindowDesign, matching_variables, window_designs
+
+__all__ = ["adjust_estimates", "observed_statistics", "permutation_draws",
+           "combine_permutations", "permutation_inference", "balance_table"]
+
+_REL_TOL = 1e-10
+DRAW_COLUMNS = ["permutation", "t_window", "spat_window", "estimate", "t_value"]
+
+
+def adjust_estimates(estimates: pd.DataFrame, methods=("holm", "BH")) -> pd.DataFrame:
+    """A copy of ``estimates`` with a ``pvalue_<method>`` column per method (e.g. pvalue_holm,
+    pvalue_BH), adjusted over the windows that have a p-value; missing stays missing."""
+    if isinstance(methods, str):
+        methods = (methods,)
+    out = estimates.copy()
+    p = out["pvalue"].to_numpy(dtype=float, na_value=np.nan)
+    for m in methods:
+        name = canonical_method(m)
+        out[f"pvalue_{name}"] = p_adjust(p, name)
+    return out
+
+
+# ------------------------------------------------------------------ permutation inference
+@dataclass
+class _PermWindow:
+    """What a window needs to be refitted under permuted labels (matched rows only)."""
+
+    t_window: float
+    spat_window: float
+    fit_ok: bool
+    event: np.ndarray  # eventID of each matched row (index into the key vector)
+    strata: np.ndarray  # dense stratum id 0..k-1 of each matched row
+    stratum_start: np.ndarray  # first position of each stratum in stratum-sorted order
+    n_treated: np.ndarray  # treated count per stratum
+    control_weight: np.ndarray  # cem weight of a control per stratum
+    y: np.ndarray
+    X: np.ndarray
+    control_index: np.ndarray
+    cluster: np.ndarray | None
+
+
+@dataclass
+class _Setup:
+    windows: list[_PermWindow]
+    observed: pd.DataFrame
+    n_keys: int
+    estimation: str
+    weighted: bool
+    vcov: str
+
+
+def _prepare(wakes, match_columns, estimation, formula, weighted, estimation_controls, tcm,
+             match_default, vcov, cluster_column) -> _Setup:
+    """Match every window once and keep its matched design and strata for refitting."""
+    event_ids = wakes["eventID"].to_numpy(dtype=np.int64)
+    windows: list[_PermWindow] = []
+    obs_rows = []
+    for d in window_designs(wakes, match_columns=match_columns, estimation=estimation,
+                            formula=formula, weighted=weighted,
+                            estimation_controls=estimation_controls, tcm=tcm,
+                            match_default=match_default, vcov=vcov,
+                            cluster_column=cluster_column):
+        fit = d.fit
+        ok = fit is not None and fit.ok and not math.isnan(fit.t_value)
+        obs_rows.append([d.t_window, d.spat_window,
+                         fit.estimate if ok else math.nan, fit.pvalue if ok else math.nan,
+                         fit.t_value if ok else math.nan])
+        windows.append(_perm_window(d, event_ids, ok))
+    observed = pd.DataFrame(obs_rows, columns=["t_window", "spat_window", "estimate", "pvalue",
+                                               "t_value"])
+    n_keys = int(event_ids.max()) + 1 if event_ids.size else 1
+    return _Setup(windows=windows, observed=observed, n_keys=n_keys, estimation=estimation,
+                  weighted=weighted, vcov=vcov)
+
+
+def _perm_window(d: WindowDesign, event_ids: np.ndarray, ok: bool) -> _PermWindow:
+    m = d.matched
+    g = d.X[:, -1] if d.X is not None else np.empty(0)
+    _, strata = np.unique(d.strata[m], return_inverse=True)
+    strata = strata.astype(np.int64).reshape(-1)
+    k = int(strata.max()) + 1 if strata.size else 0
+    n_treated = np.bincount(strata, weights=(g == 1), minlength=k).astype(np.int64)
+    sizes = np.bincount(strata, minlength=k)
+    start = np.concatenate(([0], np.cumsum(sizes)[:-1])) if k else np.empty(0, dtype=np.int64)
+    w = d.weights[m]
+    cw = np.ones(k)
+    ctl = g == 0
+    cw[strata[ctl]] = w[ctl]  # every matched stratum holds a control; its weight is per stratum
+    return _PermWindow(t_window=d.t_window, spat_window=d.spat_window, fit_ok=ok,
+                       event=event_ids[d.rows[m]], strata=strata, stratum_start=start,
+                       n_treated=n_treated, control_weight=cw, y=d.y, X=d.X,
+                       control_index=d.control_index, cluster=d.cluster)
+
+
+def permuted_labels(w: _PermWindow, keys: np.ndarray) -> np.ndarray:
+    """Treated labels (0/1) after giving each stratum's treated count to its smallest keys."""
+    order = np.lexsort((keys[w.event], w.strata))
+    s_sorted = w.strata[order]
+    rank = np.arange(order.size) - w.stratum_start[s_sorted]
+    labels = np.empty(order.size)
+    labels[order] = rank < w.n_treated[s_sorted]
+    return labels
+
+
+def _draws(setup: _Setup, permutations: Iterable[int], seed: int) -> pd.DataFrame:
+    active = [w for w in setup.windows if w.fit_ok]
+    perm_col, t_col, s_col, est_col, tv_col = [], [], [], [], []
+    X_work = [w.X.copy() for w in active]
+    for b in permutations:
+        b = int(b)
+        if b < 0:
+            raise ValueError(f"permutation indices must be non-negative, got {b}")
+        keys = np.random.default_rng([int(seed), b]).random(setup.n_keys)
+        for w, X in zip(active, X_work):
+            labels = permuted_labels(w, keys)
+            X[:, -1] = labels
+            cem_w = np.where(labels == 1, 1.0, w.control_weight[w.strata])
+            fit = estimate(setup.estimation, w.y, X, w.control_index, cem_w, setup.weighted,
+                           setup.vcov, w.cluster)
+            perm_col.append(b)
+            t_col.append(w.t_window)
+            s_col.append(w.spat_window)
+            est_col.append(fit.estimate if fit.ok else math.nan)
+            tv_col.append(fit.t_value if fit.ok else math.nan)
+    return pd.DataFrame({"permutation": np.asarray(perm_col, dtype=np.int64),
+                         "t_window": np.asarray(t_col, dtype=float),
+                         "spat_window": np.asarray(s_col, dtype=float),
+                         "estimate": np.asarray(est_col, dtype=float),
+                         "t_value": np.asarray(tv_col, dtype=float)})
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def observed_statistics(wakes: pd.DataFrame, *, match_columns, estimation: str = "lm",
+                        formula: str = FORMULA_LEVEL, weighted: bool = False,
+                        estimation_controls=(), tcm: bool = False, match_default: bool = True,
+                        vcov: str = "classical",
+                        cluster_column: str | None = None) -> pd.DataFrame:
+    """Per window: estimate, pvalue (as in the estimates table) and the observed t value."""
+    return _prepare(wakes, match_columns, estimation, formula, weighted, estimation_controls,
+                    tcm, match_default, vcov, cluster_column).observed
+
+
+def permutation_draws(wakes: pd.DataFrame, *, match_columns, estimation: str = "lm",
+                      formula: str = FORMULA_LEVEL, weighted: bool = False,
+                      estimation_controls=(), tcm: bool = False, permutations: Iterable[int],
+                      seed: int, match_default: bool = True, vcov: str = "classical",
+                      cluster_column: str | None = None) -> pd.DataFrame:
+    """Refit every window under the given permutations (the shardable unit of work).
+
+    Long format, one row per (permutation, window) for the windows with an observed fit:
+    permutation, t_window, spat_window, estimate, t_value (NaN where the permuted fit fails).
+    Permutation b depends only on (seed, b), so shards can be combined in any split.
+    """
+    seed = _check_seed(seed)
+    setup = _prepare(wakes, match_columns, estimation, formula, weighted, estimation_controls,
+                     tcm, match_default, vcov, cluster_column)
+    return _draws(setup, permutations, seed)
+
+
+def combine_permutations(estimates_with_t: pd.DataFrame,
+                         draws: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Per window: estimate, pvalue, t_value, pvalue_ri, pvalue_wy, n_permutations.
+
+    ``estimates_with_t`` has t_window, spat_window, estimate, pvalue, t_value (see
+    :func:`observed_statistics`); ``draws`` is one draws table or several shards. A
+    permutation that appears twice for a window (overlapping shards) is an error.
+    """
+    if not isinstance(draws, pd.DataFrame):
+        draws = pd.concat(list(draws), ignore_index=True)
+    missing = [c for c in DRAW_COLUMNS if c not in draws.columns]
+    if missing:
+        raise ValueError(f"draws table lacks columns {missing}")
+    obs = estimates_with_t
+    for c in ("t_window", "spat_window", "estimate", "pvalue", "t_value"):
+        if c not in obs.columns:
+            raise ValueError(f"observed table lacks column {c!r}")
+    if draws.duplicated(["permutation", "t_window", "spat_window"]).any():
+        raise ValueError("draws contain the same permutation twice for a window "
+                         "(overlapping shards?)")
+    perms = np.unique(draws["permutation"].to_numpy(dtype=np.int64))
+    n_b = perms.size
+    key_obs = pd.MultiIndex.from_arrays([obs["t_window"].to_numpy(dtype=float),
+                                         obs["spat_window"].to_numpy(dtype=float)])
+    t_obs = np.abs(obs["t_value"].to_numpy(dtype=float, na_value=np.nan))
+    # matrix of |t_b|: permutations × observed windows, NaN where not fitted
+    tb = np.full((n_b, len(obs)), np.nan)
+    if len(draws):
+        key_d = pd.MultiIndex.from_arrays([draws["t_window"].to_numpy(dtype=float),
+                                           draws["spat_window"].to_numpy(dtype=float)])
+        col = key_obs.get_indexer(key_d)
+        row = np.searchsorted(perms, draws["permutation"].to_numpy(dtype=np.int64))
+        keep = col >= 0
+        tb[row[keep], col[keep]] = np.abs(draws["t_value"].to_numpy(dtype=float)[keep])
+    family = ~np.isnan(t_obs)
+    tb[:, ~family] = np.nan
+    thresh = t_obs * (1.0 - _REL_TOL)  # inf stays inf: only an infinite draw reaches it
+    fitted = ~np.isnan(tb)
+    with np.errstate(invalid="ignore"):
+        exceed = np.where(fitted, tb >= thresh[None, :], False)
+    n_ok = fitted.sum(axis=0)
+    p_ri = (1.0 + exceed.sum(axis=0)) / (1.0 + n_ok)
+    if n_b:
+        filled = np.where(fitted, tb, -np.inf)
+        max_t = filled.max(axis=1) if filled.shape[1] else np.full(n_b, -np.inf)
+    else:
+        max_t = np.empty(0)
+    p_wy = (1.0 + (max_t[:, None] >= thresh[None, :]).sum(axis=0)) / (1.0 + n_b)
+    p_ri[~family] = np.nan
+    p_wy[~family] = np.nan
+    out = obs[["t_window", "spat_window", "estimate", "pvalue", "t_value"]].copy()
+    out["pvalue_ri"] = p_ri
+    out["pvalue_wy"] = p_wy
+    out["n_permutations"] = n_ok.astype(np.int64)
+    return out.reset_index(drop=True)
+
+
+def _options(result) -> dict:
+    p = result.parameters
+    return dict(match_columns=list(p["match_columns"]), estimation=p.get("estimation", "lm"),
+                formula=p.get("formula", FORMULA_LEVEL), weighted=bool(p.get("weighted", False)),
+                estimation_controls=list(p.get("estimation_controls", ()) or ()),
+                tcm=bool(p.get("tcm", False)), match_default=bool(p.get("match_default", True)),
+                vcov=p.get("vcov", "classical"), cluster_column=p.get("cluster_column"))
+
+
+def permutation_inference(result, n_permutations: int = 999, seed: int = 0) -> pd.DataFrame:
+    """RI and Westfall–Young p-values for every window of a :class:`MatchedWakeResult`
+    (permutations 0..n_permutations−1), with the run's own estimation options."""
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) \
+            or n_permutations < 1:
+        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    seed = _check_seed(seed)
+    o = _options(result)
+    setup = _prepare(result.wakes, o["match_columns"], o["estimation"], o["formula"],
+                     o["weighted"], o["estimation_controls"], o["tcm"], o["match_default"],
+                     o["vcov"], o["cluster_column"])
+    draws = _draws(setup, range(int(n_permutations)), seed)
+    return combine_permutations(setup.observed, draws)
+
+
+# ------------------------------------------------------------------ balance
+def _smd(mt: float, mc: float, sd: float) -> float:
+    """(mt − mc)/sd; with sd = 0 (each group constant) 0 for equal means, else ±inf."""
+    if math.isnan(mt) or math.isnan(mc) or math.isnan(sd):
+        return math.nan
+    if sd > 0:
+        return (mt - mc) / sd
+    return 0.0 if mt == mc else math.copysign(math.inf, mt - mc)
+
+
+def balance_table(result_or_wakes, *, match_columns=None, tcm: bool | None = None,
+                  estimation_controls=None, match_default: bool | None = None) -> pd.DataFrame:
+    """Covariate balance per window and matching variable, before and after matching.
+
+    Standardized mean difference (treated − control) / s, with s = √((s²_T + s²_C)/2) from the
+    *unmatched* window in both columns, so a change reflects the means and not a changed scale:
+    before matching unweighted over all wakes, after matching CEM-weighted over the matched
+    wakes. Factor (Categorical) variables have no mean: their SMDs are NaN (CEM matches them
+    exactly anyway). L1 and common support before/after are the matching table's (R-rounded).
+    Accepts a :class:`MatchedWakeResult` (options from its parameters, overridable) or a wakes
+    table with ``match_columns``.
+    """
+    if hasattr(result_or_wakes, "wakes") and hasattr(result_or_wakes, "parameters"):
+        wakes = result_or_wakes.wakes
+        o = _options(result_or_wakes)
+        match_columns = o["match_columns"] if match_columns is None else match_columns
+        tcm = o["tcm"] if tcm is None else tcm
+        estimation_controls = (o["estimation_controls"] if estimation_controls is None
+                               else estimation_controls)
+        match_default = o["match_default"] if match_default is None else match_default
+    else:
+        wakes = result_or_wakes
+        if match_columns is None:
+            raise ValueError("balance_table on a wakes table needs match_columns")
+    tcm = bool(tcm)
+    match_default = True if match_default is None else bool(match_default)
+    estimation_controls = list(estimation_controls or ())
+    m_vars = matching_variables(list(match_columns), tcm)
+    values = {}
+    for v in m_vars:
+        if v not in wakes.columns:
+            raise ValueError(f"wakes table lacks the matching variable {v!r}")
+        values[v] = as_match_variable(wakes[v])
+    g_all = wakes["treatment"].to_numpy(dtype=np.int64)
+    rows = []
+    for d in window_designs(wakes, match_columns=match_columns, estimation="lm",
+                            estimation_controls=estimation_controls, tcm=tcm,
+                            match_default=match_default, fit=False):
+        g = g_all[d.rows]
+        tr, co = g == 1, g == 0
+        m = d.matched
+        w = d.weights
+        common = [d.t_window, d.spat_window]
+        tail = [r_round(d.l1_pre, 3), r_round(d.l1_post, 3), r_round(d.lcs_pre, 1),
+                r_round(d.lcs_post, 1)]
+        for v in m_vars:
+            x_all, is_factor = values[v]
+            if is_factor:
+                rows.append(common + [v, True] + [math.nan] * 6 + tail)
+                continue
+            x = x_all[d.rows]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mt0 = float(np.nanmean(x[tr])) if tr.any() else math.nan
+                mc0 = float(np.nanmean(x[co])) if co.any() else math.nan
+                vt = np.nanvar(x[tr], ddof=1) if tr.sum() > 1 else 0.0
+                vc = np.nanvar(x[co], ddof=1) if co.sum() > 1 else 0.0
+                sd = math.sqrt((float(vt) + float(vc)) / 2.0)
+                mt1 = mc1 = math.nan
+                sel_t, sel_c = m & tr & ~np.isnan(x), m & co & ~np.isnan(x)
+                if sel_t.any() and sel_c.any():
+                    mt1 = float(np.average(x[sel_t], weights=w[sel_t]))
+                    mc1 = float(np.average(x[sel_c], weights=w[sel_c]))
+            rows.append(common + [v, False, mt0, mc0, _smd(mt0, mc0, sd), mt1, mc1,
+                                  _smd(mt1, mc1, sd)] + tail)
+    return pd.DataFrame(rows, columns=[
+        "t_window", "spat_window", "variable", "factor", "mean_treated_pre", "mean_control_pre",
+        "smd_pre", "mean_treated_post", "mean_control_post", "smd_post", "L1_pre", "L1_post",
+        "commonSupport_pre", "commonSupport_post"])
