@@ -1,0 +1,238 @@
+"""Beyond the paper: robustness variants, placebo tests and grid-wide inference for the main result.
+
+A *variant* is a partial overlay of the study's settings (config `robustness.variants`): it may
+change the MWA options (`mwa`), the covariate options (`covariates`), the outcome provider
+(`outcome_source`), the population raster (`population: worldpop`) or apply a placebo to the
+QIPs (`placebo`). The workflow re-runs only the steps a variant touches.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+import shapely
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from matchedwake.inference import adjust_estimates, combine_permutations, observed_statistics, permutation_draws
+
+log = logging.getLogger(__name__)
+
+VARIANT_KEYS = {"title", "mwa", "covariates", "outcome_source", "population", "placebo"}
+PLACEBO_KEYS = {"shift_days", "random_locations", "seed"}
+INFERENCE_OPTIONS = ("match_columns", "estimation", "formula", "weighted", "estimation_controls", "tcm",
+                     "match_default", "vcov", "cluster_column")
+
+
+def deep_merge(base: Mapping, overlay: Mapping) -> dict:
+    """`base` with `overlay` applied recursively (dicts merge, everything else replaces)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def variant_settings(config: Mapping, variant: str) -> dict:
+    """The full settings of one variant: the main run's, with the variant's overlay applied."""
+    variants = config["robustness"]["variants"]
+    if variant not in variants:
+        raise ValueError(f"config: unknown robustness variant {variant!r}; known: {sorted(variants)}")
+    overlay = variants[variant]
+    unknown = set(overlay) - VARIANT_KEYS
+    if unknown:
+        raise ValueError(f"config: robustness.variants.{variant} has unknown keys {sorted(unknown)}")
+    placebo = dict(overlay.get("placebo", {}))
+    if set(placebo) - PLACEBO_KEYS:
+        raise ValueError(f"config: robustness.variants.{variant}.placebo has unknown keys "
+                         f"{sorted(set(placebo) - PLACEBO_KEYS)}")
+    return {
+        "title": overlay.get("title", variant),
+        "mwa": deep_merge(config["mwa"], overlay.get("mwa", {})),
+        "covariates": deep_merge(config["covariates"], overlay.get("covariates", {})),
+        "outcome_source": overlay.get("outcome_source", config["outcome_source"]),
+        "population": overlay.get("population", "gpw"),
+        "placebo": placebo,
+    }
+
+
+def variant_needs_events(config: Mapping, variant: str) -> bool:
+    """A variant needs its own events table if it changes the outcome provider or moves QIPs."""
+    settings = variant_settings(config, variant)
+    return bool(settings["placebo"]) or settings["outcome_source"] != config["outcome_source"]
+
+
+def variant_needs_covariates(config: Mapping, variant: str) -> bool:
+    """A variant needs its own covariates if its events, covariate options or population differ."""
+    settings = variant_settings(config, variant)
+    return (variant_needs_events(config, variant) or settings["covariates"] != config["covariates"]
+            or settings["population"] != "gpw")
+
+
+def apply_placebo(events: pd.DataFrame, placebo: Mapping, *, admin: gpd.GeoDataFrame, admin1_column: str,
+                  study_regions, period_start: str, period_end: str) -> pd.DataFrame:
+    """Move the QIPs in time or space so that any 'effect' they show is spurious by construction.
+
+    * `shift_days`: every QIP start date moves by that many days; QIPs that leave the study period
+      are dropped (the other events keep their dates).
+    * `random_locations`: every QIP moves to a uniform random point of the study regions (seeded
+      by `seed`); its admin-1 name follows the point. Covariates are recomputed downstream.
+    """
+    out = events.copy()
+    is_qip = (out["source"] == "qip").to_numpy()
+    if placebo.get("shift_days"):
+        shift = pd.Timedelta(days=int(placebo["shift_days"]))
+        out.loc[is_qip, "date"] = out.loc[is_qip, "date"] + shift
+        inside = (out["date"] >= pd.Timestamp(period_start)) & (out["date"] <= pd.Timestamp(period_end))
+        dropped = int((~inside & is_qip).sum())
+        out = out[inside | ~is_qip].copy()
+        log.info("placebo: QIP dates shifted by %s; %d QIPs left the period", shift, dropped)
+        is_qip = (out["source"] == "qip").to_numpy()
+    if placebo.get("random_locations"):
+        rng = np.random.default_rng(int(placebo.get("seed", 0)))
+        regions = admin[admin[admin1_column].isin(list(study_regions))]
+        if regions.empty:
+            raise ValueError("placebo random_locations: no admin polygon belongs to the study regions")
+        lon, lat, names = _random_points(regions, admin1_column, int(is_qip.sum()), rng)
+        out.loc[is_qip, "lon"] = lon
+        out.loc[is_qip, "lat"] = lat
+        out.loc[is_qip, "admin1"] = names
+        log.info("placebo: %d QIPs moved to random points of the study regions", int(is_qip.sum()))
+    out["timestamp"] = out["date"].dt.strftime("%Y-%m-%d")
+    return out.sort_values(["date", "source", "event_id"], kind="stable").reset_index(drop=True)
+
+
+def _random_points(regions: gpd.GeoDataFrame, admin1_column: str, n: int, rng: np.random.Generator):
+    """n points uniform in area over the polygons (rejection sampling in an equal-area CRS)."""
+    projected = regions.to_crs("ESRI:54034")  # World Cylindrical Equal Area
+    union = shapely.union_all(projected.geometry.values)
+    minx, miny, maxx, maxy = union.bounds
+    xs, ys = [], []
+    prepared = shapely.prepared.prep(union)
+    while sum(map(len, xs)) < n:
+        x = rng.uniform(minx, maxx, 4 * n + 16)
+        y = rng.uniform(miny, maxy, 4 * n + 16)
+        keep = np.fromiter((prepared.contains(shapely.Point(a, b)) for a, b in zip(x, y)), bool, len(x))
+        xs.append(x[keep])
+        ys.append(y[keep])
+    x, y = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=projected.crs)
+    joined = gpd.sjoin(points, projected[[admin1_column, "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated()]
+    lonlat = points.to_crs(4326)
+    return lonlat.geometry.x.to_numpy(), lonlat.geometry.y.to_numpy(), joined[admin1_column].to_numpy()
+
+
+def robustness_summary(estimates_by_variant: Mapping[str, pd.DataFrame], *, alpha: float,
+                       titles: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per variant: how much of the main grid's pattern survives.
+
+    Columns: variant, windows (in the grid), estimated (windows with an estimate), significant
+    (p ≤ alpha), significant_positive, median_estimate (over estimated windows), and the share of
+    estimated windows whose sign agrees with the main run's.
+    """
+    titles = dict(titles or {})
+    main = estimates_by_variant.get("main")
+    rows = []
+    for name, est in estimates_by_variant.items():
+        fitted = est.dropna(subset=["estimate"])
+        significant = fitted["pvalue"] <= alpha
+        row = {
+            "variant": name,
+            "description": titles.get(name, name),
+            "windows": len(est),
+            "estimated": len(fitted),
+            "significant": int(significant.sum()),
+            "significant_positive": int((significant & (fitted["estimate"] > 0)).sum()),
+            "median_estimate": float(fitted["estimate"].median()) if len(fitted) else np.nan,
+        }
+        if main is not None:
+            both = fitted.merge(main.dropna(subset=["estimate"]), on=["t_window", "spat_window"],
+                                suffixes=("", "_main"))
+            row["sign_agreement"] = (float((np.sign(both["estimate"]) == np.sign(both["estimate_main"])).mean())
+                                     if len(both) else np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def robustness_windows(estimates_by_variant: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every variant's estimate and p-value per window, long format (variant, t, s, estimate, p)."""
+    frames = [est[["t_window", "spat_window", "estimate", "pvalue"]].assign(variant=name)
+              for name, est in estimates_by_variant.items()]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["variant", "t_window", "spat_window", "estimate", "pvalue"]]
+
+
+def inference_options(parameters: Mapping) -> dict:
+    """The estimation options of a finished run (its parameters.json), for refitting permutations."""
+    options = {key: parameters[key] for key in INFERENCE_OPTIONS if key in parameters}
+    options["match_columns"] = list(options["match_columns"])
+    options["estimation_controls"] = list(options.get("estimation_controls") or [])
+    return options
+
+
+def load_run(mwa_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """The wakes table and parameters of an estimate_mwa output directory."""
+    mwa_dir = Path(mwa_dir)
+    parameters = json.loads((mwa_dir / "parameters.json").read_text(encoding="utf-8"))
+    return pd.read_parquet(mwa_dir / "wakes.parquet"), parameters
+
+
+def permutation_shard(mwa_dir: Path, *, shard: int, n_shards: int, n_permutations: int, seed: int) -> pd.DataFrame:
+    """Permutations shard·m … of one run (m = ceil(n/shards)); a shard is one cluster job."""
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"shard must be in 0..{n_shards - 1}, got {shard}")
+    wakes, parameters = load_run(mwa_dir)
+    per_shard = -(-n_permutations // n_shards)
+    permutations = range(shard * per_shard, min((shard + 1) * per_shard, n_permutations))
+    return permutation_draws(wakes, permutations=permutations, seed=seed, **inference_options(parameters))
+
+
+def inference_table(mwa_dir: Path, draws: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per window: estimate, uncorrected, Holm, BH, randomization and Westfall–Young p-values."""
+    wakes, parameters = load_run(mwa_dir)
+    observed = observed_statistics(wakes, **inference_options(parameters))
+    combined = combine_permutations(observed, draws)
+    adjusted = adjust_estimates(observed[["t_window", "spat_window", "estimate", "pvalue"]])
+    table = combined.merge(adjusted[["t_window", "spat_window", "pvalue_holm", "pvalue_BH"]],
+                           on=["t_window", "spat_window"], how="left")
+    columns = ["t_window", "spat_window", "estimate", "t_value", "pvalue", "pvalue_holm", "pvalue_BH",
+               "pvalue_ri", "pvalue_wy", "n_permutations"]
+    return table[columns]
+
+
+def plot_permutation_distribution(draws: pd.DataFrame, table: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Left: the permutation distribution of max |t| over the grid (Westfall–Young) with each
+    window's observed |t|; right: the permutation distribution of the estimate in the window with
+    the largest observed |t|, with the observed estimate."""
+    fig, (ax_max, ax_win) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    max_t = draws.assign(abs_t=draws["t_value"].abs()).groupby("permutation")["abs_t"].max()
+    ax_max.hist(max_t.dropna(), bins=30, color="#9aa7b8", edgecolor="white")
+    fitted = table.dropna(subset=["t_value"])
+    for value in fitted["t_value"].abs():
+        ax_max.axvline(value, color="#c0392b", alpha=0.35, linewidth=1)
+    ax_max.set_xlabel("max |t| over the window grid (permutations)")
+    ax_max.set_ylabel("permutations")
+    ax_max.set_title("Westfall–Young: grid maximum vs observed |t| (red)")
+    if len(fitted):
+        best = fitted.loc[fitted["t_value"].abs().idxmax()]
+        window = draws[(draws["t_window"] == best["t_window"]) & (draws["spat_window"] == best["spat_window"])]
+        ax_win.hist(window["estimate"].dropna(), bins=30, color="#9aa7b8", edgecolor="white")
+        ax_win.axvline(best["estimate"], color="#c0392b", linewidth=2, label="observed")
+        ax_win.set_title(f"window t = {best['t_window']:g}, s = {best['spat_window']:g} km "
+                         f"(RI p = {best['pvalue_ri']:.3f})")
+        ax_win.legend(frameon=False)
+    ax_win.set_xlabel("treatment estimate under permutation")
+    if title:
+        fig.suptitle(title)
+    return fig
