@@ -14,6 +14,8 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     country="[A-Z]{3}",
     outcome="|".join(OUTCOMES),
+    variant="|".join(VARIANTS) if VARIANTS else "(?!)",
+    shard="[0-9]+",
 
 
 include: "workflow/rules/retrieve.smk"
@@ -21,6 +23,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/covariates.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

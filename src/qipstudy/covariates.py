@@ -237,6 +237,9 @@ def build_covariates(
     out["water_dist_km"] = water_m / 1000.0
     out["unbase_km"] = base_m / 1000.0
     out["pop_density"] = density
+    if "admin2" in admin3.columns:
+        # The cluster of the cluster-robust standard errors (robustness variant cluster_admin2).
+        out["admin2"] = admin_name_at(lon, lat, admin3, "admin2")
 
     missing = out[list(COVARIATE_COLUMNS)].isna()
     keep = ~missing.any(axis=1).to_numpy()
@@ -250,6 +253,15 @@ def build_covariates(
     out.attrs = {**events.attrs, "covariate_counts": counts}
     log.info("build_covariates: %s", counts)
     return out
+
+
+def admin_name_at(lon, lat, admin: gpd.GeoDataFrame, column: str) -> np.ndarray:
+    """The `column` value of the polygon containing each point ("" where none does; first polygon
+    in file order on shared borders)."""
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    joined = gpd.sjoin(points, admin[[column, "geometry"]].to_crs(4326), how="left", predicate="intersects")
+    joined = joined[~joined.index.duplicated(keep="first")].sort_index()
+    return joined[column].fillna("").astype(str).to_numpy()
 
 
 def write_covariates(table: pd.DataFrame, path) -> None:

@@ -22,7 +22,14 @@ import shapely
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from matchedwake.inference import adjust_estimates, combine_permutations, observed_statistics, permutation_draws
+from matchedwake.inference import (
+    adjust_estimates,
+    balance_table,
+    combine_permutations,
+    observed_statistics,
+    permutation_draws,
+)
+from matchedwake.plotting import plot_tiles
 
 log = logging.getLogger(__name__)
 
@@ -236,3 +243,24 @@ def plot_permutation_distribution(draws: pd.DataFrame, table: pd.DataFrame, *, t
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_inference_heatmaps(table: pd.DataFrame, *, t_unit: str, alpha: float, title: str = "") -> plt.Figure:
+    """The estimate grid three times: significant uncorrected, after Holm, and after Westfall–Young."""
+    panels = [("pvalue", "uncorrected"), ("pvalue_holm", "Holm"), ("pvalue_wy", "Westfall–Young (permutation)")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+    for ax, (column, label) in zip(axes, panels):
+        grid = table[["t_window", "spat_window", "estimate"]].assign(pvalue=table[column])
+        plot_tiles(grid, t_unit=t_unit, alpha1=alpha, alpha2=alpha, ax=ax, title=f"p ≤ {alpha:g}, {label}")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def balance_of_run(mwa_dir: Path) -> pd.DataFrame:
+    """Balance per window and matching variable (before/after matching) of a finished run."""
+    wakes, parameters = load_run(mwa_dir)
+    options = inference_options(parameters)
+    return balance_table(wakes, match_columns=options["match_columns"], tcm=options.get("tcm", False),
+                         estimation_controls=options["estimation_controls"],
+                         match_default=options.get("match_default", True))

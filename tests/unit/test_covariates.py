@@ -166,3 +166,14 @@ def test_write_covariates_atomic_and_refuses_missing(world, tmp_path):
     bad.loc[1, "nl"] = np.nan
     with pytest.raises(ValueError, match=r"row 2 has a missing or infinite covariate"):
         write_covariates(bad, tmp_path / "bad.parquet")
+
+
+def test_admin_name_at_finds_the_containing_polygon():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from qipstudy.covariates import admin_name_at
+
+    admin = gpd.GeoDataFrame({"admin2": ["West", "East"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326)
+    names = admin_name_at([0.5, 1.5, 5.0], [0.5, 0.5, 0.5], admin, "admin2")
+    assert list(names) == ["West", "East", ""]

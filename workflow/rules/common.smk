@@ -38,6 +38,7 @@ DATASET_FILES = {
     "osm": ["roads.gpkg", "waterways.gpkg"],
     "nightlights": ["nightlights.tif", "nightlights_stable_lights.tif"],
     "population": ["pop_density.tif"],
+    "worldpop": ["pop_density.tif"],
     "awsd": ["awsd.csv"],
     "un_fatalities": ["fatalities.csv"],
 }
@@ -101,7 +102,66 @@ def country_outputs(country):
     out += [f"{base}/mwa/{o}/estimates.csv" for o in OUTCOMES]
     if config["compare_published"]:
         out.append(f"{base}/reproduction_report.md")
+    if config["robustness"]["enabled"]:
+        out += robustness_outputs(country)
     return out
+
+
+def robustness_outputs(country):
+    """Grid-wide inference and balance for every outcome; the variants of the main outcome."""
+    base = f"results/{country}"
+    outcome = config["robustness"]["outcome"]
+    out = [f"{base}/inference/{o}/inference.{ext}" for o in OUTCOMES for ext in TABLE_EXTS]
+    for stem in [f"inference_{o}" for o in OUTCOMES] + [f"permutations_{o}" for o in OUTCOMES] + [
+        f"balance_{o}" for o in OUTCOMES
+    ] + [f"robustness_{outcome}"]:
+        out += [f"{base}/figures/{stem}.{ext}" for ext in FIGURE_EXTS]
+    out += [f"{base}/tables/balance_{o}.csv" for o in OUTCOMES]
+    out += [f"{base}/tables/robustness_{outcome}.{ext}" for ext in TABLE_EXTS]
+    return out
+
+
+VARIANTS = list(config["robustness"]["variants"])
+
+
+def variant(wildcards):
+    """The merged settings of the rule's robustness variant."""
+    from qipstudy.robustness import variant_settings
+
+    return variant_settings(config, wildcards.variant)
+
+
+def variant_events(wildcards):
+    """A variant's events table: its own if it moves QIPs or changes the outcome provider."""
+    from qipstudy.robustness import variant_needs_events
+
+    if variant_needs_events(config, wildcards.variant):
+        return f"results/{wildcards.country}/robustness/{wildcards.variant}/events.parquet"
+    return f"results/{wildcards.country}/events/events.parquet"
+
+
+def variant_covariates(wildcards):
+    """A variant's covariates table: its own if its events or covariate options differ."""
+    from qipstudy.robustness import variant_needs_covariates
+
+    if variant_needs_covariates(config, wildcards.variant):
+        return f"results/{wildcards.country}/robustness/{wildcards.variant}/covariates.parquet"
+    return f"results/{wildcards.country}/covariates/events.parquet"
+
+
+def variant_outcome_events(wildcards):
+    dataset = "ucdp" if variant(wildcards)["outcome_source"] == "ucdp" else "acled"
+    return dataset_file(dataset, DATASET_FILES[dataset][0])(wildcards)
+
+
+def variant_nightlights(wildcards):
+    name = {"cf_cvg": "nightlights.tif", "stable_lights": "nightlights_stable_lights.tif"}
+    return dataset_file("nightlights", name[variant(wildcards)["covariates"]["nightlights_band"]])(wildcards)
+
+
+def variant_population(wildcards):
+    dataset = "worldpop" if variant(wildcards)["population"] == "worldpop" else "population"
+    return dataset_file(dataset, "pop_density.tif")(wildcards)
 
 
 def all_outputs():

@@ -16,6 +16,7 @@ rule estimate_mwa:
         parameters="results/{country}/mwa/{outcome}/parameters.json",
     params:
         mwa=config["mwa"],
+        outcome=lambda wildcards: wildcards.outcome,
     log:
         "logs/{country}/estimate_mwa_{outcome}.log",
     benchmark:

@@ -17,6 +17,7 @@ rule prepare_events:
         outcomes=config["outcomes"],
         outcome_source=config["outcome_source"],
         qip_columns=config["datasets"]["qip"].get("options", {}).get("column_map"),
+        placebo={},
     log:
         "logs/{country}/prepare_events.log",
     threads: 1

@@ -1,0 +1,23 @@
+"""Rule make_inference_table: uncorrected, Holm, BH, randomization and Westfall-Young p-values."""
+from pathlib import Path
+
+import pandas as pd
+
+from qipstudy.render import save_figure, write_table
+from qipstudy.robustness import inference_table, plot_inference_heatmaps, plot_permutation_distribution
+from qipstudy.runlog import log_to
+
+with log_to(snakemake.log[0]):
+    draws = [pd.read_parquet(path) for path in snakemake.input.draws]
+    table = inference_table(Path(snakemake.input.parameters).parent, draws)
+    title = snakemake.params.title
+    write_table(table, Path(snakemake.output.table[0]).with_suffix(""),
+                caption=f"{title}: p-values per window, uncorrected and corrected for the window grid")
+    save_figure(
+        plot_inference_heatmaps(table, t_unit=snakemake.params.t_unit, alpha=snakemake.params.alpha, title=title),
+        Path(snakemake.output.figure[0]).with_suffix(""),
+    )
+    save_figure(
+        plot_permutation_distribution(pd.concat(draws, ignore_index=True), table, title=title),
+        Path(snakemake.output.permutations[0]).with_suffix(""),
+    )
