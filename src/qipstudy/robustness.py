@@ -92,8 +92,12 @@ def apply_placebo(events: pd.DataFrame, placebo: Mapping, *, admin: gpd.GeoDataF
 
     * `shift_days`: every QIP start date moves by that many days; QIPs that leave the study period
       are dropped (the other events keep their dates).
-    * `random_locations`: every QIP moves to a uniform random point of the study regions (seeded
-      by `seed`); its admin-1 name follows the point. Covariates are recomputed downstream.
+    * `random_locations: uniform`: every QIP moves to a uniform random point of the study regions
+      (seeded by `seed`); its admin-1 name follows the point. Most such points have no event
+      within 15 km, so many windows are not identified (NA) — itself a finding.
+    * `random_locations: aid_sites`: every QIP moves to the site of a randomly drawn other aid
+      project (with replacement): the spatial pattern of aid is kept, the QIP's own place is not.
+    Covariates are recomputed downstream.
     """
     out = events.copy()
     is_qip = (out["source"] == "qip").to_numpy()
@@ -105,7 +109,17 @@ def apply_placebo(events: pd.DataFrame, placebo: Mapping, *, admin: gpd.GeoDataF
         out = out[inside | ~is_qip].copy()
         log.info("placebo: QIP dates shifted by %s; %d QIPs left the period", shift, dropped)
         is_qip = (out["source"] == "qip").to_numpy()
-    if placebo.get("random_locations"):
+    mode = placebo.get("random_locations")
+    if mode == "aid_sites":
+        rng = np.random.default_rng(int(placebo.get("seed", 0)))
+        sites = out[out["source"] == "iati"]
+        if sites.empty:
+            raise ValueError("placebo random_locations=aid_sites: the events table has no aid projects")
+        drawn = sites.iloc[rng.integers(0, len(sites), int(is_qip.sum()))]
+        for column in ("lon", "lat", "admin1"):
+            out.loc[is_qip, column] = drawn[column].to_numpy()
+        log.info("placebo: %d QIPs moved to random aid-project sites", int(is_qip.sum()))
+    elif mode == "uniform":
         rng = np.random.default_rng(int(placebo.get("seed", 0)))
         regions = admin[admin[admin1_column].isin(list(study_regions))]
         if regions.empty:
@@ -115,6 +129,8 @@ def apply_placebo(events: pd.DataFrame, placebo: Mapping, *, admin: gpd.GeoDataF
         out.loc[is_qip, "lat"] = lat
         out.loc[is_qip, "admin1"] = names
         log.info("placebo: %d QIPs moved to random points of the study regions", int(is_qip.sum()))
+    elif mode:
+        raise ValueError(f"placebo random_locations must be 'uniform' or 'aid_sites', got {mode!r}")
     out["timestamp"] = out["date"].dt.strftime("%Y-%m-%d")
     return out.sort_values(["date", "source", "event_id"], kind="stable").reset_index(drop=True)
 

@@ -42,8 +42,11 @@ SMALL_WORLD = {
         "seed": 7,
         "scale": 0.6,
         "planted_effect": {"outcome": "civilians", "radius_km": 6, "days": 30, "mean_extra_events": 1.0},
-    }
+    },
+    "robustness": {"permutations": {"n": 39, "shards": 2, "seed": 5}},
 }
+# The same world without the robustness part (for tests about other things: SLURM, countries).
+SMALL_WORLD_CORE = {**SMALL_WORLD, "robustness": {"enabled": False}}
 
 
 def write_overlay(workdir: Path, overlay: dict) -> Path:

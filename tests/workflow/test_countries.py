@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Countries beyond Mali (run in the default workflow test). Add a new country's code here.
 OTHER_COUNTRIES = sorted(p.stem for p in (REPO / "config/countries").glob("*.yaml") if p.stem != "MLI")
 SMALL = {"synthetic": {"seed": 11, "scale": 0.4, "planted_effect": {
-    "outcome": "civilians", "radius_km": 6, "days": 30, "mean_extra_events": 1.0}}}
+    "outcome": "civilians", "radius_km": 6, "days": 30, "mean_extra_events": 1.0}},
+    "robustness": {"enabled": False}}
 
 
 def _check_country(workdir: Path, iso3: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import SMALL_WORLD
+from conftest import SMALL_WORLD_CORE
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -40,7 +40,7 @@ def local_slurm():
 
 
 def test_slurm_profile_run_equals_local_run(local_slurm, small_world_run, workflow_copy, run_snakemake):
-    workdir, overlay = workflow_copy("slurm", SMALL_WORLD)
+    workdir, overlay = workflow_copy("slurm", SMALL_WORLD_CORE)
     run_snakemake(
         workdir,
         "--workflow-profile", "profiles/slurm",

@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -87,3 +88,28 @@ def test_second_run_has_nothing_to_do(small_world_run, run_snakemake):
     overlay = small_world_run / "config" / "test_overlay.yaml"
     proc = run_snakemake(small_world_run, "--cores", "1", "-n", "--configfile", "config/config.yaml", str(overlay))
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_robustness_variants_and_placebos(small_world_run):
+    table = pd.read_csv(small_world_run / "results/MLI/tables/robustness_civilians.csv").set_index("variant")
+    config = yaml.safe_load((small_world_run / "config/config.yaml").read_text())
+    assert set(table.index) == {"main", *config["robustness"]["variants"]}
+    # the planted effect survives the specification changes ...
+    for variant in ("unweighted", "no_tcm", "hc1", "cluster_admin2", "stable_lights", "worldpop", "major_roads"):
+        assert table.loc[variant, "significant_positive"] >= 0.6 * table.loc["main", "significant_positive"], variant
+    # ... and the placebos find (almost) nothing
+    for placebo in ("placebo_dates", "placebo_aid_sites"):
+        assert table.loc[placebo, "significant_positive"] <= 3, placebo
+
+
+def test_grid_wide_inference_keeps_the_planted_effect(small_world_run):
+    table = pd.read_csv(small_world_run / "results/MLI/inference/civilians/inference.csv")
+    assert {"pvalue_holm", "pvalue_BH", "pvalue_ri", "pvalue_wy"} <= set(table.columns)
+    covering = table[(table["t_window"] >= 30) & (table["spat_window"] >= 6)]
+    assert (covering["pvalue_wy"] <= 0.05).all()
+    fitted = table.dropna(subset=["estimate"])
+    assert (fitted["n_permutations"] == 39).all()
+    assert (table.loc[table["estimate"].isna(), "n_permutations"] == 0).all()
+    assert (fitted["pvalue_holm"] >= fitted["pvalue"]).all()
+    balance = pd.read_csv(small_world_run / "results/MLI/tables/balance_civilians.csv")
+    assert {"smd_pre", "smd_post", "L1_pre", "L1_post"} <= set(balance.columns)
