@@ -11,7 +11,7 @@ Raster values are those of the pixel containing the point.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd

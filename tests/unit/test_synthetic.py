@@ -286,7 +286,7 @@ def test_every_country_config(iso3, tmp_path):
     country = load_country(iso3)
     paths = generate_world(country, {"scale": 0.05}, tmp_path, seed=1)
     adm = gpd.read_file(paths["boundaries"])
-    f1, f3 = country["boundaries"]["admin1_field"], country["boundaries"]["admin3_field"]
+    f3 = country["boundaries"]["admin3_field"]
     for base in country["bases"]:
         poly = adm[adm[f3] == base["admin3"]]
         assert len(poly) == 1 and poly.geometry.iloc[0].contains(shapely.Point(base["lon"], base["lat"]))

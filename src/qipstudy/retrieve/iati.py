@@ -213,7 +213,7 @@ def _download_datastore(country: Mapping[str, Any], options: Mapping[str, Any], 
             body = payload["response"]
             found, docs = int(body["numFound"]), body["docs"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptFileError(f"IATI Datastore: unexpected payload (no response.numFound/docs)") from exc
+            raise CorruptFileError("IATI Datastore: unexpected payload (no response.numFound/docs)") from exc
         pages += 1
         for doc in docs:
             out.extend(_datastore_rows(doc))
