@@ -407,8 +407,8 @@ def heatmaps(estimates_by_outcome: Mapping[str, pd.DataFrame], stem: Path | None
 def cross_country_heatmaps(estimates_by_country: Mapping[str, pd.DataFrame], outcome: str,
                            stem: Path | None = None, *, style: str = "r", t_unit: str = "days",
                            alpha1: float = 0.05, alpha2: float = 0.1,
-                           ncols: int | None = None) -> matplotlib.figure.Figure:
-    """Small multiples of one outcome's heatmap per country.
+                           ncols: int | None = None, title: str | None = None) -> matplotlib.figure.Figure:
+    """Small multiples of one outcome's heatmap per country (or per variant: pass `title`).
 
     With `style="r"` all panels share one colour scale (the range of all countries' estimates), so
     shades compare across countries; `"tiles"` scales each panel on its own.
@@ -419,7 +419,7 @@ def cross_country_heatmaps(estimates_by_country: Mapping[str, pd.DataFrame], out
         for ax, (country, est) in zip(axes, estimates_by_country.items()):
             _draw_heatmap(ax, est, style=style, t_unit=t_unit, alpha1=alpha1, alpha2=alpha2, zlim=zlim,
                           title=country)
-        fig.suptitle(f"Effect of QIPs on {OUTCOME_LABELS.get(outcome, outcome).lower()}, by country")
+        fig.suptitle(title or f"Effect of QIPs on {OUTCOME_LABELS.get(outcome, outcome).lower()}, by country")
     return _finish(fig, stem)
 
 

@@ -97,6 +97,12 @@ def test_robustness_variants_and_placebos(small_world_run):
     # the planted effect survives the specification changes ...
     for variant in ("unweighted", "no_tcm", "hc1", "cluster_admin2", "stable_lights", "worldpop", "major_roads"):
         assert table.loc[variant, "significant_positive"] >= 0.6 * table.loc["main", "significant_positive"], variant
+    # every covariate variant really changes the inputs (not a copy of the main run)
+    windows = pd.read_csv(small_world_run / "results/MLI/tables/robustness_windows_civilians.csv")
+    main = windows[windows["variant"] == "main"].set_index(["t_window", "spat_window"])["estimate"]
+    for variant in ("stable_lights", "worldpop", "major_roads", "no_tcm", "ucdp"):
+        other = windows[windows["variant"] == variant].set_index(["t_window", "spat_window"])["estimate"]
+        assert not main.equals(other), f"{variant} reproduces the main estimates exactly"
     # ... and the placebos find (almost) nothing
     for placebo in ("placebo_dates", "placebo_aid_sites"):
         assert table.loc[placebo, "significant_positive"] <= 3, placebo

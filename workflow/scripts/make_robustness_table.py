@@ -26,4 +26,5 @@ with log_to(snakemake.log[0]):
         t_unit=snakemake.params.t_unit,
         alpha1=alpha,
         alpha2=alpha,
+        title="Robustness of the main result: the window grid under each variant and placebo",
     )

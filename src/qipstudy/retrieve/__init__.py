@@ -99,7 +99,8 @@ def _synthetic(dataset: str, spec: Spec, synthetic_dir: Path | None, out_dir: Pa
         raise RetrieveError(f"{dataset}: mode 'synthetic' needs synthetic_dir")
     files, sources = [], []
     for name, required in spec.files.items():
-        src = next((p for p in (Path(synthetic_dir) / name, Path(synthetic_dir) / dataset / name)
+        # a dataset's own sub-folder first (worldpop/pop_density.tif is not population's file)
+        src = next((p for p in (Path(synthetic_dir) / dataset / name, Path(synthetic_dir) / name)
                     if p.is_file()), None)
         if src is None:
             raise RetrieveError(f"{dataset}: synthetic world has no {name} in {synthetic_dir}")
