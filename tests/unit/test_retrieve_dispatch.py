@@ -375,3 +375,11 @@ def test_user_geofabrik_extract(tmp_path):
     lake = water[water["osm_id"] == 102].iloc[0]
     assert (lake["natural"], lake["water"], lake.geometry.geom_type) == ("water", "lake", "MultiPolygon")
     assert json.loads(prov.read_text())["notes"] == {"roads": 1, "waterways": 2}
+
+
+def test_boundary_fields_follow_the_country_language():
+    from qipstudy.retrieve.boundaries import fields
+
+    english = fields({"boundaries": {"admin1_field": "ADM1_EN", "admin2_field": "ADM2_EN", "admin3_field": "ADM3_EN"}})
+    assert english["ADM0_FR"] == "ADM0_EN" and english["ADM1_FR"] == "ADM1_EN" and english["ADM3_FR"] == "ADM3_EN"
+    assert fields({})["ADM0_FR"] == "ADM0_FR"

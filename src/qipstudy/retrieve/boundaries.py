@@ -31,7 +31,10 @@ GEOBOUNDARIES_API = "https://www.geoboundaries.org/api/current/gbOpen"
 def fields(country: Mapping[str, Any]) -> dict[str, str]:
     """Contract column names, honouring the country's `boundaries.*_field` overrides."""
     cfg = country.get("boundaries") or {}
-    names = {"ADM0_FR": "ADM0_FR", "ADM0_PCODE": "ADM0_PCODE", "ADM1_FR": cfg.get("admin1_field", "ADM1_FR"),
+    admin1 = cfg.get("admin1_field", "ADM1_FR")
+    # the country-name field follows the admin-1 field's language (ADM1_EN -> ADM0_EN)
+    admin0 = "ADM0" + admin1[4:] if admin1.startswith("ADM1") else "ADM0_FR"
+    names = {"ADM0_FR": admin0, "ADM0_PCODE": "ADM0_PCODE", "ADM1_FR": admin1,
              "ADM1_PCODE": "ADM1_PCODE", "ADM2_FR": cfg.get("admin2_field", "ADM2_FR"),
              "ADM2_PCODE": "ADM2_PCODE", "ADM3_FR": cfg.get("admin3_field", "ADM3_FR"),
              "ADM3_PCODE": "ADM3_PCODE"}
