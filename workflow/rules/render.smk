@@ -208,7 +208,10 @@ rule make_reproduction_report:
         report=report("results/{country}/reproduction_report.md", caption="../report/reproduction.rst", category="Reproduction"),
     params:
         published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
-        synthetic=any(d["mode"] == "synthetic" for d in config["datasets"].values()),
+        synthetic=any(
+            config["datasets"][d]["mode"] == "synthetic"
+            for d in [outcome_dataset(), "qip", "iati", "boundaries", "osm", "nightlights", "population"]
+        ),
     log:
         "logs/{country}/make_reproduction_report.log",
     localrule: True

@@ -175,10 +175,10 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
                                                  out_dir / "roads.gpkg"),
                  "waterways": osm.convert_hot_export(_find_osm_part(user_path, ("waterway", "water")),
                                                      "waterways", out_dir / "waterways.gpkg")}
-    elif dataset in ("nightlights", "population"):
+    elif dataset in ("nightlights", "population", "worldpop"):
         bbox = None if options.get("clip") is False else options.get("bbox")
         with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-            if dataset == "population":
+            if dataset in ("population", "worldpop"):
                 tif = rasters.unpack_raster(user_path, Path(tmp), member=options.get("member", ""))
                 notes["main"] = rasters.clip_raster(tif, out_dir / "pop_density.tif", bbox)
             else:
