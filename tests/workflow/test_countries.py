@@ -22,9 +22,15 @@ def _check_country(workdir: Path, iso3: str) -> None:
     results = workdir / "results" / iso3
     estimates = pd.read_csv(results / "mwa/civilians/estimates.csv")
     assert len(estimates) == 30
-    assert estimates["estimate"].notna().sum() >= 15, f"{iso3}: most windows should be estimable"
-    covering = estimates[(estimates["t_window"] >= 30) & (estimates["spat_window"] >= 6)]
-    assert (covering["estimate"] > 0).mean() >= 0.9, f"{iso3}: the planted effect is positive"
+    # a small world (scale 0.4) leaves some windows without pre-period events: not estimable
+    assert estimates["estimate"].notna().sum() >= 12, f"{iso3}: too few windows estimable"
+    covering = estimates[(estimates["t_window"] >= 30) & (estimates["spat_window"] >= 6)].dropna(subset=["estimate"])
+    assert len(covering) >= 8
+    # the planted effect (1 event per QIP): clear in the typical window; single sparse windows of
+    # a small world can be noisy
+    assert 0.5 < covering["estimate"].median() < 1.5, f"{iso3}: the planted effect is missed"
+    assert (covering["estimate"] > 0).mean() >= 0.8
+    assert (covering["pvalue"] <= 0.1).mean() >= 0.7
     for stem in ("figure4_map", "figure6_heatmaps"):
         assert (results / "figures" / f"{stem}.png").stat().st_size > 10_000
     events = pd.read_parquet(results / "events/events.parquet")

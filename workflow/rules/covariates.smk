@@ -19,7 +19,7 @@ rule build_covariates:
     log:
         "logs/{country}/build_covariates.log",
     benchmark:
-        "benchmarks/{country}/build_covariates.tsv"
+        "results/benchmarks/{country}/build_covariates.tsv"
     threads: 1
     resources:
         mem_mb=4000,

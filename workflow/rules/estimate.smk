@@ -20,7 +20,7 @@ rule estimate_mwa:
     log:
         "logs/{country}/estimate_mwa_{outcome}.log",
     benchmark:
-        "benchmarks/{country}/estimate_mwa_{outcome}.tsv"
+        "results/benchmarks/{country}/estimate_mwa_{outcome}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -20,6 +20,8 @@ rule prepare_events:
         placebo={},
     log:
         "logs/{country}/prepare_events.log",
+    benchmark:
+        "results/benchmarks/{country}/prepare_events.tsv"
     threads: 1
     resources:
         mem_mb=2000,

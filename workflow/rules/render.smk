@@ -14,6 +14,8 @@ rule make_table_qip_funding:
         by_category=table_outputs("appendix_table1_qip_funding_by_category"),
     log:
         "logs/{country}/make_table_qip_funding.log",
+    benchmark:
+        "results/benchmarks/{country}/make_table_qip_funding.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -30,6 +32,8 @@ rule make_table_conditional_means:
         table=report(table_outputs("table2_conditional_means"), caption="../report/table2.rst", category="Tables"),
     log:
         "logs/{country}/make_table_conditional_means.log",
+    benchmark:
+        "results/benchmarks/{country}/make_table_conditional_means.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -54,6 +58,8 @@ rule make_table_significant_windows:
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
     log:
         "logs/{country}/make_table_significant_windows_{outcome}.log",
+    benchmark:
+        "results/benchmarks/{country}/make_table_significant_windows_{outcome}.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -71,6 +77,8 @@ rule make_table_aid_categories:
         table=table_outputs("appendix_table2_aid_projects_by_category"),
     log:
         "logs/{country}/make_table_aid_categories.log",
+    benchmark:
+        "results/benchmarks/{country}/make_table_aid_categories.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -87,6 +95,8 @@ rule make_table_covariate_summary:
         table=table_outputs("appendix_table3_covariate_summary"),
     log:
         "logs/{country}/make_table_covariate_summary.log",
+    benchmark:
+        "results/benchmarks/{country}/make_table_covariate_summary.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -106,6 +116,8 @@ rule plot_attacks:
         country=lambda wildcards: COUNTRIES[wildcards.country],
     log:
         "logs/{country}/plot_attacks.log",
+    benchmark:
+        "results/benchmarks/{country}/plot_attacks.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -127,6 +139,8 @@ rule plot_map_events:
         road_classes=config["covariates"]["road_classes"],
     log:
         "logs/{country}/plot_map_events.log",
+    benchmark:
+        "results/benchmarks/{country}/plot_map_events.tsv"
     resources:
         mem_mb=2000,
     conda:
@@ -144,6 +158,8 @@ rule plot_event_dates:
         figure=report(figure_outputs("figure5_event_dates"), caption="../report/figure5.rst", category="Figures"),
     log:
         "logs/{country}/plot_event_dates.log",
+    benchmark:
+        "results/benchmarks/{country}/plot_event_dates.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -167,6 +183,8 @@ rule plot_heatmaps:
         alpha2=config["mwa"]["alpha2"],
     log:
         "logs/{country}/plot_heatmaps.log",
+    benchmark:
+        "results/benchmarks/{country}/plot_heatmaps.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -186,6 +204,8 @@ rule plot_covariates:
         match_columns=config["mwa"]["match_columns"],
     log:
         "logs/{country}/plot_covariates.log",
+    benchmark:
+        "results/benchmarks/{country}/plot_covariates.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -214,6 +234,8 @@ rule make_reproduction_report:
         ),
     log:
         "logs/{country}/make_reproduction_report.log",
+    benchmark:
+        "results/benchmarks/{country}/make_reproduction_report.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -238,6 +260,8 @@ rule make_cross_country_comparison:
         t_unit=config["mwa"]["t_unit"],
     log:
         "logs/cross_country/make_cross_country_comparison_{outcome}.log",
+    benchmark:
+        "results/benchmarks/cross_country/make_cross_country_comparison_{outcome}.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"

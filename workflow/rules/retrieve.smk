@@ -14,7 +14,7 @@ rule generate_synthetic_world:
     log:
         "logs/{country}/generate_synthetic_world.log",
     benchmark:
-        "benchmarks/{country}/generate_synthetic_world.tsv"
+        "results/benchmarks/{country}/generate_synthetic_world.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"

@@ -17,7 +17,7 @@ rule permute_mwa:
     log:
         "logs/{country}/permute_mwa_{outcome}_{shard}.log",
     benchmark:
-        "benchmarks/{country}/permute_mwa_{outcome}_{shard}.tsv"
+        "results/benchmarks/{country}/permute_mwa_{outcome}_{shard}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -62,6 +62,8 @@ rule make_inference_table:
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
     log:
         "logs/{country}/make_inference_table_{outcome}.log",
+    benchmark:
+        "results/benchmarks/{country}/make_inference_table_{outcome}.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -87,6 +89,8 @@ rule plot_balance:
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
     log:
         "logs/{country}/plot_balance_{outcome}.log",
+    benchmark:
+        "results/benchmarks/{country}/plot_balance_{outcome}.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
@@ -113,6 +117,8 @@ rule prepare_events_variant:
         placebo=lambda wildcards: variant(wildcards)["placebo"],
     log:
         "logs/{country}/prepare_events_variant_{variant}.log",
+    benchmark:
+        "results/benchmarks/{country}/prepare_events_variant_{variant}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -140,6 +146,8 @@ rule build_covariates_variant:
         covariates=lambda wildcards: variant(wildcards)["covariates"],
     log:
         "logs/{country}/build_covariates_variant_{variant}.log",
+    benchmark:
+        "results/benchmarks/{country}/build_covariates_variant_{variant}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -169,7 +177,7 @@ rule estimate_mwa_variant:
     log:
         "logs/{country}/estimate_mwa_variant_{variant}.log",
     benchmark:
-        "benchmarks/{country}/estimate_mwa_variant_{variant}.tsv"
+        "results/benchmarks/{country}/estimate_mwa_variant_{variant}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -205,6 +213,8 @@ rule make_robustness_table:
         t_unit=config["mwa"]["t_unit"],
     log:
         "logs/{country}/make_robustness_table_{outcome}.log",
+    benchmark:
+        "results/benchmarks/{country}/make_robustness_table_{outcome}.tsv"
     localrule: True
     conda:
         "../../envs/study.yaml"
