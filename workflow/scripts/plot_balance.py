@@ -13,5 +13,6 @@ with log_to(snakemake.log[0]):
     with atomic_path(snakemake.output.table) as tmp:
         balance.to_csv(tmp, index=False)
     figure = plot_balance(balance)
+    figure.set_layout_engine("constrained")  # room for the overall title above the panel titles
     figure.suptitle(f"{snakemake.params.title}: covariate balance before and after matching")
     save_figure(figure, Path(snakemake.output.figure[0]).with_suffix(""))
