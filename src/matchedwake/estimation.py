@@ -73,12 +73,12 @@ class QRDecomposition:
     pivot: np.ndarray
     rank: int
 
-    def qty(self, y: np.ndarray) -> np.ndarray:
-        """Qᵀy, applying the Householder reflections in order."""
+    def _reflect(self, vector: np.ndarray, reverse: bool) -> np.ndarray:
+        """Apply the stored Householder reflections to `vector` (in order: Qᵀv; reversed: Qv)."""
         q = self.qr
-        n = q.shape[0]
-        out = np.array(y, dtype=float, copy=True)
-        for j in range(min(self.rank, n - 1)):
+        out = np.array(vector, dtype=float, copy=True)
+        steps = range(min(self.rank, q.shape[0] - 1))
+        for j in (reversed(steps) if reverse else steps):
             if self.qraux[j] == 0:
                 continue
             v = q[j:, j].copy()
@@ -87,19 +87,13 @@ class QRDecomposition:
             out[j:] += t * v
         return out
 
+    def qty(self, y: np.ndarray) -> np.ndarray:
+        """Qᵀy, applying the Householder reflections in order."""
+        return self._reflect(y, reverse=False)
+
     def qy(self, z: np.ndarray) -> np.ndarray:
         """Qz, applying the reflections in reverse order."""
-        q = self.qr
-        n = q.shape[0]
-        out = np.array(z, dtype=float, copy=True)
-        for j in reversed(range(min(self.rank, n - 1))):
-            if self.qraux[j] == 0:
-                continue
-            v = q[j:, j].copy()
-            v[0] = self.qraux[j]
-            t = -np.dot(v, out[j:]) / v[0]
-            out[j:] += t * v
-        return out
+        return self._reflect(z, reverse=True)
 
     def r_matrix(self) -> np.ndarray:
         """The k×k upper-triangular factor for the kept columns."""
