@@ -1,40 +1,52 @@
-"""Atomic file writes: a crash leaves either the old file or the complete new one, never half."""
+"""Atomic file writes: a crash leaves either the old file or the complete new one, never half.
+
+The one way the study package writes files (the engine, which must not depend on this package,
+has its own in matchedwake.result).
+"""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's directory; move it into place only on success."""
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    The temporary name is unique, hidden and keeps the suffix (so format drivers such as GPKG or
+    GTiff recognise it); it is not created in advance, so writers create it with the usual
+    permissions. Same directory, so the final os.replace is atomic.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp = path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        yield tmp
+        os.replace(tmp, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_with(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp)` on a temporary path, then move the file into place; returns `path`."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
 
 
 def write_parquet(df, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
+    write_with(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def write_json(obj, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+    write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_text(text: str, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

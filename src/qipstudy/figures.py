@@ -18,7 +18,8 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from qipstudy.tables import COVARIATE_LABELS, write_atomic
+from qipstudy.atomic import write_with
+from qipstudy.tables import COVARIATE_LABELS
 
 # One style for every figure: small sans-serif type sized for a printed page, no chart junk.
 STYLE = {
@@ -87,7 +88,7 @@ def save_figure(fig: matplotlib.figure.Figure, stem: Path) -> list[Path]:
             with _style():
                 fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", metadata=metadata[ext])
 
-        paths.append(write_atomic(path, draw))
+        paths.append(write_with(path, draw))
     return paths
 
 

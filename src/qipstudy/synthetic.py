@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import pathlib
-import uuid
 from typing import Any, Callable
 
 import geopandas as gpd
@@ -27,6 +25,8 @@ from scipy.spatial import cKDTree
 import shapely.affinity
 import shapely.ops
 from pyproj import Geod
+
+from qipstudy.atomic import write_with
 from rasterio import features
 from affine import Affine
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
@@ -166,26 +166,9 @@ def resolve_params(params: dict | None) -> dict:
 # Small helpers
 # ---------------------------------------------------------------------------------------------
 
-def _tmp_path(path: pathlib.Path) -> pathlib.Path:
-    """Hidden, unique sibling name: same filesystem, so os.replace is atomic."""
-    return path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
-
-
-def _atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> pathlib.Path:
-    """Write through a temporary file in the same directory so readers never see half a file."""
-    tmp = _tmp_path(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def _write_csv(df: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     """UTF-8 CSV with \n line ends, as the providers' exports."""
-    return _atomic(path, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
+    return write_with(path, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
 
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: pathlib.Path, layer: str) -> pathlib.Path:
@@ -193,7 +176,7 @@ def _write_gpkg(gdf: gpd.GeoDataFrame, path: pathlib.Path, layer: str) -> pathli
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
     try:
-        return _atomic(path, lambda t: gdf.to_file(t, layer=layer, driver="GPKG", engine="pyogrio"))
+        return write_with(path, lambda t: gdf.to_file(t, layer=layer, driver="GPKG", engine="pyogrio"))
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
 
@@ -754,7 +737,7 @@ def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir
         def write(t):
             with rasterio.open(t, "w", **prof) as dst:
                 dst.write(arr, 1)
-        return _atomic(path, write)
+        return write_with(path, write)
 
     # A second, independent estimate of the same population surface (WorldPop-like: other noise,
     # WorldPop's nodata), for the robustness variant. A spawned generator leaves the main stream
@@ -1457,5 +1440,5 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
             for e, q, d, la, lo in zip(pl["event_id_cnty"], pl["_qip"], pl["_date"], pl["_lat"], pl["_lon"])],
     }
     text = json.dumps(truth, ensure_ascii=False, indent=1, sort_keys=False, default=str) + "\n"
-    written["truth"] = _atomic(out_dir / "truth.json", lambda t: t.write_text(text, encoding="utf-8"))
+    written["truth"] = write_with(out_dir / "truth.json", lambda t: t.write_text(text, encoding="utf-8"))
     return written

@@ -8,14 +8,13 @@ one. They write nothing unless given a `stem`; then they call :func:`write_table
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from qipstudy.atomic import atomic_path
+from qipstudy.atomic import write_with
 
 # Closed vocabularies of the QIP file (data contract), in the printed row order of the paper.
 ACTIVITY_TYPES = (
@@ -68,25 +67,8 @@ COVARIATE_LABELS = (
 # Writing
 # --------------------------------------------------------------------------------------------
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, then move it into place, so readers
-    (and Snakemake after a crash) never see a partial file. The file gets the usual umask mode
-    rather than mkstemp's private 0600, as results are meant to be shared."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-    return path
-
-
 def _write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+    write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
 
 
 def _format_cell(value, fmt: str | None) -> str:

@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from qipstudy.atomic import atomic_path
+
 from . import secrets
 
 __all__ = [
@@ -117,26 +119,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `dest`; move it into place only if the block succeeds.
-
-    Readers (and Snakemake) therefore never see a partial file. The temporary name keeps the
-    suffix so that format drivers (GPKG, GTiff) recognise it.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.stem}.tmp{os.getpid()}{dest.suffix}")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_csv_rows(dest: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> int:
