@@ -23,8 +23,6 @@ def r_round(x, digits: int = 0):
     candidate with an even last digit. This is why R gives round(0.4525, 3) == 0.452.
     """
     digits = int(digits)
-    if isinstance(x, (float, int, np.floating, np.integer)):
-        return _r_round_scalar(float(x), digits)
     scalar = np.ndim(x) == 0
     a = np.atleast_1d(np.asarray(x, dtype=float))
     if digits == 0:
@@ -57,33 +55,6 @@ def r_round(x, digits: int = 0):
                 r = np.where((du < dd) | ((du == dd) & odd), xu, xd)
                 out[todo] = np.copysign(r, a[todo])
     return float(out[0]) if scalar else out
-
-
-def _r_round_scalar(x: float, digits: int) -> float:
-    """Scalar path of :func:`r_round` (same rule, without array overhead)."""
-    if digits == 0:
-        return float(np.rint(x))
-    if x == 0 or not math.isfinite(x):
-        return x
-    v = abs(x)
-    if _LOG10_2 * (0.5 + (math.frexp(v)[1] - 1)) + digits > 15:
-        return x
-    if digits > 0:
-        p = 10.0**digits
-        x10 = v * p
-        i = math.floor(x10)
-        xd = i / p
-        xu = math.ceil(x10) / p
-    else:
-        p = 10.0 ** (-digits)
-        x10 = v / p
-        i = math.floor(x10)
-        xd = i * p
-        xu = math.ceil(x10) * p
-    du = xu - v
-    dd = v - xd
-    r = xu if (du < dd or (du == dd and i % 2 == 1)) else xd
-    return math.copysign(r, x)
 
 
 def r_pretty(lo: float, up: float, n: int, min_n: int = 1) -> np.ndarray:
