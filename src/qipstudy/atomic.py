@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
@@ -30,6 +31,37 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_TMP_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp(\.[^.]+)?$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(roots) -> list[Path]:
+    """Delete the temporary files of writers that died (e.g. SIGKILL while a figure was written).
+
+    Only names made by `atomic_path` (`.<stem>.<pid>.<8 hex>.tmp<suffix>`) whose process is gone are
+    removed; a concurrent run's files in progress are kept. Returns what was removed.
+    """
+    removed = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            continue
+        for path in root.rglob(".*.tmp*"):
+            match = _TMP_NAME.match(path.name)
+            if match and path.is_file() and not _pid_alive(int(match.group(1))):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def write_with(path: str | Path, write: Callable[[Path], None]) -> Path:

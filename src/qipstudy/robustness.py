@@ -3,11 +3,11 @@
 A *variant* is a partial overlay of the study's settings (config `robustness.variants`): it may
 change the MWA options (`mwa`), the covariate options (`covariates`), the outcome provider
 (`outcome_source`), the population raster (`population: worldpop`) or apply a placebo to the
-QIPs (`placebo`). The workflow re-runs only the steps a variant touches.
+QIPs (`placebo`). Its settings are resolved by qipstudy.plan; the workflow re-runs only the steps a
+variant touches.
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Mapping
@@ -33,57 +33,8 @@ from matchedwake.plotting import plot_tiles
 
 log = logging.getLogger(__name__)
 
-VARIANT_KEYS = {"title", "mwa", "covariates", "outcome_source", "population", "placebo"}
-PLACEBO_KEYS = {"shift_days", "random_locations", "seed"}
 INFERENCE_OPTIONS = ("match_columns", "estimation", "formula", "weighted", "estimation_controls", "tcm",
                      "match_default", "vcov", "cluster_column")
-
-
-def deep_merge(base: Mapping, overlay: Mapping) -> dict:
-    """`base` with `overlay` applied recursively (dicts merge, everything else replaces)."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def variant_settings(config: Mapping, variant: str) -> dict:
-    """The full settings of one variant: the main run's, with the variant's overlay applied."""
-    variants = config["robustness"]["variants"]
-    if variant not in variants:
-        raise ValueError(f"config: unknown robustness variant {variant!r}; known: {sorted(variants)}")
-    overlay = variants[variant]
-    unknown = set(overlay) - VARIANT_KEYS
-    if unknown:
-        raise ValueError(f"config: robustness.variants.{variant} has unknown keys {sorted(unknown)}")
-    placebo = dict(overlay.get("placebo", {}))
-    if set(placebo) - PLACEBO_KEYS:
-        raise ValueError(f"config: robustness.variants.{variant}.placebo has unknown keys "
-                         f"{sorted(set(placebo) - PLACEBO_KEYS)}")
-    return {
-        "title": overlay.get("title", variant),
-        "mwa": deep_merge(config["mwa"], overlay.get("mwa", {})),
-        "covariates": deep_merge(config["covariates"], overlay.get("covariates", {})),
-        "outcome_source": overlay.get("outcome_source", config["outcome_source"]),
-        "population": overlay.get("population", "gpw"),
-        "placebo": placebo,
-    }
-
-
-def variant_needs_events(config: Mapping, variant: str) -> bool:
-    """A variant needs its own events table if it changes the outcome provider or moves QIPs."""
-    settings = variant_settings(config, variant)
-    return bool(settings["placebo"]) or settings["outcome_source"] != config["outcome_source"]
-
-
-def variant_needs_covariates(config: Mapping, variant: str) -> bool:
-    """A variant needs its own covariates if its events, covariate options or population differ."""
-    settings = variant_settings(config, variant)
-    return (variant_needs_events(config, variant) or settings["covariates"] != config["covariates"]
-            or settings["population"] != "gpw")
 
 
 def apply_placebo(events: pd.DataFrame, placebo: Mapping, *, admin: gpd.GeoDataFrame, admin1_column: str,
@@ -157,12 +108,15 @@ def _random_points(regions: gpd.GeoDataFrame, admin1_column: str, n: int, rng: n
 
 
 def robustness_summary(estimates_by_variant: Mapping[str, pd.DataFrame], *, alpha: float,
-                       titles: Mapping[str, str] | None = None) -> pd.DataFrame:
+                       titles: Mapping[str, str] | None = None,
+                       skipped: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per variant: how much of the main grid's pattern survives.
 
     Columns: variant, windows (in the grid), estimated (windows with an estimate), significant
-    (p ≤ alpha), significant_positive, median_estimate (over estimated windows), and the share of
-    estimated windows whose sign agrees with the main run's.
+    (p ≤ alpha), significant_positive, median_estimate (over estimated windows), the share of
+    estimated windows whose sign agrees with the main run's, and a `note`. Variants in `skipped`
+    ({variant: reason}) were not run (e.g. their input would have been synthetic in a real run):
+    they get a row with the reason as note and no numbers.
     """
     titles = dict(titles or {})
     main = estimates_by_variant.get("main")
@@ -184,7 +138,12 @@ def robustness_summary(estimates_by_variant: Mapping[str, pd.DataFrame], *, alph
                                 suffixes=("", "_main"))
             row["sign_agreement"] = (float((np.sign(both["estimate"]) == np.sign(both["estimate_main"])).mean())
                                      if len(both) else np.nan)
+        row["note"] = ""
         rows.append(row)
+    for name, reason in (skipped or {}).items():
+        rows.append({"variant": name, "description": titles.get(name, name), "windows": 0, "estimated": 0,
+                     "significant": 0, "significant_positive": 0, "median_estimate": np.nan,
+                     "sign_agreement": np.nan, "note": reason})
     return pd.DataFrame(rows)
 
 

@@ -750,7 +750,7 @@ def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir
 
     return {
         "worldpop": tif(out_dir / "worldpop" / "pop_density.tif", worldpop, nodata=WORLDPOP_NODATA, predictor=3),
-        "nightlights": tif(out_dir / "nightlights.tif", cvg, predictor=2),
+        "nightlights_cf_cvg": tif(out_dir / "nightlights_cf_cvg.tif", cvg, predictor=2),
         "nightlights_stable_lights": tif(out_dir / "nightlights_stable_lights.tif", stable, predictor=2),
         "population": tif(out_dir / "pop_density.tif", pop, nodata=GPW_NODATA, predictor=3),
         "_res": res,

@@ -7,51 +7,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from qipstudy.robustness import (
-    apply_placebo,
-    deep_merge,
-    robustness_summary,
-    variant_needs_covariates,
-    variant_needs_events,
-    variant_settings,
-)
-
-CONFIG = {
-    "mwa": {"weighted": True, "tcm": True, "t_window": [10, 60, 10]},
-    "covariates": {"road_classes": ["trunk", "primary"], "nightlights_band": "cf_cvg"},
-    "outcome_source": "acled",
-    "robustness": {"variants": {
-        "unweighted": {"mwa": {"weighted": False}},
-        "major_roads": {"covariates": {"road_classes": ["trunk"]}},
-        "ucdp": {"outcome_source": "ucdp"},
-        "worldpop": {"population": "worldpop"},
-        "placebo": {"placebo": {"shift_days": -365}},
-        "typo": {"mwa_settings": {}},
-    }},
-}
-
-
-def test_deep_merge_overlays_nested_keys_only():
-    merged = deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]})
-    assert merged == {"a": {"x": 1, "y": 3}, "b": [2]}
-
-
-def test_variant_settings_merge_and_what_each_variant_reruns():
-    unweighted = variant_settings(CONFIG, "unweighted")
-    assert unweighted["mwa"] == {"weighted": False, "tcm": True, "t_window": [10, 60, 10]}
-    assert not variant_needs_events(CONFIG, "unweighted") and not variant_needs_covariates(CONFIG, "unweighted")
-    assert not variant_needs_events(CONFIG, "major_roads") and variant_needs_covariates(CONFIG, "major_roads")
-    assert variant_needs_events(CONFIG, "ucdp") and variant_needs_covariates(CONFIG, "ucdp")
-    assert not variant_needs_events(CONFIG, "worldpop") and variant_needs_covariates(CONFIG, "worldpop")
-    assert variant_needs_events(CONFIG, "placebo")
-
-
-def test_unknown_variant_or_key_is_an_error():
-    with pytest.raises(ValueError, match="unknown robustness variant 'nope'"):
-        variant_settings(CONFIG, "nope")
-    with pytest.raises(ValueError, match="mwa_settings"):
-        variant_settings(CONFIG, "typo")
-
+from qipstudy.robustness import apply_placebo, robustness_summary
 
 def _events():
     dates = pd.to_datetime(["2017-03-01", "2018-06-01", "2020-06-01", "2019-01-01", "2019-02-01"])

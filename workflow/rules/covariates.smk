@@ -1,25 +1,30 @@
-# The five matching covariates of the paper, for every event.
+# The five matching covariates of the paper, for every event of a (country, spec) events table.
 
 
 rule build_covariates:
     message:
-        "Computing covariates (distances, night lights, population) for {wildcards.country}"
+        "Computing covariates of {wildcards.country} ({params.spec})"
     input:
-        events="results/{country}/events/events.parquet",
+        events=lambda w: PLAN.events_path(w.country, spec_of(w)),
         roads=dataset_file("osm", "roads.gpkg"),
         waterways=dataset_file("osm", "waterways.gpkg"),
         admin3=dataset_file("boundaries", "adm3.gpkg"),
-        nightlights=nightlights_file(),
-        population=dataset_file("population", "pop_density.tif"),
+        nightlights=lambda w: PLAN.nightlights_file(w.country, spec_of(w)),
+        population=lambda w: PLAN.population_file(w.country, spec_of(w)),
+        code=module_files("qipstudy.covariates"),
     output:
-        covariates="results/{country}/covariates/events.parquet",
+        covariates="results/{country}/{spec_dir}covariates/events.parquet",
     params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
-        covariates=config["covariates"],
+        spec=spec_of,
+        bases=country_value("bases"),
+        projected_crs=country_value("projected_crs"),
+        admin_fields=country_value("boundaries"),
+        covariates=lambda w: settings(w).covariates,
+        population=lambda w: settings(w).population,
     log:
-        "logs/{country}/build_covariates.log",
+        "logs/{country}/{spec_dir}build_covariates.log",
     benchmark:
-        "results/benchmarks/{country}/build_covariates.tsv"
+        "results/benchmarks/{country}/{spec_dir}build_covariates.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -1,26 +1,26 @@
-# Matched Wake Analysis: one job per (country, outcome) counts and estimates the whole window grid.
+# Matched Wake Analysis: one job per (country, spec, outcome) counts and estimates the whole grid.
 
 
 rule estimate_mwa:
     message:
-        "Matched Wake Analysis of {wildcards.outcome} around QIPs in {wildcards.country}"
+        "Matched Wake Analysis of {wildcards.outcome} around QIPs in {wildcards.country} ({params.spec})"
     input:
-        covariates="results/{country}/covariates/events.parquet",
-        engine=engine_sources(),
+        covariates=lambda w: PLAN.covariates_path(w.country, spec_of(w)),
+        code=ENGINE + module_files("qipstudy.estimate"),
     output:
-        estimates="results/{country}/mwa/{outcome}/estimates.csv",
-        matching="results/{country}/mwa/{outcome}/matching.csv",
-        sutva="results/{country}/mwa/{outcome}/sutva.csv",
-        wakes="results/{country}/mwa/{outcome}/wakes.parquet",
-        summary="results/{country}/mwa/{outcome}/summary.txt",
-        parameters="results/{country}/mwa/{outcome}/parameters.json",
+        estimates="results/{country}/{spec_dir}mwa/{outcome}/estimates.csv",
+        matching="results/{country}/{spec_dir}mwa/{outcome}/matching.csv",
+        sutva="results/{country}/{spec_dir}mwa/{outcome}/sutva.csv",
+        wakes="results/{country}/{spec_dir}mwa/{outcome}/wakes.parquet",
+        summary="results/{country}/{spec_dir}mwa/{outcome}/summary.txt",
+        parameters="results/{country}/{spec_dir}mwa/{outcome}/parameters.json",
     params:
-        mwa=config["mwa"],
-        outcome=lambda wildcards: wildcards.outcome,
+        spec=spec_of,
+        mwa=lambda w: settings(w).mwa,
     log:
-        "logs/{country}/estimate_mwa_{outcome}.log",
+        "logs/{country}/{spec_dir}estimate_mwa_{outcome}.log",
     benchmark:
-        "results/benchmarks/{country}/estimate_mwa_{outcome}.tsv"
+        "results/benchmarks/{country}/{spec_dir}estimate_mwa_{outcome}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -1,27 +1,32 @@
-# One harmonised events table per country: study period, study regions, outcome definitions.
+# One harmonised events table per (country, spec): study period, study regions, outcome flags,
+# and a variant's placebo. A variant that changes none of these uses the main run's table.
 
 
 rule prepare_events:
     message:
-        "Preparing the harmonised events table of {wildcards.country}"
+        "Preparing the events table of {wildcards.country} ({params.spec})"
     input:
-        outcome_events=outcome_events_file(),
+        outcome_events=lambda w: PLAN.outcome_events_file(w.country, spec_of(w)),
         qips=dataset_file("qip", "qips.csv"),
         iati=dataset_file("iati", "activities.csv"),
         admin3=dataset_file("boundaries", "adm3.gpkg"),
+        code=module_files("qipstudy.prepare", "qipstudy.robustness"),
     output:
-        events="results/{country}/events/events.parquet",
-        filter_log="results/{country}/events/filter_log.json",
+        events="results/{country}/{spec_dir}events/events.parquet",
+        filter_log="results/{country}/{spec_dir}events/filter_log.json",
     params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
-        outcomes=config["outcomes"],
-        outcome_source=config["outcome_source"],
-        qip_columns=config["datasets"]["qip"].get("options", {}).get("column_map"),
-        placebo={},
+        spec=spec_of,
+        period=country_value("period"),
+        study_regions=country_value("study_regions"),
+        admin_fields=country_value("boundaries"),
+        outcomes=outcome_selection(),
+        outcome_source=lambda w: settings(w).outcome_source,
+        placebo=lambda w: settings(w).placebo,
+        qip_options=config["datasets"]["qip"]["options"],
     log:
-        "logs/{country}/prepare_events.log",
+        "logs/{country}/{spec_dir}prepare_events.log",
     benchmark:
-        "results/benchmarks/{country}/prepare_events.tsv"
+        "results/benchmarks/{country}/{spec_dir}prepare_events.tsv"
     threads: 1
     resources:
         mem_mb=2000,

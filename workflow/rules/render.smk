@@ -5,6 +5,7 @@ rule make_table_qip_funding:
         "Table 1 and appendix Table 1 (QIP funding) for {wildcards.country}"
     input:
         events="results/{country}/events/events.parquet",
+        code=module_files("qipstudy.tables"),
     output:
         by_activity=report(
             table_outputs("table1_qip_funding_by_activity_type"),
@@ -28,6 +29,7 @@ rule make_table_conditional_means:
         "Table 2 (conditional means of the covariates) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
+        code=module_files("qipstudy.tables"),
     output:
         table=report(table_outputs("table2_conditional_means"), caption="../report/table2.rst", category="Tables"),
     log:
@@ -46,6 +48,7 @@ rule make_table_significant_windows:
         "Significant windows of {wildcards.outcome} for {wildcards.country}"
     input:
         estimates="results/{country}/mwa/{outcome}/estimates.csv",
+        code=module_files("qipstudy.tables"),
     output:
         table=report(
             table_outputs("significant_windows_{outcome}"),
@@ -73,6 +76,7 @@ rule make_table_aid_categories:
     input:
         # The paper counts every aid-project location of the export (15,670 > its sample N).
         iati=dataset_file("iati", "activities.csv"),
+        code=module_files("qipstudy.tables", "qipstudy.prepare"),
     output:
         table=table_outputs("appendix_table2_aid_projects_by_category"),
     log:
@@ -91,6 +95,7 @@ rule make_table_covariate_summary:
         "Appendix Table 3 (covariate summary) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
+        code=module_files("qipstudy.tables"),
     output:
         table=table_outputs("appendix_table3_covariate_summary"),
     log:
@@ -110,10 +115,11 @@ rule plot_attacks:
     input:
         awsd=dataset_file("awsd", "awsd.csv"),
         fatalities=dataset_file("un_fatalities", "fatalities.csv"),
+        code=module_files("qipstudy.figures"),
     output:
         figure=report(figure_outputs("figure1_attacks"), caption="../report/figure1.rst", category="Figures"),
     params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
+        country=country_keys("name", "mission"),
     log:
         "logs/{country}/plot_attacks.log",
     benchmark:
@@ -132,10 +138,11 @@ rule plot_map_events:
         covariates="results/{country}/covariates/events.parquet",
         admin3=dataset_file("boundaries", "adm3.gpkg"),
         roads=dataset_file("osm", "roads.gpkg"),
+        code=module_files("qipstudy.figures"),
     output:
         figure=report(figure_outputs("figure4_map"), caption="../report/figure4.rst", category="Figures"),
     params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
+        country=country_keys("name", "study_regions", "boundaries.admin1_field", "synthetic.towns", "bases"),
         road_classes=config["covariates"]["road_classes"],
     log:
         "logs/{country}/plot_map_events.log",
@@ -154,6 +161,7 @@ rule plot_event_dates:
         "Figure 5 (event dates by type) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
+        code=module_files("qipstudy.figures"),
     output:
         figure=report(figure_outputs("figure5_event_dates"), caption="../report/figure5.rst", category="Figures"),
     log:
@@ -172,6 +180,7 @@ rule plot_heatmaps:
         "Figure 6 (space-time heatmaps of the estimates) for {wildcards.country}"
     input:
         estimates=expand("results/{{country}}/mwa/{outcome}/estimates.csv", outcome=OUTCOMES),
+        code=module_files("qipstudy.figures", "matchedwake.plotting"),
     output:
         figure=report(figure_outputs("figure6_heatmaps"), caption="../report/figure6.rst", category="Figures"),
         r_style=expand("results/{{country}}/figures/heatmap_r_style_{outcome}.{ext}", outcome=OUTCOMES, ext=FIGURE_EXTS),
@@ -197,6 +206,7 @@ rule plot_covariates:
         "Appendix Figures 1-2 (covariate histograms and correlations) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
+        code=module_files("qipstudy.figures"),
     output:
         histograms=report(figure_outputs("appendix_figure1_covariate_histograms"), caption="../report/appendix_figure1.rst", category="Appendix"),
         correlations=report(figure_outputs("appendix_figure2_covariate_correlations"), caption="../report/appendix_figure2.rst", category="Appendix"),
@@ -217,20 +227,15 @@ rule make_reproduction_report:
     message:
         "Comparing {wildcards.country}'s tables with the published numbers"
     input:
-        tables=lambda wildcards: [
-            f"results/{wildcards.country}/tables/{stem}.csv"
-            for stem in ["table1_qip_funding_by_activity_type", "appendix_table1_qip_funding_by_category",
-                         "table2_conditional_means", "appendix_table2_aid_projects_by_category",
-                         "appendix_table3_covariate_summary"]
-        ] + [f"results/{wildcards.country}/tables/significant_windows_{o}.csv" for o in OUTCOMES],
+        tables=lambda w: [f"results/{w.country}/{stem}.csv" for stem in compared_stems()],
         published="resources/published/sauter2022",
+        code=module_files("qipstudy.tables"),
     output:
         report=report("results/{country}/reproduction_report.md", caption="../report/reproduction.rst", category="Reproduction"),
     params:
         published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
         synthetic=any(
-            config["datasets"][d]["mode"] == "synthetic"
-            for d in [outcome_dataset(), "qip", "iati", "boundaries", "osm", "nightlights", "population"]
+            PLAN.mode(d) == "synthetic" for d in PLAN.spec_datasets(MAIN).values()
         ),
     log:
         "logs/{country}/make_reproduction_report.log",
@@ -248,6 +253,7 @@ rule make_cross_country_comparison:
         "Cross-country comparison of {wildcards.outcome}"
     input:
         estimates=expand("results/{country}/mwa/{{outcome}}/estimates.csv", country=list(COUNTRIES)),
+        code=module_files("qipstudy.tables", "qipstudy.figures"),
     output:
         table=report("results/cross_country/table_cross_country_{outcome}.csv", caption="../report/cross_country.rst", category="Cross-country"),
         table_formats=multiext("results/cross_country/table_cross_country_{outcome}", ".tex", ".md"),

@@ -1,6 +1,8 @@
-# All network I/O lives here. Each dataset comes from `download`, a `user` file, or the
-# built-in synthetic world; rules write only under resources/automatic/<country>/<dataset>/<version>/
-# and leave a provenance.json. Credentials are read inside the package from the environment.
+# All network I/O lives here. Each dataset comes from `download`, a `user` file, or the built-in
+# synthetic world; rules write only under resources/automatic/<country>/<dataset>/<version>/ and
+# leave a provenance.json. Credentials are read inside the package from the environment.
+# A download-mode snapshot is write-protected: it is never overwritten (download again into a new
+# `version`), and no code edit triggers a download.
 
 
 rule generate_synthetic_world:
@@ -9,8 +11,10 @@ rule generate_synthetic_world:
     output:
         directory("resources/automatic/{country}/synthetic_world"),
     params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
+        country=country_keys(*SYNTHETIC_COUNTRY_KEYS),
         synthetic=config["synthetic"],
+    input:
+        code=module_files("qipstudy.synthetic"),
     log:
         "logs/{country}/generate_synthetic_world.log",
     benchmark:
@@ -22,26 +26,33 @@ rule generate_synthetic_world:
         "../scripts/generate_synthetic_world.py"
 
 
-for _dataset, _files in DATASET_FILES.items():
+for _dataset, _spec in DATASETS.items():
+    _mode = config["datasets"][_dataset]["mode"]
+    _keep = protected if _mode == "download" else (lambda path: path)
 
     rule:
         name:
             f"retrieve_{_dataset}"
         message:
-            f"Retrieving {_dataset} for {{wildcards.country}} ({{wildcards.version}})"
+            f"Retrieving {_dataset} ({_mode}) for {{wildcards.country}} ({{wildcards.version}})"
         input:
             unpack(retrieve_inputs(_dataset)),
         output:
-            files=[f"resources/automatic/{{country}}/{_dataset}/{{version}}/{name}" for name in _files],
-            provenance=f"resources/automatic/{{country}}/{_dataset}/{{version}}/provenance.json",
+            files=[
+                _keep(f"resources/automatic/{{country}}/{_dataset}/{{version}}/{name}")
+                for name in _spec.files
+            ],
+            provenance=_keep(
+                f"resources/automatic/{{country}}/{_dataset}/{{version}}/provenance.json"
+            ),
         params:
             dataset=_dataset,
-            mode=config["datasets"][_dataset]["mode"],
-            options=config["datasets"][_dataset].get("options", {}),
-            country=lambda wildcards: COUNTRIES[wildcards.country],
+            mode=_mode,
+            options=config["datasets"][_dataset]["options"],
+            sha256=config["datasets"][_dataset]["sha256"],
+            country=country_keys(*_spec.country_keys),
         log:
             f"logs/{{country}}/retrieve_{_dataset}_{{version}}.log",
-        retries: 2
         localrule: True
         conda:
             "../../envs/study.yaml"

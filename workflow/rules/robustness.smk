@@ -9,6 +9,7 @@ rule permute_mwa:
         estimates="results/{country}/mwa/{outcome}/estimates.csv",
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
         parameters="results/{country}/mwa/{outcome}/parameters.json",
+        code=ENGINE + module_files("matchedwake.inference", "qipstudy.robustness"),
     output:
         draws="results/{country}/inference/{outcome}/draws_{shard}.parquet",
     params:
@@ -37,6 +38,7 @@ rule make_inference_table:
             "results/{{country}}/inference/{{outcome}}/draws_{shard}.parquet",
             shard=range(config["robustness"]["permutations"]["shards"]),
         ),
+        code=ENGINE + module_files("matchedwake.inference", "qipstudy.robustness"),
     output:
         table=report(
             multiext("results/{country}/inference/{outcome}/inference", ".csv", ".tex", ".md"),
@@ -77,6 +79,7 @@ rule plot_balance:
     input:
         parameters="results/{country}/mwa/{outcome}/parameters.json",
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
+        code=module_files("matchedwake.inference", "matchedwake.plotting", "qipstudy.robustness"),
     output:
         table="results/{country}/tables/balance_{outcome}.csv",
         figure=report(
@@ -98,102 +101,13 @@ rule plot_balance:
         "../scripts/plot_balance.py"
 
 
-rule prepare_events_variant:
-    message:
-        "Events of robustness variant {wildcards.variant} for {wildcards.country}"
-    input:
-        outcome_events=variant_outcome_events,
-        qips=dataset_file("qip", "qips.csv"),
-        iati=dataset_file("iati", "activities.csv"),
-        admin3=dataset_file("boundaries", "adm3.gpkg"),
-    output:
-        events="results/{country}/robustness/{variant}/events.parquet",
-        filter_log="results/{country}/robustness/{variant}/filter_log.json",
-    params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
-        outcomes=config["outcomes"],
-        outcome_source=lambda wildcards: variant(wildcards)["outcome_source"],
-        qip_columns=config["datasets"]["qip"].get("options", {}).get("column_map"),
-        placebo=lambda wildcards: variant(wildcards)["placebo"],
-    log:
-        "logs/{country}/prepare_events_variant_{variant}.log",
-    benchmark:
-        "results/benchmarks/{country}/prepare_events_variant_{variant}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/study.yaml"
-    script:
-        "../scripts/prepare_events.py"
-
-
-rule build_covariates_variant:
-    message:
-        "Covariates of robustness variant {wildcards.variant} for {wildcards.country}"
-    input:
-        events=variant_events,
-        roads=dataset_file("osm", "roads.gpkg"),
-        waterways=dataset_file("osm", "waterways.gpkg"),
-        admin3=dataset_file("boundaries", "adm3.gpkg"),
-        nightlights=variant_nightlights,
-        population=variant_population,
-    output:
-        covariates="results/{country}/robustness/{variant}/covariates.parquet",
-    params:
-        country=lambda wildcards: COUNTRIES[wildcards.country],
-        covariates=lambda wildcards: variant(wildcards)["covariates"],
-    log:
-        "logs/{country}/build_covariates_variant_{variant}.log",
-    benchmark:
-        "results/benchmarks/{country}/build_covariates_variant_{variant}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/study.yaml"
-    script:
-        "../scripts/build_covariates.py"
-
-
-rule estimate_mwa_variant:
-    message:
-        "Matched Wake Analysis of {wildcards.country}'s main outcome under variant {wildcards.variant}"
-    input:
-        covariates=variant_covariates,
-        engine=engine_sources(),
-    output:
-        estimates="results/{country}/robustness/{variant}/mwa/estimates.csv",
-        matching="results/{country}/robustness/{variant}/mwa/matching.csv",
-        sutva="results/{country}/robustness/{variant}/mwa/sutva.csv",
-        wakes="results/{country}/robustness/{variant}/mwa/wakes.parquet",
-        summary="results/{country}/robustness/{variant}/mwa/summary.txt",
-        parameters="results/{country}/robustness/{variant}/mwa/parameters.json",
-    params:
-        mwa=lambda wildcards: variant(wildcards)["mwa"],
-        outcome=config["robustness"]["outcome"],
-    log:
-        "logs/{country}/estimate_mwa_variant_{variant}.log",
-    benchmark:
-        "results/benchmarks/{country}/estimate_mwa_variant_{variant}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/study.yaml"
-    script:
-        "../scripts/estimate_mwa.py"
-
-
 rule make_robustness_table:
     message:
         "Robustness table and figure of {wildcards.outcome} for {wildcards.country}"
     input:
         main="results/{country}/mwa/{outcome}/estimates.csv",
-        variants=expand("results/{{country}}/robustness/{variant}/mwa/estimates.csv", variant=VARIANTS),
+        variants=lambda w: [PLAN.mwa_file(w.country, v, w.outcome) for v in PLAN.run_variants()],
+        code=module_files("qipstudy.robustness", "qipstudy.figures"),
     output:
         table=report(
             multiext("results/{country}/tables/robustness_{outcome}", ".csv", ".tex", ".md"),
@@ -207,8 +121,9 @@ rule make_robustness_table:
             category="Robustness",
         ),
     params:
-        variants=VARIANTS,
-        titles={name: spec.get("title", name) for name, spec in config["robustness"]["variants"].items()},
+        variants=PLAN.run_variants(),
+        titles={spec: PLAN.settings(spec).title for spec in PLAN.specs},
+        skipped={v: PLAN.skip_reason(v) for v in PLAN.variants if PLAN.skip_reason(v)},
         alpha=config["mwa"]["alpha1"],
         t_unit=config["mwa"]["t_unit"],
     log:

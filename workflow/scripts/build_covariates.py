@@ -6,9 +6,9 @@ from qipstudy.prepare import read_admin3
 from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
-    country = snakemake.params.country
-    settings = snakemake.params.covariates
-    fields = country["boundaries"]
+    params = snakemake.params
+    fields = params.admin_fields
+    settings = params.covariates
     table = build_covariates(
         pd.read_parquet(snakemake.input.events),
         roads=snakemake.input.roads,
@@ -16,13 +16,20 @@ with log_to(snakemake.log[0]) as log:
         admin3=read_admin3(
             snakemake.input.admin3, fields["admin1_field"], fields["admin3_field"], admin2_field=fields["admin2_field"]
         ),
-        bases=country["bases"],
+        bases=params.bases,
         nightlights_path=snakemake.input.nightlights,
         population_path=snakemake.input.population,
-        projected_crs=country["projected_crs"],
+        projected_crs=params.projected_crs,
         road_classes=settings["road_classes"],
         water_classes=settings["water_classes"],
         base_mode=settings["base_mode"],
     )
+    table.attrs["spec"] = {
+        **table.attrs.get("spec", {}),
+        "covariates": dict(settings),
+        "population": params.population,
+        "nightlights_file": snakemake.input.nightlights,
+        "population_file": snakemake.input.population,
+    }
     write_covariates(table, snakemake.output.covariates)
     log.info("covariates: %s", table.attrs.get("covariate_counts"))

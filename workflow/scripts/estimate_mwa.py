@@ -1,4 +1,4 @@
-"""Rules estimate_mwa, estimate_mwa_variant: the MWA window grid of one (country, outcome[, variant])."""
+"""Rule estimate_mwa: the MWA window grid of one (country, spec, outcome)."""
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +8,6 @@ from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
     covariates = pd.read_parquet(snakemake.input.covariates)
-    result = run_mwa(covariates, snakemake.params.outcome, snakemake.params.mwa)
+    result = run_mwa(covariates, snakemake.wildcards.outcome, snakemake.params.mwa)
     result.to_dir(Path(snakemake.output.estimates).parent)
     log.info("wrote %s", Path(snakemake.output.estimates).parent)

@@ -11,9 +11,9 @@ from qipstudy.runlog import log_to
 with log_to(snakemake.log[0]):
     estimates = {"main": pd.read_csv(snakemake.input.main)}
     estimates.update({v: pd.read_csv(p) for v, p in zip(snakemake.params.variants, snakemake.input.variants)})
-    titles = {"main": "Main specification (paper)", **snakemake.params.titles}
     alpha = snakemake.params.alpha
-    summary = robustness_summary(estimates, alpha=alpha, titles=titles)
+    summary = robustness_summary(estimates, alpha=alpha, titles=snakemake.params.titles,
+                                 skipped=snakemake.params.skipped)
     write_table(summary, Path(snakemake.output.table[0]).with_suffix(""),
                 caption=f"Robustness of the main result: windows with p <= {alpha} per variant")
     with atomic_path(snakemake.output.windows) as tmp:

@@ -18,6 +18,7 @@ from . import acled, boundaries, figure1, iati, osm, psdh, rasters, ucdp
 from .http import (ChecksumError, EmptyResultError, RetrieveError, SchemaError, atomic_path, log,
                    parse_csv_text, read_text_file, require_columns, sha256_file)
 from .provenance import Retrieved, write_provenance
+from ..registry import NIGHTLIGHT_BAND_FILES
 
 __all__ = ["DATASETS", "MODES", "retrieve_dataset", "validate_file", "RetrieveError"]
 
@@ -27,26 +28,45 @@ RASTER = "raster"
 
 @dataclass(frozen=True)
 class Spec:
-    """A dataset's contract files (name → required columns, or RASTER) and its download client."""
+    """A dataset: its contract files (name → required columns, or RASTER), its download client,
+    the module declaring its options (`OPTIONS_SCHEMA`), and the country-file keys its retrieval
+    reads (dotted paths; a rule gets only these, so other edits never trigger a download)."""
 
     files: Mapping[str, Any]
     download: Callable[..., Retrieved]
+    client: Any
+    country_keys: tuple[str, ...]
 
+    @property
+    def options_schema(self) -> dict:
+        """The closed JSON schema of the dataset's `options` (client options + shared HTTP options)."""
+        from . import http
+
+        shared, own = getattr(http, "HTTP_OPTIONS_SCHEMA", None), getattr(self.client, "OPTIONS_SCHEMA", None)
+        if shared is None or own is None:  # MERGE-PENDING: the clients' schemas arrive with their branches
+            return {"type": "object"}
+        return {"type": "object", "additionalProperties": False,
+                "properties": {**shared["properties"], **own["properties"]}}
+
+
+_BOUNDARY_KEYS = ("iso3", "iso2", "name", "boundaries", "sources.hdx_cod_ab_dataset", "sources.geoboundaries_iso3")
+_EXTENT_KEYS = ("iso3", "extent", "synthetic.bbox")
 
 DATASETS: dict[str, Spec] = {
-    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download),
-    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download),
-    "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips),
-    "iati": Spec({"activities.csv": iati.COLUMNS}, iati.download),
-    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download),
-    "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download),
-    "nightlights": Spec({"nightlights.tif": RASTER, "nightlights_stable_lights.tif": RASTER},
-                        rasters.download_nightlights),
-    "population": Spec({"pop_density.tif": RASTER}, rasters.download_population),
+    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download, acled, ("sources.acled_country", "period")),
+    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download, ucdp, ("sources.ucdp_country_id",)),
+    "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips, psdh, ("sources.qip_mission", "mission")),
+    "iati": Spec({"activities.csv": iati.COLUMNS}, iati.download, iati, ("sources.iati_recipient_country",)),
+    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download, boundaries, _BOUNDARY_KEYS),
+    "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download, osm,
+                _EXTENT_KEYS),
+    "nightlights": Spec({name: RASTER for name in NIGHTLIGHT_BAND_FILES.values()}, rasters.download_nightlights,
+                        rasters, _EXTENT_KEYS),
+    "population": Spec({"pop_density.tif": RASTER}, rasters.download_population, rasters, _EXTENT_KEYS),
     # WorldPop density as a second population source (robustness variant); same file name.
-    "worldpop": Spec({"pop_density.tif": RASTER}, rasters.download_worldpop),
-    "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd),
-    "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities),
+    "worldpop": Spec({"pop_density.tif": RASTER}, rasters.download_worldpop, rasters, _EXTENT_KEYS),
+    "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd, figure1, ()),
+    "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities, figure1, ()),
 }
 
 
@@ -135,22 +155,21 @@ def _user_nightlights(user_path: Path, tmp: Path, out_dir: Path, bbox: list | No
                             "directory with both the cf_cvg and the stable_lights rasters")
     else:
         sources = {band: user_path for band in ("cf_cvg", "stable_lights")}
-    names = {"cf_cvg": "nightlights.tif", "stable_lights": "nightlights_stable_lights.tif"}
     notes = {}
     for band, src in sources.items():
         tif = rasters.unpack_raster(src, tmp, member=band)
-        notes[band] = rasters.clip_raster(tif, out_dir / names[band], bbox)
+        notes[band] = rasters.clip_raster(tif, out_dir / NIGHTLIGHT_BAND_FILES[band], bbox)
     return notes
 
 
 def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[str, Any],
-          options: Mapping[str, Any]) -> Retrieved:
+          options: Mapping[str, Any], pin: str | None = None) -> Retrieved:
     if user_path is None or not Path(user_path).exists():
         raise RetrieveError(f"{dataset}: mode 'user' needs an existing user_path (got {user_path})")
     user_path = Path(user_path)
-    pin = options.get("sha256")
-    if isinstance(pin, str) and user_path.is_file() and sha256_file(user_path) != pin.lower():
-        raise ChecksumError(f"{user_path}: sha256 differs from the pinned {pin}")
+    if pin and user_path.is_file() and sha256_file(user_path) != pin.lower():
+        raise ChecksumError(f"{user_path}: sha256 {sha256_file(user_path)} differs from the pinned "
+                            f"datasets.{dataset}.sha256 {pin}: is it the right file (edition)?")
     notes: dict[str, Any] = {}
     if dataset == "acled":
         notes = acled.convert_export(user_path, out_dir / "acled.csv")
@@ -197,12 +216,13 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
 
 def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, out_dir: Path,
                      synthetic_dir: Path | None = None, user_path: Path | None = None,
-                     version: str = "") -> Path:
+                     version: str = "", sha256: str | None = None) -> Path:
     """Produce the contract file(s) of `dataset` in `out_dir` and return its provenance.json.
 
     `out_dir` is the final `resources/automatic/{country}/{dataset}/{version}/` directory.
-    `options` are the dataset's retrieve options (base URLs, paging, retries, pins; see
+    `options` are the dataset's retrieve options (base URLs, paging, retries; see
     docs/data_sources.md) and never hold secrets: clients read those from the environment.
+    `sha256` pins the content of a user file.
     """
     if dataset not in DATASETS:
         raise RetrieveError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
@@ -216,7 +236,7 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
     if mode == "synthetic":
         result = _synthetic(dataset, spec, synthetic_dir, out_dir, country)
     elif mode == "user":
-        result = _user(dataset, user_path, out_dir, country, options)
+        result = _user(dataset, user_path, out_dir, country, options, sha256)
     else:
         result = spec.download(country=country, options=options, out_dir=out_dir, version=version)
     for name, required in spec.files.items():
