@@ -313,6 +313,34 @@ def load_countries(config: Mapping, country_dir: Path, *, project_root: Path) ->
     return countries
 
 
+def check_snapshots(config: Mapping, countries: Mapping[str, Mapping], *, project_root: Path) -> None:
+    """A download-mode snapshot that exists was made with the config's settings, or the run stops.
+
+    Snapshots are never overwritten (their files are write-protected); to download with other
+    settings, name a new `version`.
+    """
+    from qipstudy.plan import country_view
+    from qipstudy.retrieve import DATASETS, snapshot_mismatch, snapshot_request
+
+    problems = []
+    for dataset, settings in config["datasets"].items():
+        if settings["mode"] != "download":
+            continue
+        for iso3, country in countries.items():
+            provenance = (Path(project_root) / "resources" / "automatic" / iso3 / dataset / settings["version"]
+                          / "provenance.json")
+            if not provenance.is_file():
+                continue
+            request = snapshot_request("download", settings["options"], country_view(country, DATASETS[dataset].country_keys))
+            why = snapshot_mismatch(provenance, request)
+            if why:
+                problems.append(f"config.datasets.{dataset}.version: the snapshot {provenance.parent} does not fit "
+                                f"the config: {why}; a snapshot is never overwritten: set a new version to "
+                                "download again, or restore the settings")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 # ----------------------------------------------------------------------------- documentation
 
 

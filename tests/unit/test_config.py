@@ -225,3 +225,31 @@ def test_configuration_docs_are_current():
     """docs/configuration.md is generated from the schemas (python -m qipstudy.config docs)."""
     current = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert current == configuration_markdown(), "regenerate: python -m qipstudy.config docs > docs/configuration.md"
+
+
+def test_an_existing_download_snapshot_is_never_reused_for_other_settings(tmp_path):
+    from qipstudy.plan import country_view
+    from qipstudy.retrieve import DATASETS, snapshot_request
+    from qipstudy.retrieve.provenance import write_provenance
+
+    from qipstudy.config import check_snapshots
+
+    overlay = {"datasets": {"ucdp": {"mode": "download", "version": "25.1", "options": {}}}}
+    config = check_config(deep_merge(_raw(), overlay), project_root=REPO)
+    countries = load_countries(config, REPO / "config" / "countries", project_root=REPO)
+    snapshot = tmp_path / "resources" / "automatic" / "MLI" / "ucdp" / "25.1"
+    snapshot.mkdir(parents=True)
+    (snapshot / "ged.csv").write_text("id\n1\n", encoding="utf-8")
+    view = country_view(countries["MLI"], DATASETS["ucdp"].country_keys)
+    write_provenance(snapshot, dataset="ucdp", country="MLI", version="25.1", mode="download",
+                     files=[snapshot / "ged.csv"], request=snapshot_request("download", {}, view))
+    check_snapshots(config, countries, project_root=tmp_path)  # same settings: fine
+    edited = copy.deepcopy(countries)
+    edited["MLI"]["sources"]["ucdp_country_id"] = 433
+    with pytest.raises(ConfigError, match=r"datasets.ucdp.version: the snapshot .* does not fit the config: its "
+                                          r"country differ.*set a new version"):
+        check_snapshots(config, edited, project_root=tmp_path)
+    # an edit the client does not read is no reason to download again
+    edited = copy.deepcopy(countries)
+    edited["MLI"]["bases"][0]["source"] = "another note"
+    check_snapshots(config, edited, project_root=tmp_path)

@@ -3,18 +3,22 @@
 import importlib.util
 from pathlib import Path
 
-from qipstudy.config import ConfigError, check_config, load_countries
+from qipstudy.config import ConfigError, check_config, check_snapshots, load_countries
 from qipstudy.plan import MAIN, Plan, country_view
 from qipstudy.registry import KIND_EXTS
 from qipstudy.retrieve import DATASETS
 
 
-PROJECT_ROOT = Path(workflow.basedir)
+# The workflow's own files (config/countries) sit beside the Snakefile; data paths are relative
+# to the working directory (the project folder, or --directory).
+WORKFLOW_ROOT = Path(workflow.basedir)
+PROJECT_ROOT = Path.cwd()
 try:
     _checked = check_config(config, project_root=PROJECT_ROOT)
     COUNTRIES = load_countries(
-        _checked, PROJECT_ROOT / "config" / "countries", project_root=PROJECT_ROOT
+        _checked, WORKFLOW_ROOT / "config" / "countries", project_root=PROJECT_ROOT
     )
+    check_snapshots(_checked, COUNTRIES, project_root=PROJECT_ROOT)
 except ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}") from None
 config.clear()

@@ -8,6 +8,7 @@ downstream steps never need to know where their inputs came from.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -214,6 +215,27 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
     return Retrieved(files=files, sources=[source], notes=notes)
 
 
+def snapshot_request(mode: str, options: Mapping[str, Any], country: Mapping[str, Any]) -> dict[str, Any]:
+    """What a snapshot is made from: its mode, the dataset's options and the country keys it reads."""
+    return {"mode": mode, "options": dict(options or {}), "country": dict(country)}
+
+
+def snapshot_mismatch(provenance: Path, request: Mapping[str, Any]) -> str | None:
+    """Why an existing snapshot does not fit `request` (None if it fits or records no request)."""
+    try:
+        recorded = json.loads(Path(provenance).read_text(encoding="utf-8")).get("request")
+    except (OSError, ValueError):
+        return f"{provenance} is unreadable"
+    if not recorded:
+        return None
+    current = json.loads(json.dumps(request, default=str))
+    differing = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+    if not differing:
+        return None
+    return "its " + ", ".join(differing) + " differ from the config's (" + "; ".join(
+        f"{k}: snapshot {recorded.get(k)!r}, config {current.get(k)!r}" for k in differing) + ")"
+
+
 def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, out_dir: Path,
                      synthetic_dir: Path | None = None, user_path: Path | None = None,
                      version: str = "", sha256: str | None = None) -> Path:
@@ -246,4 +268,5 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
         validate_file(path, required, country=country)
     return write_provenance(out_dir, dataset=dataset, country=str(country.get("iso3", "")),
                             version=version, mode=mode, files=result.files,
-                            sources=result.sources, notes=result.notes)
+                            sources=result.sources, notes=result.notes,
+                            request=snapshot_request(mode, options, country))

@@ -8,6 +8,7 @@ second time, whatever a client passes in.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,11 +76,13 @@ def file_record(path: Path) -> dict[str, Any]:
 
 def write_provenance(out_dir: Path, *, dataset: str, country: str, version: str, mode: str,
                      files: list[Path], sources: list[Mapping[str, Any]] | None = None,
-                     notes: Mapping[str, Any] | None = None) -> Path:
+                     notes: Mapping[str, Any] | None = None, request: Mapping[str, Any] | None = None) -> Path:
     """Write `out_dir/provenance.json` atomically and return its path.
 
     `sources` are dicts with `url` and optional `params`/`path`; credential-like parameters and
-    URL userinfo are removed here so that a careless caller cannot leak them.
+    URL userinfo are removed here so that a careless caller cannot leak them. `request` is what
+    the snapshot was made from (mode, options, the country keys read); the workflow compares it
+    with the config before any job, so a snapshot is never silently reused for other settings.
     """
     clean_sources = []
     for src in sources or []:
@@ -99,6 +102,7 @@ def write_provenance(out_dir: Path, *, dataset: str, country: str, version: str,
         "sources": clean_sources,
         "files": {Path(f).name: file_record(Path(f)) for f in files},
         "notes": dict(notes or {}),
+        "request": json.loads(json_dumps(redact_params(request))) if request else None,
     }
     dest = Path(out_dir) / "provenance.json"
     with atomic_path(dest) as tmp:
