@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install run test report clean
+.PHONY: install run test lint report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# ruff for the Python code, snakefmt for the rules (both configured in pyproject.toml)
+lint: install
+	$(BIN)/ruff check src tests workflow/scripts benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 clean:
 	rm -rf results/* resources/automatic/* .snakemake

@@ -169,6 +169,23 @@ class Plan:
             "population": "worldpop" if s.population == "worldpop" else "population",
         }
 
+    def sources(self, country: str, item_key: str, spec: str = MAIN) -> dict[str, dict[str, str]]:
+        """Which inputs a paper item rests on and how each was obtained (for its sources sidecar).
+
+        {role: {"dataset", "mode" (synthetic | download | user), "version", "provenance"}}; roles are
+        the registry's (`outcome` resolves to ACLED or UCDP, `population` to GPW or WorldPop).
+        """
+        from qipstudy.registry import paper_item
+
+        resolved = self.spec_datasets(spec)
+        out = {}
+        for role in paper_item(item_key).datasets:
+            dataset = resolved.get(role, role)
+            out[role] = {"dataset": dataset, "mode": self.mode(dataset),
+                         "version": self.config["datasets"][dataset]["version"],
+                         "provenance": f"{self.dataset_dir(country, dataset)}/provenance.json"}
+        return out
+
     def mode(self, dataset: str) -> str:
         return self.config["datasets"][dataset]["mode"]
 
