@@ -37,7 +37,7 @@ DATASETS: dict[str, Spec] = {
     "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download),
     "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download),
     "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips),
-    "iati": Spec({"activities.csv": iati.COLUMNS}, iati.download),
+    "iati": Spec({"activities.csv": iati.REQUIRED_COLUMNS}, iati.download),
     "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download),
     "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download),
     "nightlights": Spec({"nightlights.tif": RASTER, "nightlights_stable_lights.tif": RASTER},
@@ -159,9 +159,9 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
         notes = {"events": ucdp.extract_country(user_path, out_dir / "ged.csv",
                                                 int(cid) if cid is not None else None)}
     elif dataset == "qip":
-        notes = psdh.convert_qips(user_path, out_dir / "qips.csv", options)
+        notes = psdh.convert_qips(user_path, out_dir / "qips.csv", options, country=country)
     elif dataset == "iati":
-        notes = iati.convert_user(user_path, out_dir / "activities.csv")
+        notes = iati.convert_user(user_path, out_dir / "activities.csv", options)
     elif dataset == "boundaries":
         layer = options.get("layer") or (country.get("boundaries") or {}).get("cod_ab_layer")
         notes = {"polygons": boundaries.cod_ab_to_gpkg(user_path, out_dir / "adm3.gpkg", country, layer)}
@@ -184,10 +184,9 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
             else:
                 notes = _user_nightlights(user_path, Path(tmp), out_dir, bbox)
     elif dataset == "awsd":
-        notes = {"rows": figure1.check_csv(user_path, figure1.AWSD_COLUMNS, out_dir / "awsd.csv", "AWSD file")}
+        notes = figure1.convert_awsd(user_path, out_dir / "awsd.csv", options)
     elif dataset == "un_fatalities":
-        notes = {"rows": figure1.check_csv(user_path, figure1.FATALITY_COLUMNS,
-                                           out_dir / "fatalities.csv", "UN fatalities file")}
+        notes = figure1.convert_un_fatalities(user_path, out_dir / "fatalities.csv", options)
     files = [out_dir / name for name in DATASETS[dataset].files if (out_dir / name).is_file()]
     source = {"user_file": user_path.name}
     if user_path.is_file():
