@@ -146,6 +146,7 @@ _DAYNUMBER_RE = re.compile(r"^-?\d+(\.0+)?$")
 # read as a day number would put a project start in the 2080s.
 _MAX_DAYNUMBER = (pd.Timestamp("2040-01-01") - pd.Timestamp("1970-01-01")).days
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_MAX_EXCEL_SERIAL = (pd.Timestamp("2100-01-01") - _EXCEL_EPOCH).days
 # Cells holding nothing: d-portal's q.csv writes SQL NULL as the bare text `null`.
 _NULL_TEXT = ("null", "NULL", "Null")
 
@@ -520,6 +521,10 @@ def read_iati(path) -> pd.DataFrame:
     is_num = day.str.match(_DAYNUMBER_RE)
     days = pd.to_numeric(day.where(is_num).astype(object), errors="coerce")
     too_far = is_num & days.gt(_MAX_DAYNUMBER)
+    not_excel = too_far & days.gt(_MAX_EXCEL_SERIAL)
+    if not_excel.any():
+        raise _bad_value(path, not_excel, raw["day_start"], "day_start",
+                         "a d-portal day number (days since 1970-01-01) or a date (YYYY-MM-DD)")
     if too_far.any():
         first = int(np.flatnonzero(too_far.to_numpy())[0])
         value = int(days.iloc[first])
