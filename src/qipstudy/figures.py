@@ -5,6 +5,7 @@ through :func:`save_figure` (atomic, without time stamps, so reruns give identic
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from matplotlib.patches import Patch
 
 from qipstudy.atomic import write_with
 from qipstudy.tables import COVARIATE_LABELS
+
+log = logging.getLogger(__name__)
 
 # One style for every figure: small sans-serif type sized for a printed page, no chart junk.
 STYLE = {
@@ -131,7 +134,7 @@ def _top_groups(counts: pd.DataFrame, focus: str | None, top_n: int, chosen: Seq
     if chosen is not None:
         groups = [g for g in chosen if g in counts.columns]
     else:
-        totals = counts.sum()
+        totals = counts.sum()  # NaN years (gaps) count as nothing
         order = sorted(totals.index, key=lambda g: (-totals[g], str(g)))
         groups = order[:top_n]
     if focus is not None and focus in counts.columns and focus not in groups:
@@ -158,17 +161,25 @@ def _yearly_lines(ax, counts: pd.DataFrame, groups: Sequence[str], focus: str | 
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
-def _yearly_counts(years: pd.Series, groups: pd.Series, weights: pd.Series, span: tuple[int, int]) -> pd.DataFrame:
-    """Year × group sums over every year of `span` (years without events are 0, not missing)."""
+def _yearly_counts(years: pd.Series, groups: pd.Series, weights: pd.Series, span: tuple[int, int], *,
+                   covered: set[int], what: str) -> pd.DataFrame:
+    """Year × group sums over every year of `span`: 0 where a group had nothing in a year the
+    data covers, NaN (a gap, and an empty cell in the CSV) where the data has no record at all."""
     frame = pd.DataFrame({"year": years, "group": groups, "w": weights}).dropna(subset=["year"])
     frame = frame.loc[frame["year"].between(span[0], span[1])].assign(year=lambda d: d["year"].astype(int))
     counts = frame.groupby(["year", "group"])["w"].sum().unstack(fill_value=0)
-    return counts.reindex(range(span[0], span[1] + 1), fill_value=0).sort_index()
+    counts = counts.reindex(range(span[0], span[1] + 1), fill_value=0).sort_index().astype(float)
+    gaps = [y for y in counts.index if y not in covered]
+    if gaps:
+        log.warning("Figure 1: the %s data has no record in %s; shown as a gap, not as 0", what,
+                    ", ".join(map(str, gaps)))
+        counts.loc[gaps] = np.nan
+    return counts
 
 
 def _panel_data(panel: str, counts: pd.DataFrame, groups: Sequence[str], focus: str | None) -> pd.DataFrame:
     rank = {g: i + 1 for i, g in enumerate(groups)}
-    return pd.DataFrame([{"panel": panel, "group": g, "year": int(y), "value": float(counts.at[y, g]),
+    return pd.DataFrame([{"panel": panel, "group": g, "year": int(y), "value": counts.at[y, g],
                           "rank": rank[g], "highlighted": g == focus}
                          for g in groups for y in counts.index])
 
@@ -206,14 +217,17 @@ def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str, m
     is_focus = aid["country"].str.casefold().eq(country.casefold()) | aid["country_code"].str.casefold().eq(
         country.casefold())
     focus_country = aid.loc[is_focus, "country"].mode().iat[0] if is_focus.any() else None
-    aid_counts = _yearly_counts(aid["year"], aid["country"], weights, span)
+    aid_counts = _yearly_counts(aid["year"], aid["country"], weights, span,
+                                covered=set(aid["year"].dropna().astype(int)), what="AWSD")
 
     fat = fatalities_table(fatalities)
+    fat_covered = set(fat["year"].dropna().astype(int))  # before any filter: the years the table covers
     for column, wanted in (("incident_type", incident_types), ("personnel_type", personnel_types)):
         if wanted is not None:
             keys = {str(t).strip().casefold() for t in wanted}
             fat = fat.loc[fat[column].str.casefold().isin(keys)]
-    pk_counts = _yearly_counts(fat["year"], fat["mission"], pd.Series(1.0, index=fat.index), span)
+    pk_counts = _yearly_counts(fat["year"], fat["mission"], pd.Series(1.0, index=fat.index), span,
+                               covered=fat_covered, what="UN fatalities")
     focus_mission = next((m for m in pk_counts.columns if str(m).casefold() == mission.casefold()), None)
 
     aid_groups = _top_groups(aid_counts, focus_country, top_n, countries)

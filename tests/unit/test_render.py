@@ -554,6 +554,18 @@ def test_figure1_as_published_all_fatality_types_2010_2020_top5(tmp_path):
     assert aid.groupby("group")["value"].sum()["Afghanistan"] == 30
 
 
+def test_figure1_shows_years_the_data_does_not_cover_as_gaps(tmp_path, caplog):
+    awsd = awsd_export_frame(tmp_path)
+    awsd = awsd.loc[awsd["Year"] != "2020"]  # an export that stops in 2019
+    with caplog.at_level("WARNING", logger="qipstudy.figures"):
+        fig = figures.figure_attacks(awsd, hub_fatalities(), "Mali", "MINUSMA", tmp_path / "gap")
+    plt.close(fig)
+    aid = pd.read_csv(tmp_path / "gap.csv").query("panel == 'aid_workers_awsd'")
+    assert aid.loc[aid["year"] == 2020, "value"].isna().all()  # a gap, not 0
+    assert aid.loc[(aid["year"] == 2019) & (aid["group"] == "Mali"), "value"].tolist() == [0.0]  # covered year
+    assert "the AWSD data has no record in 2020; shown as a gap" in caplog.text
+
+
 def test_figure1_filters_and_years_are_arguments(tmp_path):
     fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), "Mali", "MINUSMA", tmp_path / "f",
                                  incident_types=["Malicious Act"])
