@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 QIP_COLUMN_FORMATS = {
     "activity_type": "String", "amount_disbursed": "Currency", "approved_amount": "Currency",
@@ -67,8 +67,8 @@ def epoch_ms(iso: str | None) -> int | None:
     if not iso:
         return None
     d = date.fromisoformat(iso)
-    return int((datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-                - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds() * 1000)
+    return int((datetime(d.year, d.month, d.day, tzinfo=UTC)
+                - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)
 
 
 def qip_record(i: int, *, ref: str, mission: str = "MINUSMA", start: str = "2018-01-15", end: str = "2018-06-30",

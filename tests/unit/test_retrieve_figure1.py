@@ -16,9 +16,9 @@ import json
 
 import pandas as pd
 import pytest
-
 from fake_psdh import FATALITY_COLUMN_FORMATS, Hub, fatality_record, metadata_record
 from local_http import LocalServer
+
 from qipstudy.retrieve import figure1, retrieve_dataset
 from qipstudy.retrieve.http import EmptyResultError, SchemaError
 

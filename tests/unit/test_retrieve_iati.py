@@ -19,8 +19,8 @@ import random
 
 import numpy as np
 import pytest
-
 from local_http import LocalServer
+
 from qipstudy.prepare import read_iati
 from qipstudy.retrieve import iati, retrieve_dataset
 from qipstudy.retrieve.http import EmptyResultError, RetrieveError

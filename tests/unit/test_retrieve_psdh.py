@@ -14,9 +14,9 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-
 from fake_psdh import QIP_COLUMN_FORMATS, Hub, metadata_record, qip_record
 from local_http import LocalServer, sequence
+
 from qipstudy.prepare import read_qips
 from qipstudy.retrieve import psdh, retrieve_dataset
 from qipstudy.retrieve.http import CorruptFileError, EmptyResultError, RetrieveError, SchemaError

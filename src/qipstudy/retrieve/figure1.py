@@ -34,12 +34,12 @@ from .http import EmptyResultError, HttpClient, SchemaError, log, parse_csv_text
 from .provenance import Retrieved
 from .psdh import (
     BASE_URL,
-    _check_metadata,
-    _norm,
+    check_metadata_columns,
     dataset_metadata,
     epoch_ms_to_date,
     fetch_dataset,
     metadata_date_columns,
+    normalise_name,
     read_table_file,
 )
 
@@ -117,8 +117,8 @@ def drop_hxl_row(rows: list[list[str]]) -> tuple[list[list[str]], bool]:
 
 
 def _rename(header: list[str], canonical: list[str]) -> list[str]:
-    by_norm = {_norm(c): c for c in canonical}
-    return [by_norm.get(_norm(h), h) for h in header]
+    by_norm = {normalise_name(c): c for c in canonical}
+    return [by_norm.get(normalise_name(h), h) for h in header]
 
 
 def _require(header: list[str], required: list[str], *, source: str, fix: str) -> None:
@@ -222,7 +222,7 @@ def download_un_fatalities(*, country: Mapping[str, Any], options: Mapping[str, 
     fmt = options.get("format") or "json"
     client = HttpClient.from_options(options)
     record = dataset_metadata(client, base, dataset_id)
-    _check_metadata(record, [c.lower() for c in FATALITY_COLUMNS], dataset_id=dataset_id)
+    check_metadata_columns(record, [c.lower() for c in FATALITY_COLUMNS], dataset_id=dataset_id)
     per_page = int(options.get("per_page") or 5000)
     header, rows, pages = fetch_dataset(client, base, dataset_id, fmt=fmt, per_page=per_page,
                                         max_pages=int(options.get("max_pages") or 10_000),

@@ -50,10 +50,12 @@ from .provenance import Retrieved
 __all__ = [
     "BASE_URL",
     "OPTIONS_SCHEMA",
+    "QIP_ALIASES",
     "QIP_COLUMNS",
     "QIP_DATASET",
     "QIP_HUB_COLUMNS",
     "SITE_SLOTS",
+    "check_metadata_columns",
     "convert_qip_table",
     "convert_qips",
     "dataset_metadata",
@@ -63,7 +65,9 @@ __all__ = [
     "lenient_number",
     "metadata_columns",
     "metadata_date_columns",
+    "normalise_name",
     "read_table_file",
+    "records_to_rows",
 ]
 
 BASE_URL = "https://api.psdata.un.org/public"
@@ -114,7 +118,8 @@ OPTIONS_SCHEMA: dict[str, Any] = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _norm(name: str) -> str:
+def normalise_name(name: str) -> str:
+    """Compare provider column names ignoring case, spaces and punctuation (`Start Date` = `start_date`)."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
@@ -173,13 +178,14 @@ def metadata_date_columns(record: Mapping[str, Any]) -> set[str]:
             if isinstance(d, dict) and d.get("Column Name") and str(d.get("Format", "")).lower() == "date"}
 
 
-def _check_metadata(record: Mapping[str, Any], needed: Iterable[str], *, dataset_id: str) -> None:
+def check_metadata_columns(record: Mapping[str, Any], needed: Iterable[str], *, dataset_id: str) -> None:
+    """Fail, naming them and the hub's list, if the metadata lacks columns the client needs."""
     available = metadata_columns(record)
     if not available:
         log.warning("%s metadata lists no columns; checking the data header instead", dataset_id)
         return
-    by_norm = {_norm(c) for c in available}
-    missing = [c for c in needed if _norm(c) not in by_norm]
+    by_norm = {normalise_name(c) for c in available}
+    missing = [c for c in needed if normalise_name(c) not in by_norm]
     if missing:
         raise SchemaError(f"{dataset_id} metadata: missing column(s) {', '.join(missing)} "
                           f"(the hub lists: {', '.join(available)}); the dataset's schema changed: map the "
@@ -312,7 +318,7 @@ def _locate_columns(header: list[str], mapping: Mapping[str, str], *, source: st
         index[contract] = header.index(provider)
     by_norm: dict[str, int] = {}
     for i, name in enumerate(header):
-        by_norm.setdefault(_norm(name), i)
+        by_norm.setdefault(normalise_name(name), i)
     for contract, aliases in QIP_ALIASES.items():
         if contract not in index:
             found = next((by_norm[a] for a in aliases if a in by_norm), None)
@@ -323,7 +329,7 @@ def _locate_columns(header: list[str], mapping: Mapping[str, str], *, source: st
 
 def _site_slots(header: list[str]) -> list[tuple[int, int, int | None, int]]:
     """(lat index, lon index, location index, k) of the hub's sites 1..5 present in `header`."""
-    by_norm = {_norm(n): i for i, n in enumerate(header)}
+    by_norm = {normalise_name(n): i for i, n in enumerate(header)}
     slots = []
     for k in range(1, SITE_SLOTS + 1):
         lat, lon = by_norm.get(f"latitude{k}"), by_norm.get(f"longitude{k}")
@@ -419,7 +425,7 @@ def download_qips(*, country: Mapping[str, Any], options: Mapping[str, Any], out
     mapping = dict(options.get("columns") or {})
     client = HttpClient.from_options(options)
     record = dataset_metadata(client, base, dataset_id)
-    _check_metadata(record, [mapping.get(contract, hub) for contract, hub in QIP_HUB_COLUMNS.items()],
+    check_metadata_columns(record, [mapping.get(contract, hub) for contract, hub in QIP_HUB_COLUMNS.items()],
                     dataset_id=dataset_id)
     per_page = int(options.get("per_page") or 1000)
     header, rows, pages = fetch_dataset(client, base, dataset_id, fmt=fmt, per_page=per_page,
