@@ -184,7 +184,7 @@ def _panel_data(panel: str, counts: pd.DataFrame, groups: Sequence[str], focus: 
                          for g in groups for y in counts.index])
 
 
-def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str, mission: str,
+def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str | Sequence[str], mission: str,
                    stem: Path | None = None, *, years: Sequence[int] = FIGURE1_YEARS, top_n: int = FIGURE1_TOP_N,
                    incident_types: Sequence[str] | None = None, personnel_types: Sequence[str] | None = None,
                    missions: Sequence[str] | None = None, countries: Sequence[str] | None = None,
@@ -195,9 +195,9 @@ def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str, m
     the `top_n` missions / countries with most fatalities / incidents in those years. Filters
     (`incident_types`, e.g. ["Malicious Act"]; `personnel_types`) and explicit `missions` /
     `countries` lists (instead of the ranking) are options. `awsd_measure` is "incidents" (rows)
-    or an AWSD count column such as "Total affected". The study country (matched on AWSD
-    `Country` or `Country Code`, case-insensitive) and mission are highlighted and added when
-    outside the top group. Takes the AWSD export / awsd.csv and either fatalities naming (hub or
+    or an AWSD count column such as "Total affected". The study country (`country`: a name or
+    code, or several, e.g. [name, ISO2], matched on AWSD `Country` or `Country Code`,
+    case-insensitive) and mission are highlighted and added when outside the top group. Takes the AWSD export / awsd.csv and either fatalities naming (hub or
     older export); given a `stem`, writes `stem.png`, `stem.pdf` and `stem.csv` (the plotted
     numbers: panel, group, year, value, rank, highlighted).
     """
@@ -214,8 +214,8 @@ def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str, m
         weights = pd.to_numeric(awsd.loc[keep, awsd_measure], errors="coerce").fillna(0.0).reset_index(drop=True)
     else:
         raise ValueError(f"awsd_measure {awsd_measure!r} is neither 'incidents' nor an AWSD column")
-    is_focus = aid["country"].str.casefold().eq(country.casefold()) | aid["country_code"].str.casefold().eq(
-        country.casefold())
+    names = {c.casefold() for c in ([country] if isinstance(country, str) else country)}
+    is_focus = aid["country"].str.casefold().isin(names) | aid["country_code"].str.casefold().isin(names)
     focus_country = aid.loc[is_focus, "country"].mode().iat[0] if is_focus.any() else None
     aid_counts = _yearly_counts(aid["year"], aid["country"], weights, span,
                                 covered=set(aid["year"].dropna().astype(int)), what="AWSD")

@@ -567,11 +567,13 @@ def test_figure1_shows_years_the_data_does_not_cover_as_gaps(tmp_path, caplog):
 
 
 def test_figure1_filters_and_years_are_arguments(tmp_path):
-    fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), "Mali", "MINUSMA", tmp_path / "f",
-                                 incident_types=["Malicious Act"])
+    fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), ["Republic of Mali", "ML"], "MINUSMA",
+                                 tmp_path / "f", incident_types=["Malicious Act"])
     plt.close(fig)
-    pk = pd.read_csv(tmp_path / "f.csv").query("panel == 'peacekeeper_fatalities'")
+    data = pd.read_csv(tmp_path / "f.csv")
+    pk = data.query("panel == 'peacekeeper_fatalities'")
     assert pk.drop_duplicates("group")["group"].tolist() == ["MINUSMA", "UNIFIL", "MINUSCA", "MONUSCO", "UNAMID"]
+    assert data.query("highlighted and panel == 'aid_workers_awsd'")["group"].unique().tolist() == ["Mali"]  # by code
     fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), "Mali", "MINUSMA", tmp_path / "g",
                                  years=(1948, 2021), incident_types=["Malicious Act"], top_n=2,
                                  awsd_measure="Total affected")

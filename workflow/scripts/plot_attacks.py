@@ -11,7 +11,7 @@ with log_to(snakemake.log[0]):
     figure_attacks(
         pd.read_csv(snakemake.input.awsd, dtype=str, keep_default_na=False),
         pd.read_csv(snakemake.input.fatalities, dtype=str, keep_default_na=False),
-        country["name"],
+        [country["name"], country["iso2"]],
         country["mission"],
         stem=Path(snakemake.output.figure[0]).with_suffix(""),
         **dict(snakemake.params.get("figure1") or {}),
