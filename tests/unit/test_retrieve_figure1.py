@@ -69,7 +69,7 @@ def test_awsd_download_drops_the_hxl_row(tmp_path):
 def test_awsd_user_file_errors_name_row_line_and_column(tmp_path):
     src = tmp_path / "security_incidents.csv"
     src.write_text(awsd_export([awsd_row(1, 2019, "ML", "Mali"), awsd_row(2, "n/a", "ML", "Mali")]), encoding="utf-8")
-    with pytest.raises(SchemaError, match=r"row 2 \(line 4\), field 'Year': 'n/a' is not a year"):
+    with pytest.raises(SchemaError, match=r"row 2 \(the HXL hashtag row not counted\), field 'Year': 'n/a' is not a year"):
         retrieve_dataset("awsd", "user", country=COUNTRY, options={}, out_dir=tmp_path / "a", user_path=src)
     header = [c for c in AWSD_HEADER if c != "Country"]
     src.write_text(",".join(header) + "\n" + ",".join(["1", "2019"] + ["0"] * (len(header) - 2)) + "\n")

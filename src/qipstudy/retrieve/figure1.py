@@ -152,11 +152,11 @@ def convert_awsd_table(header: list[str], rows: list[list[str]], *, source: str)
     if not rows:
         raise EmptyResultError(f"{source} has no incidents")
     k = header.index("Year")
-    offset = 2 if hxl else 1  # file line of data row 1, after the header (and the HXL row)
+    counted = " (the HXL hashtag row not counted)" if hxl else ""
     for i, row in enumerate(rows):
         if not re.fullmatch(r"(19|20)\d\d", row[k].strip()):
-            raise SchemaError(f"{source}: row {i + 1} (line {i + 1 + offset}), field 'Year': {row[k]!r} is not a "
-                              "year; is this the AWSD export?")
+            raise SchemaError(f"{source}: row {i + 1}{counted}, field 'Year': {row[k]!r} is not a year; is this "
+                              "the AWSD export?")
     return rows, {"incidents": len(rows), "hxl_row_dropped": hxl}
 
 
