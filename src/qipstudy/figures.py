@@ -5,6 +5,7 @@ through :func:`save_figure` (atomic, without time stamps, so reruns give identic
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from matplotlib.patches import Patch
 
 from qipstudy.atomic import write_with
 from qipstudy.tables import COVARIATE_LABELS
+
+log = logging.getLogger(__name__)
 
 # One style for every figure: small sans-serif type sized for a printed page, no chart junk.
 STYLE = {
@@ -121,17 +124,31 @@ def _grid(n: int, ncols: int | None, panel=(3.4, 2.6), **kwargs):
 # Figure 1: attacks on aid workers and peacekeepers
 # --------------------------------------------------------------------------------------------
 
-def _yearly_lines(ax, counts: pd.DataFrame, focus: str | None, top_n: int, ylabel: str, title: str):
-    """Plot yearly counts (index year, one column per group) of the top groups, `focus` highlighted."""
-    totals = counts.sum().sort_values(ascending=False, kind="stable")
-    groups = list(totals.index[:top_n])
+# The paper's Figure 1: all fatality types, 2010-2020, the five missions and countries with most.
+FIGURE1_YEARS = (2010, 2020)
+FIGURE1_TOP_N = 5
+
+
+def _top_groups(counts: pd.DataFrame, focus: str | None, top_n: int, chosen: Sequence[str] | None) -> list:
+    """The `top_n` groups by total (ties by name), or the `chosen` ones; the focus group is added."""
+    if chosen is not None:
+        groups = [g for g in chosen if g in counts.columns]
+    else:
+        totals = counts.sum()  # NaN years (gaps) count as nothing
+        order = sorted(totals.index, key=lambda g: (-totals[g], str(g)))
+        groups = order[:top_n]
     if focus is not None and focus in counts.columns and focus not in groups:
         groups.append(focus)
+    return groups
+
+
+def _yearly_lines(ax, counts: pd.DataFrame, groups: Sequence[str], focus: str | None, ylabel: str, title: str):
+    """Plot yearly counts (index year, one column per group) of `groups`, `focus` highlighted."""
     others = [g for g in groups if g != focus]
     for i, group in enumerate(others):
         ax.plot(counts.index, counts[group], color=MUTED[i % len(MUTED)], lw=1.2, marker="o", ms=2.5,
                 alpha=0.85, label=str(group))
-    if focus is not None and focus in counts.columns:
+    if focus is not None and focus in groups:
         ax.plot(counts.index, counts[focus], color=HIGHLIGHT, lw=2.8, marker="o", ms=4, label=str(focus),
                 zorder=5)
     ax.set_xlabel("Year")
@@ -144,42 +161,92 @@ def _yearly_lines(ax, counts: pd.DataFrame, focus: str | None, top_n: int, ylabe
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
-def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str, mission: str,
-                   stem: Path | None = None, *, top_n: int = 5,
-                   incident_types: Sequence[str] | None = ("Malicious Act",)) -> matplotlib.figure.Figure:
-    """Figure 1: yearly attacks on aid workers (AWSD incidents) and peacekeeper fatalities.
+def _yearly_counts(years: pd.Series, groups: pd.Series, weights: pd.Series, span: tuple[int, int], *,
+                   covered: set[int], what: str) -> pd.DataFrame:
+    """Year × group sums over every year of `span`: 0 where a group had nothing in a year the
+    data covers, NaN (a gap, and an empty cell in the CSV) where the data has no record at all."""
+    frame = pd.DataFrame({"year": years, "group": groups, "w": weights}).dropna(subset=["year"])
+    frame = frame.loc[frame["year"].between(span[0], span[1])].assign(year=lambda d: d["year"].astype(int))
+    counts = frame.groupby(["year", "group"])["w"].sum().unstack(fill_value=0)
+    counts = counts.reindex(range(span[0], span[1] + 1), fill_value=0).sort_index().astype(float)
+    gaps = [y for y in counts.index if y not in covered]
+    if gaps:
+        log.warning("Figure 1: the %s data has no record in %s; shown as a gap, not as 0", what,
+                    ", ".join(map(str, gaps)))
+        counts.loc[gaps] = np.nan
+    return counts
 
-    Left: incidents per year of the `top_n` countries with most incidents; right: fatalities per
-    year of the `top_n` missions (by default only malicious acts, i.e. attacks). The study country
-    (matched on AWSD `Country` or `Country Code`, case-insensitive) and mission are drawn in the
-    highlight colour and added even when outside the top group.
+
+def _panel_data(panel: str, counts: pd.DataFrame, groups: Sequence[str], focus: str | None) -> pd.DataFrame:
+    rank = {g: i + 1 for i, g in enumerate(groups)}
+    return pd.DataFrame([{"panel": panel, "group": g, "year": int(y), "value": counts.at[y, g],
+                          "rank": rank[g], "highlighted": g == focus}
+                         for g in groups for y in counts.index])
+
+
+def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str | Sequence[str], mission: str,
+                   stem: Path | None = None, *, years: Sequence[int] = FIGURE1_YEARS, top_n: int = FIGURE1_TOP_N,
+                   incident_types: Sequence[str] | None = None, personnel_types: Sequence[str] | None = None,
+                   missions: Sequence[str] | None = None, countries: Sequence[str] | None = None,
+                   awsd_measure: str = "incidents") -> matplotlib.figure.Figure:
+    """Figure 1: yearly attacks on aid workers (AWSD) and peacekeeper fatalities (UN), top groups.
+
+    As published: every fatality type, the years 2010-2020 (both inclusive, for both panels) and
+    the `top_n` missions / countries with most fatalities / incidents in those years. Filters
+    (`incident_types`, e.g. ["Malicious Act"]; `personnel_types`) and explicit `missions` /
+    `countries` lists (instead of the ranking) are options. `awsd_measure` is "incidents" (rows)
+    or an AWSD count column such as "Total affected". The study country (`country`: a name or
+    code, or several, e.g. [name, ISO2], matched on AWSD `Country` or `Country Code`,
+    case-insensitive) and mission are highlighted and added when outside the top group. Takes the AWSD export / awsd.csv and either fatalities naming (hub or
+    older export); given a `stem`, writes `stem.png`, `stem.pdf` and `stem.csv` (the plotted
+    numbers: panel, group, year, value, rank, highlighted).
     """
-    awsd = awsd.copy()
-    name = awsd["Country"].astype(str).str.strip()
-    code = awsd["Country Code"].astype(str).str.strip() if "Country Code" in awsd else name
-    is_focus = name.str.casefold().eq(country.casefold()) | code.str.casefold().eq(country.casefold())
-    focus_country = name[is_focus].mode().iat[0] if is_focus.any() else None
-    awsd["Year"] = pd.to_numeric(awsd["Year"], errors="coerce")
-    aid_counts = (awsd.dropna(subset=["Year"]).assign(Year=lambda d: d["Year"].astype(int), Country=name)
-                  .groupby(["Year", "Country"]).size().unstack(fill_value=0).sort_index())
+    from qipstudy.retrieve.figure1 import awsd_table, fatalities_table  # the retrieve package is heavy
 
-    fat = fatalities.copy()
-    if incident_types is not None:
-        wanted = {t.casefold() for t in incident_types}
-        fat = fat.loc[fat["Type_Of_Incident"].astype(str).str.strip().str.casefold().isin(wanted)]
-    fat["year"] = pd.to_datetime(fat["Incident_Date"], errors="coerce").dt.year
-    fat["mission"] = fat["Mission_Acronym"].astype(str).str.strip()
-    pk_counts = (fat.dropna(subset=["year"]).assign(year=lambda d: d["year"].astype(int))
-                 .groupby(["year", "mission"]).size().unstack(fill_value=0).sort_index())
-    focus_mission = next((m for m in pk_counts.columns if m.casefold() == mission.casefold()), None)
+    span = (int(years[0]), int(years[1]))
+    if span[0] > span[1]:
+        raise ValueError(f"years must be (first, last), got {tuple(years)}")
+    aid = awsd_table(awsd)
+    if awsd_measure == "incidents":
+        weights = pd.Series(1.0, index=aid.index)
+    elif awsd_measure in awsd.columns:
+        keep = ~awsd["Year"].astype(str).str.strip().str.startswith("#")
+        weights = pd.to_numeric(awsd.loc[keep, awsd_measure], errors="coerce").fillna(0.0).reset_index(drop=True)
+    else:
+        raise ValueError(f"awsd_measure {awsd_measure!r} is neither 'incidents' nor an AWSD column")
+    names = {c.casefold() for c in ([country] if isinstance(country, str) else country)}
+    is_focus = aid["country"].str.casefold().isin(names) | aid["country_code"].str.casefold().isin(names)
+    focus_country = aid.loc[is_focus, "country"].mode().iat[0] if is_focus.any() else None
+    aid_counts = _yearly_counts(aid["year"], aid["country"], weights, span,
+                                covered=set(aid["year"].dropna().astype(int)), what="AWSD")
 
+    fat = fatalities_table(fatalities)
+    fat_covered = set(fat["year"].dropna().astype(int))  # before any filter: the years the table covers
+    for column, wanted in (("incident_type", incident_types), ("personnel_type", personnel_types)):
+        if wanted is not None:
+            keys = {str(t).strip().casefold() for t in wanted}
+            fat = fat.loc[fat[column].str.casefold().isin(keys)]
+    pk_counts = _yearly_counts(fat["year"], fat["mission"], pd.Series(1.0, index=fat.index), span,
+                               covered=fat_covered, what="UN fatalities")
+    focus_mission = next((m for m in pk_counts.columns if str(m).casefold() == mission.casefold()), None)
+
+    aid_groups = _top_groups(aid_counts, focus_country, top_n, countries)
+    pk_groups = _top_groups(pk_counts, focus_mission, top_n, missions)
     with _style():
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-        _yearly_lines(left, aid_counts, focus_country, top_n, "Incidents per year",
-                      f"Attacks on aid workers (top {top_n} countries)")
-        cause = " in malicious acts" if incident_types is not None else ""
-        _yearly_lines(right, pk_counts, focus_mission, top_n, "Fatalities per year",
-                      f"Peacekeepers killed{cause} (top {top_n} missions)")
+        what = "incidents" if awsd_measure == "incidents" else awsd_measure.lower()
+        _yearly_lines(left, aid_counts, aid_groups, focus_country, f"{what.capitalize()} per year",
+                      f"Attacks on aid workers, {span[0]}–{span[1]}")
+        cause = f" ({', '.join(incident_types)})" if incident_types is not None else ""
+        _yearly_lines(right, pk_counts, pk_groups, focus_mission, "Fatalities per year",
+                      f"Peacekeeper fatalities{cause}, {span[0]}–{span[1]}")
+    data = pd.concat([_panel_data("aid_workers_awsd", aid_counts, aid_groups, focus_country),
+                      _panel_data("peacekeeper_fatalities", pk_counts, pk_groups, focus_mission)],
+                     ignore_index=True)
+    if stem is not None:
+        stem = Path(stem)
+        write_with(stem.with_name(stem.name + ".csv"),
+                   lambda tmp: tmp.write_text(data.to_csv(index=False, lineterminator="\n"), encoding="utf-8"))
     return _finish(fig, stem)
 
 

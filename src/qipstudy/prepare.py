@@ -65,8 +65,53 @@ QIP_CATEGORIES = (
 
 ACLED_COLUMNS = ("event_id_cnty", "event_date", "event_type", "inter1", "latitude", "longitude")
 UCDP_COLUMNS = ("id", "type_of_violence", "latitude", "longitude", "date_start")
+# The columns the QIP and IATI readers need: the data contract of qips.csv and activities.csv
+# (docs/data_contracts.md). Every other column of a provider file is allowed and ignored.
 QIP_COLUMNS = ("ref", "start_date", "latitude", "longitude", "amount_disbursed", "activity_type", "category")
-IATI_COLUMNS = ("aid", "day_start", "sector_group", "location_latitude", "location_longitude", "commitment")
+IATI_COLUMNS = ("aid", "day_start", "location_latitude", "location_longitude", "sector_group")
+# Read when present: the commitment (US$) becomes funding_usd; a non-USD `value_currency` blanks it.
+IATI_OPTIONAL_COLUMNS = ("commitment", "value_currency", "sector_code")
+
+# OECD DAC 3-digit sector groups ("sector categories") under the names the paper's appendix Table 2
+# prints. They are d-portal's 2017 vocabulary (IATI/D-Portal, dstore/csv/sector_category.csv), except
+# 231, printed without the vocabulary's " – general"; headings the paper never prints (110, 120, 150,
+# 310, 320) and codes added to the DAC list later (123) carry today's DAC names.
+DAC3_SECTOR_GROUPS = {
+    "110": "Education", "111": "Education, level unspecified", "112": "Basic education",
+    "113": "Secondary education", "114": "Post-secondary education", "120": "Health",
+    "121": "Health, general", "122": "Basic health", "123": "Non-communicable diseases (NCDs)",
+    "130": "Population policies / programmes and reproductive health", "140": "Water and sanitation",
+    "150": "Government and civil society", "151": "Government and civil society, general",
+    "152": "Conflict prevention and resolution, peace and security",
+    "160": "Other social infrastructure and services", "210": "Transport and storage", "220": "Communication",
+    "230": "Energy generation and supply", "231": "Energy generation, distribution and efficiency",
+    "232": "Energy generation, renewable sources", "233": "Energy generation, non-renewable sources",
+    "234": "Hybrid energy electric power plants", "235": "Nuclear energy electric power plants",
+    "236": "Heating, cooling and energy distribution", "240": "Banking and financial services",
+    "250": "Business and other services", "310": "Agriculture, forestry, fishing", "311": "Agriculture",
+    "312": "Forestry", "313": "Fishing", "320": "Industry, mining, construction", "321": "Industry",
+    "322": "Mineral resources and mining", "323": "Construction",
+    "330": "Trade policy and regulations and trade-related adjustment",
+    "331": "Trade policy and regulations and trade-related adjustment", "332": "Tourism",
+    "410": "General environmental protection", "430": "Other multisector", "510": "General budget support",
+    "520": "Developmental food aid / food security assistance", "530": "Other commodity assistance",
+    "600": "Action relating to debt", "720": "Emergency response",
+    "730": "Reconstruction relief and rehabilitation", "740": "Disaster prevention and preparedness",
+    "910": "Administrative costs of donors", "920": "Support to non-governmental organisations (NGOs)",
+    "930": "Refugees in donor countries", "998": "Unallocated / unspecified",
+}
+# Today's DAC names, as d-portal's `human=1` export writes them after a roman-numbered prefix
+# ("I.4. Water supply and sanitation"; IATI/D-Portal dstore/json/iati_codes.json), mapped back to
+# their code so that such an export lands on the paper's labels.
+_DAC3_CURRENT_NAMES = {
+    "Education, level nnspecified": "111", "Upper secondary education": "113",
+    "Population policies/programmes and reproductive health": "130", "Water supply and sanitation": "140",
+    "Conflict, peace and security": "152", "Communications": "220", "Energy": "230", "Energy policy": "231",
+    "Hybrid energy plants": "234", "Nuclear energy plants": "235", "Energy distribution": "236",
+    "Trade Policies and Regulations": "331", "General Environment Protection": "410",
+    "Development Food Assistance": "520", "Reconstruction and Rehabilitation": "730",
+    "Disaster Preparedness": "740", "Refugees/Asylum Seekers in Donor Countries": "930",
+}
 
 # Columns of the normalised tables the readers return (and prepare_events expects).
 ACLED_TABLE = ("event_id", "event_type", "inter1", "date", "lat", "lon")
@@ -96,7 +141,14 @@ _SPACES = "\u00a0\u202f\u2007\u2009"
 _SPACE_RE = re.compile(rf"[\s{_SPACES}]+")
 _AMOUNT_RE = re.compile(rf"^-?(\d+|\d{{1,3}}([,\s{_SPACES}]\d{{3}})+)(\.\d+)?$")
 _DAYNUMBER_RE = re.compile(r"^-?\d+(\.0+)?$")
-_MAX_DAYNUMBER = 100_000  # |days since 1970| beyond this (year ~2243) is not a d-portal day number
+# d-portal stores dates as days since 1970-01-01. A larger day number than 2040-01-01's is taken for
+# what it almost always is: an Excel serial date (days since 1899-12-30; 43466 = 2019-01-01), which
+# read as a day number would put a project start in the 2080s.
+_MAX_DAYNUMBER = (pd.Timestamp("2040-01-01") - pd.Timestamp("1970-01-01")).days
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_MAX_EXCEL_SERIAL = (pd.Timestamp("2100-01-01") - _EXCEL_EPOCH).days
+# Cells holding nothing: d-portal's q.csv writes SQL NULL as the bare text `null`.
+_NULL_TEXT = ("null", "NULL", "Null")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -310,13 +362,67 @@ def read_ucdp(path) -> pd.DataFrame:
     )
 
 
-def read_qips(path, column_map: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read the QIP file into (event_id, date, lat, lon, funding_usd, activity_type, category).
+def _label_key(label) -> str:
+    """Compare vocabulary labels ignoring case, spacing and '&' against 'and'."""
+    text = re.sub(r"\s*&\s*|\s+and\s+", " and ", str(label).strip().casefold())
+    return re.sub(r"\s+", " ", re.sub(r"\s*/\s*", "/", text))
 
-    `column_map` renames provider columns to the contract's names ({provider: contract}) before
-    anything is checked. Coordinates are parsed leniently (inner spaces/NBSP removed, comma decimal
-    accepted) because the real file carries them; empty → NaN. Amounts may carry ',', space or NBSP
-    thousands separators. The date is the project start date (`YYYY-MM-DD` or `DD/MM/YYYY`).
+
+def _canonical_labels(s: pd.Series, vocabulary: Iterable[str]) -> tuple[pd.Series, list[str]]:
+    """Known labels in their vocabulary spelling; unknown ones kept as they are (and returned)."""
+    by_key = {_label_key(v): v for v in vocabulary}
+    t = _text(s)
+    mapping = {v: by_key.get(_label_key(v), v) for v in t.unique()}
+    unknown = sorted(v for v, c in mapping.items() if v and v == c and c not in by_key.values())
+    return t.map(mapping), unknown
+
+
+def _qip_ids(raw: pd.DataFrame, path) -> tuple[pd.Series, dict[str, int]]:
+    """`ref`, or `row<k>` when empty; repeats get `#2`, `#3`, ... so that every QIP keeps a unique id."""
+    ref = _text(raw["ref"])
+    empty = ref.eq("")
+    ref = ref.where(~empty, "row" + pd.Series(np.arange(1, len(ref) + 1), index=ref.index).astype(str))
+    k = ref.groupby(ref, sort=False).cumcount() + 1
+    repeated = k.gt(1)
+    ids = ref.where(~repeated, ref + "#" + k.astype(str))
+    if empty.any():
+        log.warning("%s: %d QIP(s) without a `ref` (first: row %d) get the id row<k>", path, int(empty.sum()),
+                    int(np.flatnonzero(empty.to_numpy())[0]) + 1)
+    if repeated.any():
+        log.warning("%s: %d repeated `ref` value(s) (e.g. %s) are told apart as <ref>#2, #3, ...", path,
+                    int(repeated.sum()), ", ".join(map(repr, ref[repeated].unique()[:3])))
+    return ids.astype(str), {"empty_refs": int(empty.sum()), "repeated_refs": int(repeated.sum())}
+
+
+def _refuse_excel_serials(s: pd.Series, path, field: str, *, usual: str) -> None:
+    """A five-digit number where a date belongs is an Excel serial date: say so instead of 'cannot parse'."""
+    t = _text(s)
+    serial = t.str.fullmatch(r"\d{5}(\.0+)?")
+    if serial.any():
+        first = int(np.flatnonzero(serial.to_numpy())[0])
+        value = t.iloc[first]
+        as_excel = (_EXCEL_EPOCH + pd.Timedelta(days=int(float(value)))).date()
+        raise ValueError(
+            f"{path}: row {first + 1}, field '{field}': {value!r} looks like an Excel serial date "
+            f"({value} = {as_excel} in Excel's date system), not a date; save the column as dates "
+            f"({usual}) and retrieve the file again"
+        )
+
+
+def read_qips(path, column_map: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Read a QIP list into (event_id, date, lat, lon, funding_usd, activity_type, category).
+
+    The file is the contract `qips.csv` or the paper's prepared QIP file as it comes: UTF-8 with or
+    without BOM; only QIP_COLUMNS are required (others, such as `end_date` in dd.mm.yy, are ignored).
+    Coordinates are parsed leniently (inner spaces/NBSP removed, comma decimal accepted); empty ones
+    are kept as NaN so that prepare_events counts them, but a file where no row has both coordinates
+    is refused here, not at estimation. Amounts may carry ',', space or NBSP thousands separators.
+    The start date is `YYYY-MM-DD` (a time part, as the Data Hub writes it, is dropped),
+    `DD/MM/YYYY`, `DD.MM.YY` or `DD.MM.YYYY`. Labels are matched to the paper's vocabulary ignoring
+    case, spacing and '&'/'and'; unknown labels are kept (Table 1 lists them after the printed rows)
+    and logged. Every row is kept: an empty `ref` becomes `row<k>`, a repeated one `<ref>#2`, ...
+    `column_map` renames provider columns first ({provider: contract}). Counts of what was lenient
+    are in `result.attrs["read_notes"]`.
     """
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
     raw.columns = [str(c).strip() for c in raw.columns]
@@ -329,24 +435,65 @@ def read_qips(path, column_map: Mapping[str, str] | None = None) -> pd.DataFrame
             )
         raw = raw.rename(columns=dict(column_map))
     _require_columns(raw, QIP_COLUMNS, f"QIP file {path}")
-    _check_nonempty(raw["ref"], path, "ref")
-    ids = _text(raw["ref"])
-    _check_unique(ids, path, "ref")
-    _check_labels(raw["activity_type"], path, "activity_type", QIP_ACTIVITY_TYPES, allow_empty=True)
-    _check_labels(raw["category"], path, "category", QIP_CATEGORIES, allow_empty=True)
-    date = _parse_dates(raw["start_date"], path, "start_date", ("%Y-%m-%d", "%d/%m/%Y"), "a date (YYYY-MM-DD or DD/MM/YYYY)")
+    ids, notes = _qip_ids(raw, path)
+    activity, unknown_activity = _canonical_labels(raw["activity_type"], QIP_ACTIVITY_TYPES)
+    category, unknown_category = _canonical_labels(raw["category"], QIP_CATEGORIES)
+    for field, unknown in (("activity_type", unknown_activity), ("category", unknown_category)):
+        if unknown:
+            log.warning("%s: %s label(s) outside the paper's vocabulary kept as they are: %s", path, field,
+                        ", ".join(map(repr, unknown)))
+    start = _text(raw["start_date"]).str.replace(r"^(\d{4}-\d{2}-\d{2})[T ].*$", r"\1", regex=True)
+    _refuse_excel_serials(start, path, "start_date", usual="YYYY-MM-DD")
+    date = _parse_dates(start, path, "start_date", ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%y", "%d.%m.%Y"),
+                        "a date (YYYY-MM-DD, DD/MM/YYYY or DD.MM.YY)")
     lat, lon = _parse_coordinates(raw, "latitude", "longitude", path, lenient=True)
-    return pd.DataFrame(
+    located = lat.notna() & lon.notna()
+    if len(raw) and not located.any():
+        raise ValueError(
+            f"QIP file {path}: none of the {len(raw)} rows has both 'latitude' and 'longitude'; the "
+            "analysis needs located QIPs. If the coordinates are in other columns, map them "
+            "(datasets.qip.options.columns); a Data Hub export with latitude1..5 must go through the "
+            "retrieve step (mode: user), which picks each QIP's first located site"
+        )
+    table = pd.DataFrame(
         {
             "event_id": ids,
             "date": date,
             "lat": lat,
             "lon": lon,
             "funding_usd": _parse_amount(raw["amount_disbursed"], path, "amount_disbursed"),
-            "activity_type": _text(raw["activity_type"]),
-            "category": _text(raw["category"]),
+            "activity_type": activity.astype(str),
+            "category": category.astype(str),
         }
     )
+    table.attrs["read_notes"] = {**notes, "rows": len(raw), "rows_with_coordinates": int(located.sum()),
+                                 "unknown_activity_types": unknown_activity, "unknown_categories": unknown_category}
+    return table
+
+
+def _sector_key(name: str) -> str:
+    text = re.sub(r"^[IVX]+(\.\d+)?(\.[a-z])?\.\s+", "", str(name).strip())
+    return _label_key(text)
+
+
+_SECTOR_CODE_BY_NAME = {**{_sector_key(n): c for c, n in DAC3_SECTOR_GROUPS.items() if c != "330"},
+                        **{_sector_key(n): c for n, c in _DAC3_CURRENT_NAMES.items()}}
+
+
+def sector_group_name(value) -> str:
+    """The paper's label of a DAC sector group given as a 3-digit code, a 5-digit purpose code or a name.
+
+    d-portal's `sector_group` is the 3-digit code (names only with `human=1`, today's DAC names
+    behind a roman-numbered prefix); both land on the appendix Table 2 labels. A name outside the
+    DAC list is returned unchanged, an empty value as "".
+    """
+    text = str(value).strip()
+    if text in _NULL_TEXT:
+        return ""
+    if re.fullmatch(r"\d{3}(\d{2})?(\.0+)?", text):
+        return DAC3_SECTOR_GROUPS.get(text[:3], text)
+    code = _SECTOR_CODE_BY_NAME.get(_sector_key(text))
+    return DAC3_SECTOR_GROUPS[code] if code else text
 
 
 def read_iati(path) -> pd.DataFrame:
@@ -354,32 +501,76 @@ def read_iati(path) -> pd.DataFrame:
 
     One row per activity location; `event_id` is `aid#k` with k the 1-based position of the
     location among the activity's rows in file order (stable whatever the later filters drop).
-    `day_start` may be a d-portal day number (days since 1970-01-01) or `YYYY-MM-DD`. The DAC
-    sector group goes to `category`; `funding_usd` is the commitment.
+    Accepts d-portal's q.csv as it comes: the text `null` for missing values, `day_start` as a
+    day number (days since 1970-01-01) or `YYYY-MM-DD` (`human=1`), `sector_group` as the DAC
+    3-digit code or a name (mapped to the paper's labels, see `sector_group_name`; derived from
+    `sector_code` when the group is absent). An Excel serial date in `day_start` (e.g. 43466) and a
+    file without a single located row fail here with the reason. `funding_usd` is `commitment`
+    (US$; d-portal converts) when present; a row whose `value_currency` is not USD gets NaN, so
+    currencies are never mixed.
     """
-    raw = _read_csv(path, IATI_COLUMNS, "IATI")
+    raw = _read_csv(path, [c for c in IATI_COLUMNS if c != "sector_group"], "IATI")
+    raw = raw.apply(lambda col: col.where(~_text(col).isin(_NULL_TEXT), ""))
+    if "sector_group" not in raw.columns and "sector_code" not in raw.columns:
+        raise ValueError(f"IATI file {path}: missing column 'sector_group' (or 'sector_code' to derive it from) "
+                         f"(present: {', '.join(raw.columns)})")
     _check_nonempty(raw["aid"], path, "aid")
-    aid = _text(raw["aid"])
+    aid = _text(raw["aid"]).str.replace(r"^https?://\S*[?&]aid=", "", regex=True)  # human=1 writes links
     k = aid.groupby(aid, sort=False).cumcount() + 1
-    day = _text(raw["day_start"])
+    day = _text(raw["day_start"]).str.replace(r"^(\d{4}-\d{2}-\d{2})[T ].*$", r"\1", regex=True)
     is_num = day.str.match(_DAYNUMBER_RE)
     days = pd.to_numeric(day.where(is_num).astype(object), errors="coerce")
-    too_far = is_num & days.abs().gt(_MAX_DAYNUMBER)
+    too_far = is_num & days.gt(_MAX_DAYNUMBER)
+    not_excel = too_far & days.gt(_MAX_EXCEL_SERIAL)
+    if not_excel.any():
+        raise _bad_value(path, not_excel, raw["day_start"], "day_start",
+                         "a d-portal day number (days since 1970-01-01) or a date (YYYY-MM-DD)")
     if too_far.any():
-        raise _bad_value(path, too_far, raw["day_start"], "day_start", f"a day number (|days since 1970-01-01| ≤ {_MAX_DAYNUMBER})")
+        first = int(np.flatnonzero(too_far.to_numpy())[0])
+        value = int(days.iloc[first])
+        as_dportal = (pd.Timestamp("1970-01-01") + pd.Timedelta(days=value)).date()
+        as_excel = (_EXCEL_EPOCH + pd.Timedelta(days=value)).date()
+        raise ValueError(
+            f"{path}: row {first + 1}, field 'day_start': {value} is not a d-portal day number (it would be "
+            f"{as_dportal}); it looks like an Excel serial date ({value} = {as_excel} in Excel's date system). "
+            "Save day_start as YYYY-MM-DD dates (or keep d-portal's day numbers) and retrieve the file again"
+            + (f" ({int(too_far.sum()) - 1} more such row(s))" if too_far.sum() > 1 else "")
+        )
+    too_early = is_num & days.lt(-_MAX_DAYNUMBER)
+    if too_early.any():
+        raise _bad_value(path, too_early, raw["day_start"], "day_start", "a d-portal day number after 1900")
     from_num = pd.Timestamp("1970-01-01") + pd.to_timedelta(days.where(is_num), unit="D")
     from_iso = _parse_dates(day.where(~is_num, ""), path, "day_start", ("%Y-%m-%d",), "a day number or a date (YYYY-MM-DD)")
     date = from_iso.where(~is_num, from_num.astype("datetime64[ns]")).astype("datetime64[ns]")
     lat, lon = _parse_coordinates(raw, "location_latitude", "location_longitude", path)
+    if len(raw) and not (lat.notna() & lon.notna()).any():
+        raise ValueError(
+            f"IATI file {path}: none of the {len(raw)} rows has both 'location_latitude' and "
+            "'location_longitude'; the control group needs located aid projects (query d-portal with "
+            "from=act,location,country, or check the column names)"
+        )
+    groups = raw["sector_group"] if "sector_group" in raw.columns else pd.Series("", index=raw.index)
+    if "sector_code" in raw.columns:
+        groups = groups.where(_text(groups).ne(""), raw["sector_code"])
+    names = {v: sector_group_name(v) for v in groups.unique()}
+    funding = (_parse_float(raw["commitment"], path, "commitment") if "commitment" in raw.columns
+               else pd.Series(np.nan, index=raw.index, dtype="float64"))
+    if "value_currency" in raw.columns:
+        currency = _text(raw["value_currency"]).str.upper()
+        foreign = currency.ne("") & currency.ne("USD")
+        if foreign.any():
+            log.warning("%s: %d row(s) with values not in US$ (%s) get no funding_usd", path, int(foreign.sum()),
+                        ", ".join(sorted(currency[foreign].unique())))
+            funding = funding.where(~foreign)
     return pd.DataFrame(
         {
             "event_id": (aid + "#" + k.astype(str)).astype(str),
             "date": date,
             "lat": lat,
             "lon": lon,
-            "funding_usd": _parse_float(raw["commitment"], path, "commitment"),
+            "funding_usd": funding,
             "activity_type": pd.Series("", index=raw.index, dtype=str),
-            "category": _text(raw["sector_group"]),
+            "category": groups.map(names).astype(str),
         }
     )
 

@@ -166,30 +166,67 @@ def _maybe_write(df, stem, caption, formats):
 # Paper tables
 # --------------------------------------------------------------------------------------------
 
-def table_qip_funding(events: pd.DataFrame, by: str = "activity_type", *, stem: Path | None = None,
+def _qip_rows(qips: pd.DataFrame) -> pd.DataFrame:
+    """The QIPs of a table: all rows of a QIP list (read_qips), or the `qip` rows of an events table."""
+    return qips.loc[qips["source"] == "qip"] if "source" in qips.columns else qips
+
+
+def table_qip_funding(qips: pd.DataFrame, by: str = "activity_type", *, stem: Path | None = None,
                       caption: str | None = None) -> pd.DataFrame:
     """Paper Table 1 (`by="activity_type"`) or appendix Table 1 (`by="category"`).
 
-    QIP funding in US$ per label, in the printed order (labels with no QIP get 0 so the rows
-    always line up with the published table; unknown labels follow alphabetically), then a Total
-    row. Each row is rounded to whole dollars on its own and the total is the rounded sum of the
-    unrounded amounts, which is how the paper's rows come to sum to one dollar more than its total.
+    The paper's tables are over the mission's whole QIP list (451 QIPs, US$ 15,349,350), located
+    or not, in the period or not: pass the QIP list as read by `prepare.read_qips`. Given an
+    events table (with a `source` column) the `qip` rows are used instead, which gives the
+    analysis-sample version. QIP funding in US$ per label, in the printed order (labels with no
+    QIP get 0 so the rows always line up with the published table; unknown labels follow
+    alphabetically), then a Total row. Each row is rounded to whole dollars on its own and the
+    total is the rounded sum of the unrounded amounts, which is how the paper's rows come to sum
+    to one dollar more than its total.
     """
     if by not in ("activity_type", "category"):
         raise ValueError(f"by must be 'activity_type' or 'category', not {by!r}")
     order = ACTIVITY_TYPES if by == "activity_type" else QIP_CATEGORIES
-    qips = events.loc[events["source"] == "qip", [by, "funding_usd"]].copy()
-    qips[by] = qips[by].fillna("").astype(str).str.strip().replace("", NOT_RECORDED)
-    sums = qips.groupby(by, sort=False)["funding_usd"].sum(min_count=1).fillna(0.0)
+    rows = _qip_rows(qips)
+    missing = [c for c in (by, "funding_usd") if c not in rows.columns]
+    if missing:
+        raise ValueError(f"QIP table lacks column(s) {', '.join(missing)}; pass the output of prepare.read_qips")
+    selected = rows[[by, "funding_usd"]].copy()
+    selected[by] = selected[by].fillna("").astype(str).str.strip().replace("", NOT_RECORDED)
+    sums = selected.groupby(by, sort=False)["funding_usd"].sum(min_count=1).fillna(0.0)
     labels = list(order) + sorted(set(sums.index) - set(order))
     amounts = [int(round(float(sums.get(label, 0.0)))) for label in labels]
-    total = int(round(float(qips["funding_usd"].sum())))
+    total = int(round(float(selected["funding_usd"].sum())))
     table = pd.DataFrame({by: labels + [TOTAL_LABEL], "funding_usd": amounts + [total]})
     table["funding_usd"] = table["funding_usd"].astype("int64")
     if caption is None:
         caption = ("Types of activities of QIPs, amount in US$" if by == "activity_type"
                    else "Categories of QIPs, amount in US$")
     return _maybe_write(table, stem, caption, {"funding_usd": ",d"})
+
+
+SAMPLE_CAPTION = " (analysis sample: QIPs left after the period, location and region filters)"
+
+
+def write_qip_funding_tables(qips: pd.DataFrame, *, by_activity_stem: Path, by_category_stem: Path,
+                             events: pd.DataFrame | None = None, sample_by_activity_stem: Path | None = None,
+                             sample_by_category_stem: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Table 1 and appendix Table 1 over the whole QIP list, and optionally both over the sample.
+
+    `qips` is the mission's QIP list (prepare.read_qips of the retrieved qips.csv), `events` the
+    prepared events table; the sample versions need both `events` and their stems.
+    """
+    out = {"by_activity": table_qip_funding(qips, "activity_type", stem=by_activity_stem),
+           "by_category": table_qip_funding(qips, "category", stem=by_category_stem)}
+    for key, by, stem in (("sample_by_activity", "activity_type", sample_by_activity_stem),
+                          ("sample_by_category", "category", sample_by_category_stem)):
+        if stem is not None:
+            if events is None:
+                raise ValueError(f"{key}: the sample version needs the events table (events=...)")
+            base = "Types of activities of QIPs" if by == "activity_type" else "Categories of QIPs"
+            out[key] = table_qip_funding(events, by, stem=stem,
+                                         caption=f"{base}, amount in US${SAMPLE_CAPTION}")
+    return out
 
 
 def table_conditional_means(covariates: pd.DataFrame, *, stem: Path | None = None,
@@ -239,16 +276,17 @@ def table_significant_windows(estimates: pd.DataFrame, alpha: float = 0.05, *, d
     return _maybe_write(table, stem, caption, {"effect": fmt, "p_value": fmt, "adj_r2": fmt})
 
 
-def table_aid_by_category(events: pd.DataFrame, *, stem: Path | None = None,
+def table_aid_by_category(aid: pd.DataFrame, *, stem: Path | None = None,
                           caption: str = "Categories of humanitarian aid projects") -> pd.DataFrame:
     """Appendix Table 2: number of aid-project (IATI) rows per sector group, alphabetical as printed.
 
-    Counts rows of the table given: pass the events table for the analysis sample, or a prepared
-    table before the study filters to mirror the paper's count (which exceeds its sample N).
+    Counts the rows of the table given, as the paper did: its 15,670 projects are every location
+    row of the aid export (prepare.read_iati), more than the analysis sample. Given an events table
+    (with a `source` column) only its `iati` rows count.
     """
-    aid = events.loc[events["source"] == "iati", "category"].fillna("").astype(str).str.strip()
-    aid = aid.replace("", NOT_RECORDED)
-    counts = aid.value_counts()
+    rows = aid.loc[aid["source"] == "iati"] if "source" in aid.columns else aid
+    labels_of_rows = rows["category"].fillna("").astype(str).str.strip().replace("", NOT_RECORDED)
+    counts = labels_of_rows.value_counts()
     labels = sorted(counts.index)
     table = pd.DataFrame({"category": labels,
                           "n_projects": [int(counts[label]) for label in labels]})

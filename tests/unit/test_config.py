@@ -175,7 +175,7 @@ def test_defaults_fill_in_what_an_overlay_leaves_out():
     raw["robustness"] = {"enabled": False}
     checked = check_config(raw, project_root=REPO)
     assert checked["datasets"]["worldpop"] == {"mode": "synthetic", "version": "synthetic", "user_file": None,
-                                               "sha256": None, "options": {}}
+                                               "options": {}}
     assert checked["robustness"]["permutations"] == {"n": 199, "shards": 4, "seed": 20220629}
     assert checked["mwa"]["vcov"] == "classical" and checked["mwa"]["max_windows"] == 2000
 

@@ -21,6 +21,7 @@ from qipstudy.prepare import (
     read_iati,
     read_qips,
     read_ucdp,
+    sector_group_name,
     validate_events,
     write_events,
 )
@@ -213,7 +214,7 @@ def test_read_qips_refuses_garbage_coordinate_and_comma_decimal_amount(tmp_path)
         read_qips(write_qips(tmp_path / "qips2.csv", rows))
 
 
-def test_read_qips_column_map_and_unknown_label(tmp_path):
+def test_read_qips_column_map_and_labels_outside_the_vocabulary(tmp_path, caplog):
     header = ("QIP_Ref", "mission", "title", "Start", "end_date", "category", "activity_type", "region",
               "latitude", "longitude", "amount_disbursed", "status")
     path = write_qips(tmp_path / "provider.csv", QIP_ROWS[:1], header=header)
@@ -223,9 +224,59 @@ def test_read_qips_column_map_and_unknown_label(tmp_path):
     assert q["event_id"].tolist() == ["Q1"]
     with pytest.raises(ValueError, match=r"column_map names column\(s\) 'Nope'"):
         read_qips(path, column_map={"Nope": "ref"})
-    bad = [QIP_ROWS[0][:6] + ("Infrastructure",) + QIP_ROWS[0][7:]]
-    with pytest.raises(ValueError, match=r"row 1, field 'activity_type'"):
-        read_qips(write_qips(tmp_path / "bad.csv", bad))
+    # spelling variants land on the paper's labels; a label it does not know is kept, and logged
+    rows = [QIP_ROWS[0][:5] + ("Early Recovery", "Infrastructure and equipment") + QIP_ROWS[0][7:],
+            QIP_ROWS[0][:5] + ("Rule of law", "Demining") + QIP_ROWS[0][7:]]
+    rows[1] = ("Q2",) + rows[1][1:]
+    with caplog.at_level("WARNING", logger="qipstudy.prepare"):
+        q = read_qips(write_qips(tmp_path / "labels.csv", rows))
+    assert q["activity_type"].tolist() == ["Infrastructure & equipment", "Demining"]
+    assert q["category"].tolist() == ["Early recovery", "Rule of Law"]
+    assert "activity_type label(s) outside the paper's vocabulary kept as they are: 'Demining'" in caplog.text
+    assert q.attrs["read_notes"]["unknown_activity_types"] == ["Demining"]
+
+
+# The paper's prepared QIP file as the author's replication material has it: these columns, a
+# UTF-8 BOM, ISO start dates, dd.mm.yy end dates, NBSP inside numbers, rows without latitude.
+PAPER_QIP_HEADER = ("ref", "event_type", "start_date", "end_date", "category", "activity_type",
+                    "implementing_partner_type", "latitude", "longitude", "total_beneficiaries", "beneficiary_type1",
+                    "amount_disbursed", "sector_code", "sector_group", "description")
+PAPER_QIP_ROWS = [
+    ("MINUSMA-2017-01", "qip", "2017-03-01", "30.06.17", "Early recovery", "Infrastructure & equipment", "NGO",
+     "14.4843", "-4.1830\u00a0", "1\u00a0200", "Women", "45\u00a0000", "", "", "Well"),
+    ("MINUSMA-2017-02", "qip", "2017-05-10", "31.12.17", "Rule of Law", "Training/workshops", "Government",
+     "", "-0.0400", "300", "Youth", "12\u00a0500", "", "", "Training, 3 days"),
+    ("MINUSMA-2017-02", "qip", "2018-02-01", "01.08.18", "Other", "Other", "NGO",
+     "16.7735", "\u00a0-3.0074", "50", "", "1,000", "", "", "the same ref again"),
+    ("", "qip", "2018-04-01T00:00:00", "", "Other", "Other", "NGO", "16.2", "-0.04", "", "", "250", "", "", "no ref"),
+]
+
+
+def test_read_qips_takes_the_papers_prepared_file_as_it_comes(tmp_path, caplog):
+    path = tmp_path / "QIPs.csv"
+    write_qips(path, PAPER_QIP_ROWS, header=PAPER_QIP_HEADER)
+    path.write_bytes("\ufeff".encode() + path.read_bytes())
+    with caplog.at_level("WARNING", logger="qipstudy.prepare"):
+        q = read_qips(path)
+    assert q["event_id"].tolist() == ["MINUSMA-2017-01", "MINUSMA-2017-02", "MINUSMA-2017-02#2", "row4"]
+    assert q["funding_usd"].tolist() == [45000.0, 12500.0, 1000.0, 250.0]
+    assert q["funding_usd"].sum() == 58750.0  # the whole list's total, as Table 1 sums it
+    assert q["lon"].tolist() == [-4.183, -0.04, -3.0074, -0.04] and np.isnan(q["lat"].iloc[1])
+    assert q["date"].tolist() == [pd.Timestamp("2017-03-01"), pd.Timestamp("2017-05-10"), pd.Timestamp("2018-02-01"),
+                                  pd.Timestamp("2018-04-01")]
+    notes = q.attrs["read_notes"]
+    assert (notes["rows"], notes["rows_with_coordinates"], notes["empty_refs"], notes["repeated_refs"]) == (4, 3, 1, 1)
+    assert "1 repeated `ref` value(s) (e.g. 'MINUSMA-2017-02')" in caplog.text
+
+
+def test_read_qips_fails_early_on_excel_dates_and_on_a_list_without_coordinates(tmp_path):
+    rows = [PAPER_QIP_ROWS[0][:2] + ("42795",) + PAPER_QIP_ROWS[0][3:]]
+    with pytest.raises(ValueError, match=r"row 1, field 'start_date': '42795' looks like an Excel serial date "
+                                         r"\(42795 = 2017-03-01 in Excel's date system\)"):
+        read_qips(write_qips(tmp_path / "excel.csv", rows, header=PAPER_QIP_HEADER))
+    rows = [r[:7] + ("", "") + r[9:] for r in PAPER_QIP_ROWS]
+    with pytest.raises(ValueError, match=r"none of the 4 rows has both 'latitude' and 'longitude'"):
+        read_qips(write_qips(tmp_path / "nowhere.csv", rows, header=PAPER_QIP_HEADER))
 
 
 def test_read_iati_day_numbers_and_location_index(tmp_path):
@@ -238,6 +289,64 @@ def test_read_iati_day_numbers_and_location_index(tmp_path):
     bad = [IATI_ROWS[0][:5] + ("20180101",) + IATI_ROWS[0][6:]]
     with pytest.raises(ValueError, match=r"row 1, field 'day_start'.*day number"):
         read_iati(write_qips(tmp_path / "bad.csv", bad, header=IATI_HEADER))
+
+
+def test_read_iati_refuses_excel_serial_dates_with_the_reason(tmp_path):
+    rows = [IATI_ROWS[0], IATI_ROWS[1][:5] + ("43466",) + IATI_ROWS[1][6:], IATI_ROWS[2][:5] + ("43467",)
+            + IATI_ROWS[2][6:]]
+    with pytest.raises(ValueError) as err:
+        read_iati(write_qips(tmp_path / "excel.csv", rows, header=IATI_HEADER))
+    assert str(err.value) == (
+        f"{tmp_path / 'excel.csv'}: row 2, field 'day_start': 43466 is not a d-portal day number (it would be "
+        "2089-01-02); it looks like an Excel serial date (43466 = 2019-01-01 in Excel's date system). Save "
+        "day_start as YYYY-MM-DD dates (or keep d-portal's day numbers) and retrieve the file again "
+        "(1 more such row(s))")
+
+
+def test_read_iati_takes_dportal_exports_as_they_come(tmp_path, caplog):
+    # q.csv as saved from d-portal (IATI/D-Portal dstore/js/query.js): SQL NULL as the bare text null,
+    # sector_group as the 3-digit DAC code; a human=1 export: links as aid, names with roman prefixes
+    header = ("aid", "day_start", "sector_group", "location_latitude", "location_longitude", "commitment",
+              "value_currency")
+    rows = [("XM-1", "17532", "140", "0.5", "0.5", "null", "USD"),
+            ("XM-1", "17532", "140", "null", "null", "1000", "USD"),
+            ("http://d-portal.org/q.html?aid=XM-2", "2018-01-01", "I.2.b. Basic health", "0.4", "0.4", "20", ""),
+            ("XM-3", "2018-01-01", "II.3.a. Energy policy", "0.4", "0.4", "30", "EUR"),
+            ("XM-4", "2018-01-01", "Cash transfers", "0.4", "0.4", "40", "")]
+    with caplog.at_level("WARNING", logger="qipstudy.prepare"):
+        iati = read_iati(write_qips(tmp_path / "q.csv", rows, header=header))
+    assert iati["event_id"].tolist() == ["XM-1#1", "XM-1#2", "XM-2#1", "XM-3#1", "XM-4#1"]
+    assert iati["category"].tolist() == ["Water and sanitation", "Water and sanitation", "Basic health",
+                                         "Energy generation, distribution and efficiency", "Cash transfers"]
+    assert np.isnan(iati["lat"].iloc[1]) and np.isnan(iati["funding_usd"].iloc[0])
+    assert iati["funding_usd"].iloc[[1, 2, 4]].tolist() == [1000.0, 20.0, 40.0]
+    assert np.isnan(iati["funding_usd"].iloc[3])  # euros never count as dollars
+    assert "1 row(s) with values not in US$ (EUR) get no funding_usd" in caplog.text
+    located_nowhere = [r[:3] + ("null", "null") + r[5:] for r in rows]
+    with pytest.raises(ValueError, match=r"none of the 5 rows has both 'location_latitude' and 'location_longitude'"):
+        read_iati(write_qips(tmp_path / "nowhere.csv", located_nowhere, header=header))
+
+
+def test_table1_sums_the_whole_qip_list_not_the_filtered_sample(inputs, tmp_path):
+    from qipstudy.tables import write_qip_funding_tables
+
+    acled, qips, iati, admin3 = inputs
+    events = run(acled, qips, iati, admin3)
+    assert events.attrs["filter_counts"]["qip"]["missing_coordinates"] == 1  # Q2 (US$ 12,000) is not located
+    out = write_qip_funding_tables(qips, events=events, by_activity_stem=tmp_path / "t1",
+                                   by_category_stem=tmp_path / "a1", sample_by_activity_stem=tmp_path / "t1s")
+    assert out["by_activity"]["funding_usd"].iloc[-1] == 1_234_567 + 12_000  # every QIP of the list
+    assert out["sample_by_activity"]["funding_usd"].iloc[-1] == 1_234_567  # what the filters leave
+    by_category = dict(zip(out["by_category"]["category"], out["by_category"]["funding_usd"]))
+    assert by_category["Rule of Law"] == 12_000 and by_category["Early recovery"] == 1_234_567
+
+
+def test_sector_group_names_from_codes_and_names():
+    assert sector_group_name("152") == "Conflict prevention and resolution, peace and security"
+    assert sector_group_name("12220") == "Basic health" and sector_group_name("122.0") == "Basic health"
+    assert sector_group_name("I.4. Water supply and sanitation") == "Water and sanitation"
+    assert sector_group_name("Water and sanitation") == "Water and sanitation"
+    assert sector_group_name("null") == "" and sector_group_name("Something else") == "Something else"
 
 
 def test_read_ucdp_types_and_datetime_dates(tmp_path):

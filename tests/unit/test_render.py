@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, box
 
+from fake_psdh import fatality_record
 from qipstudy import figures, render, tables
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "resources" / "published" / "sauter2022"
@@ -141,6 +142,33 @@ def test_qip_funding_writes_files_when_given_a_stem(qip_events, tmp_path):
     table = tables.table_qip_funding(qip_events, stem=tmp_path / "table1")
     assert pd.read_csv(tmp_path / "table1.csv")["funding_usd"].tolist() == table["funding_usd"].tolist()
     assert "Infrastructure \\& equipment & 301" in (tmp_path / "table1.tex").read_text()
+
+
+def test_table1_is_over_the_whole_qip_list_and_the_sample_is_an_extra_table(qip_events, tmp_path):
+    # the whole list as prepare.read_qips returns it (no `source`): one QIP not located, one outside the period
+    whole = pd.DataFrame({
+        "event_id": ["A", "B", "C", "D", "E", "F"],
+        "funding_usd": [100.4, 200.4, 10.4, 0.4, np.nan, 5000.0],
+        "activity_type": ["Infrastructure & equipment", "Infrastructure & equipment", "Training/workshops",
+                          "Other", "Other", "Sport & cultural events"],
+        "category": ["Early recovery", "Rule of Law", "Rule of Law", "Other", "Other", "Early recovery"],
+        "lat": [15.0, 15.0, 15.0, 15.0, 15.0, np.nan],
+    })
+    out = tables.write_qip_funding_tables(
+        whole, events=qip_events, by_activity_stem=tmp_path / "t1", by_category_stem=tmp_path / "a1",
+        sample_by_activity_stem=tmp_path / "t1_sample", sample_by_category_stem=tmp_path / "a1_sample")
+    total = dict(zip(out["by_activity"]["activity_type"], out["by_activity"]["funding_usd"]))
+    assert total["Total"] == 5312 and total["Sport & cultural events"] == 5000  # 311.6 + 5000, every QIP
+    assert out["by_category"]["funding_usd"].iloc[-1] == 5312
+    sample = dict(zip(out["sample_by_activity"]["activity_type"], out["sample_by_activity"]["funding_usd"]))
+    assert sample["Total"] == 312 and sample["Sport & cultural events"] == 0  # the events' qip rows only
+    assert pd.read_csv(tmp_path / "t1.csv")["funding_usd"].iloc[-1] == 5312
+    assert pd.read_csv(tmp_path / "a1_sample.csv")["funding_usd"].iloc[-1] == 312
+    assert "analysis sample" in (tmp_path / "t1_sample.md").read_text()
+    assert "analysis sample" not in (tmp_path / "t1.md").read_text()
+    with pytest.raises(ValueError, match="needs the events table"):
+        tables.write_qip_funding_tables(whole, by_activity_stem=tmp_path / "x", by_category_stem=tmp_path / "y",
+                                        sample_by_activity_stem=tmp_path / "z")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,31 +481,114 @@ def test_covariate_figures(sample_events, tmp_path):
     plt.close(fig)
 
 
-def test_figure_attacks_highlights_study_country_and_mission(tmp_path):
-    awsd = pd.DataFrame([{"Incident ID": i, "Year": 2010 + i % 5, "Month": 1, "Day": 1,
-                          "Country Code": code, "Country": name, "Total killed": 1}
-                         for i, (code, name) in enumerate([("AF", "Afghanistan")] * 30 + [("SO", "Somalia")] * 20
-                                                          + [("SS", "South Sudan")] * 15 + [("SY", "Syria")] * 12
-                                                          + [("CD", "DR Congo")] * 10 + [("NG", "Nigeria")] * 8
-                                                          + [("ML", "Mali")] * 5)])
-    fatal = pd.DataFrame([{"Incident_Date": f"{2013 + i % 6}-05-01", "Mission_Acronym": m,
-                           "Type_Of_Incident": kind, "Casualty_Personnel_Type": "Military", "Country": "x",
-                           "M49_Code": 1}
-                          for i, (m, kind) in enumerate([("MINUSMA", "Malicious Act")] * 20
-                                                        + [("UNMISS", "Accident")] * 40
-                                                        + [("MONUSCO", "Malicious Act")] * 10)])
-    fig = figures.figure_attacks(awsd, fatal, "ml", "MINUSMA", tmp_path / "fig1")
+AWSD_EXPORT_HEADER = "Incident ID,Year,Month,Day,Country Code,Country,Region,Total killed,Total affected,Details"
+AWSD_HXL_ROW = "#event+id,#date+year,#date+month,#date+day,#country+code,#country+name,#adm1+name,,,"
+
+
+def awsd_export_frame(tmp_path) -> pd.DataFrame:
+    """An AWSD export as pandas reads it, HXL hashtag row included (second line of the real export)."""
+    counts = [("AF", "Afghanistan", 30), ("SO", "Somalia", 20), ("SS", "South Sudan", 15), ("SY", "Syria", 12),
+              ("CD", "DR Congo", 10), ("NG", "Nigeria", 8), ("ML", "Mali", 5)]
+    lines = [AWSD_EXPORT_HEADER, AWSD_HXL_ROW]
+    i = 0
+    for code, name, n in counts:
+        for k in range(n):
+            i += 1
+            lines.append(f'{i},{2010 + k % 11},3,,{code},{name},,1,2,"Attack, vehicle"')
+    lines += [f"{1000 + k},2005,1,1,SD,Sudan,,1,1,old" for k in range(40)]  # outside 2010-2020
+    path = tmp_path / "awsd_export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def hub_fatalities() -> pd.DataFrame:
+    """DPPADPOSS-FATALITIES rows (the hub's lower-case columns, fake_psdh) with a planted ranking.
+
+    2010-2020, all types: MONUSCO 60, UNAMID 50, MINUSCA 40, MINUSTAH 35, MINUSMA 30, UNIFIL 22 -> the
+    paper's panel. Malicious acts only: MINUSMA 30, UNIFIL 20, MINUSCA 15, MONUSCO 10, UNAMID 5. Outside
+    the years: ONUC 100 (1961), UNMISS 70 (2021), UNIFIL 50 (2009).
+    """
+    plan = [("MONUSCO", "Malicious Act", 10), ("MONUSCO", "Illness", 30), ("MONUSCO", "Accident", 20),
+            ("UNAMID", "Malicious Act", 5), ("UNAMID", "Accident", 25), ("UNAMID", "Illness", 20),
+            ("MINUSCA", "Malicious Act", 15), ("MINUSCA", "Accident", 25),
+            ("MINUSTAH", "Accident", 20), ("MINUSTAH", "Illness", 15),
+            ("MINUSMA", "Malicious Act", 30), ("UNIFIL", "Malicious Act", 20), ("UNIFIL", "Accident", 2)]
+    rows, seen = [], {}
+    for mission, kind, n in plan:
+        for _ in range(n):
+            k = seen.get(mission, 0)
+            seen[mission] = k + 1
+            rows.append(fatality_record(len(rows) + 1, day=f"{2010 + k % 11}-05-01", mission=mission, kind=kind))
+    rows += [fatality_record(9000 + k, day="1961-09-17", mission="ONUC") for k in range(100)]
+    rows += [fatality_record(9200 + k, day="2021-02-01", mission="UNMISS", kind="Accident") for k in range(70)]
+    rows += [fatality_record(9300 + k, day="2009-06-01", mission="UNIFIL") for k in range(50)]
+    return pd.DataFrame(rows)
+
+
+def test_figure1_as_published_all_fatality_types_2010_2020_top5(tmp_path):
+    fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), "ml", "MINUSMA", tmp_path / "fig1")
     left, right = fig.axes
     left_lines = {line.get_label(): line for line in left.get_lines()}
-    # Mali is sixth by incidents: shown anyway, highlighted, next to the top five
+    # Mali is sixth by incidents: shown anyway, highlighted, next to the top five; Sudan's 2005 is outside
     assert set(left_lines) == {"Afghanistan", "Somalia", "South Sudan", "Syria", "DR Congo", "Mali"}
     assert left_lines["Mali"].get_linewidth() > left_lines["Afghanistan"].get_linewidth()
     assert left_lines["Mali"].get_color() == figures.HIGHLIGHT
-    # accidents are not attacks: UNMISS drops out by default
-    assert {line.get_label() for line in right.get_lines()} == {"MINUSMA", "MONUSCO"}
-    assert sum(right.get_lines()[-1].get_ydata()) == 20
+    assert {line.get_label() for line in right.get_lines()} == {"MONUSCO", "UNAMID", "MINUSCA", "MINUSTAH",
+                                                                 "MINUSMA"}
     plt.close(fig)
     assert_written(tmp_path / "fig1")
+    data = pd.read_csv(tmp_path / "fig1.csv")
+    assert list(data.columns) == ["panel", "group", "year", "value", "rank", "highlighted"]
+    pk = data.loc[data["panel"] == "peacekeeper_fatalities"]
+    assert pk.drop_duplicates("group")["group"].tolist() == ["MONUSCO", "UNAMID", "MINUSCA", "MINUSTAH", "MINUSMA"]
+    assert pk.groupby("group")["value"].sum().to_dict() == {"MONUSCO": 60, "UNAMID": 50, "MINUSCA": 40,
+                                                              "MINUSTAH": 35, "MINUSMA": 30}
+    minusma = pk.loc[pk["group"] == "MINUSMA"].set_index("year")["value"]
+    assert minusma.index.tolist() == list(range(2010, 2021))  # every year, zeros included
+    assert (minusma[2010], minusma[2017], minusma[2018]) == (3, 3, 2)  # 30 deaths cycled over the 11 years
+    assert pk.loc[pk["group"] == "MINUSMA", "highlighted"].all() and not pk.loc[pk["group"] != "MINUSMA",
+                                                                              "highlighted"].any()
+    aid = data.loc[data["panel"] == "aid_workers_awsd"]
+    assert aid.drop_duplicates("group")["group"].tolist() == ["Afghanistan", "Somalia", "South Sudan", "Syria",
+                                                              "DR Congo", "Mali"]
+    assert aid.groupby("group")["value"].sum()["Afghanistan"] == 30
+
+
+def test_figure1_shows_years_the_data_does_not_cover_as_gaps(tmp_path, caplog):
+    awsd = awsd_export_frame(tmp_path)
+    awsd = awsd.loc[awsd["Year"] != "2020"]  # an export that stops in 2019
+    with caplog.at_level("WARNING", logger="qipstudy.figures"):
+        fig = figures.figure_attacks(awsd, hub_fatalities(), "Mali", "MINUSMA", tmp_path / "gap")
+    plt.close(fig)
+    aid = pd.read_csv(tmp_path / "gap.csv").query("panel == 'aid_workers_awsd'")
+    assert aid.loc[aid["year"] == 2020, "value"].isna().all()  # a gap, not 0
+    assert aid.loc[(aid["year"] == 2019) & (aid["group"] == "Mali"), "value"].tolist() == [0.0]  # covered year
+    assert "the AWSD data has no record in 2020; shown as a gap" in caplog.text
+
+
+def test_figure1_filters_and_years_are_arguments(tmp_path):
+    fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), ["Republic of Mali", "ML"], "MINUSMA",
+                                 tmp_path / "f", incident_types=["Malicious Act"])
+    plt.close(fig)
+    data = pd.read_csv(tmp_path / "f.csv")
+    pk = data.query("panel == 'peacekeeper_fatalities'")
+    assert pk.drop_duplicates("group")["group"].tolist() == ["MINUSMA", "UNIFIL", "MINUSCA", "MONUSCO", "UNAMID"]
+    assert data.query("highlighted and panel == 'aid_workers_awsd'")["group"].unique().tolist() == ["Mali"]  # by code
+    fig = figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), "Mali", "MINUSMA", tmp_path / "g",
+                                 years=(1948, 2021), incident_types=["Malicious Act"], top_n=2,
+                                 awsd_measure="Total affected")
+    plt.close(fig)
+    data = pd.read_csv(tmp_path / "g.csv")
+    pk = data.query("panel == 'peacekeeper_fatalities'")
+    assert pk.drop_duplicates("group")["group"].tolist() == ["ONUC", "UNIFIL", "MINUSMA"]  # + the study mission
+    assert pk.groupby("group")["value"].sum()["UNIFIL"] == 70
+    aid = data.query("panel == 'aid_workers_awsd'")
+    # victims, not incidents: Afghanistan 30 x 2 = 60; Somalia 20 x 2 and Sudan 40 x 1 tie at 40 (by name)
+    assert aid.drop_duplicates("group")["group"].tolist() == ["Afghanistan", "Somalia", "Mali"]
+    assert aid.groupby("group")["value"].sum().to_dict() == {"Afghanistan": 60, "Somalia": 40, "Mali": 10}
+    with pytest.raises(ValueError, match="awsd_measure 'Victims'"):
+        figures.figure_attacks(awsd_export_frame(tmp_path), hub_fatalities(), "Mali", "MINUSMA",
+                               awsd_measure="Victims")
 
 
 def test_render_reexports_the_public_functions():

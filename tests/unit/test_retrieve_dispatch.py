@@ -36,6 +36,18 @@ ADM_COLS = ["ADM0_FR", "ADM0_PCODE", "ADM1_FR", "ADM1_PCODE", "ADM2_FR", "ADM2_P
             "ADM3_PCODE"]
 
 
+# The files' headers as the synthetic world writes them (the providers' columns; the contract
+# requires only a subset, e.g. psdh.QIP_COLUMNS).
+QIP_HEADER = ["ref", "mission", "title", "start_date", "end_date", "category", "activity_type", "region",
+              "latitude", "longitude", "amount_disbursed", "status"]
+IATI_HEADER = ["aid", "title", "reporting_ref", "reporting", "status_code", "day_start", "day_end", "sector_code",
+               "sector_group", "location_latitude", "location_longitude", "location_name", "commitment", "spend"]
+AWSD_HEADER = ["Incident ID", "Year", "Month", "Day", "Country Code", "Country", "Total killed", "Total wounded",
+               "Total kidnapped", "Total affected"]
+FATALITY_HEADER = ["Incident_Date", "Mission_Acronym", "Type_Of_Incident", "Casualty_Personnel_Type", "Country",
+                   "M49_Code"]
+
+
 def write_csv(path, header, rows):
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -89,10 +101,10 @@ def world(tmp_path):
     write_csv(d / "acled.csv", acled.COLUMNS, [[r[c] for c in acled.COLUMNS] for r in acled_rows()])
     write_csv(d / "ged.csv", ucdp.COLUMNS, [["1", "2019", "3", "Mali", "432", "Mopti", "14.5", "-4.2",
                                              "2019-01-01", "2019-01-01", "2", "1"]])
-    write_csv(d / "qips.csv", psdh.QIP_COLUMNS, [["Q1", "MINUSMA", "Well", "2018-01-01", "2018-05-01",
+    write_csv(d / "qips.csv", QIP_HEADER, [["Q1", "MINUSMA", "Well", "2018-01-01", "2018-05-01",
                                                   "Early recovery", "Other", "Mopti", "14.5", "-4.2\u00a0",
                                                   "10 000", "Completed"]])
-    write_csv(d / "activities.csv", iati.COLUMNS, [["A1", "P", "XM", "D", "2", "17532", "", "12220",
+    write_csv(d / "activities.csv", IATI_HEADER, [["A1", "P", "XM", "D", "2", "17532", "", "12220",
                                                     "Basic health", "14.5", "-4.2", "Mopti", "1", "1"]])
     adm3_frame().to_file(d / "adm3.gpkg", layer="adm3", driver="GPKG")
     roads_frame().to_file(d / "roads.gpkg", layer="roads", driver="GPKG")
@@ -100,8 +112,8 @@ def world(tmp_path):
     write_tif(d / "nightlights.tif", 60)
     write_tif(d / "nightlights_stable_lights.tif", 7)
     write_tif(d / "pop_density.tif", 2.5, dtype="float32")
-    write_csv(d / "awsd.csv", figure1.AWSD_COLUMNS, [["1", "2019", "1", "2", "ML", "Mali", "1", "0", "0", "1"]])
-    write_csv(d / "fatalities.csv", figure1.FATALITY_COLUMNS,
+    write_csv(d / "awsd.csv", AWSD_HEADER, [["1", "2019", "1", "2", "ML", "Mali", "1", "0", "0", "1"]])
+    write_csv(d / "fatalities.csv", FATALITY_HEADER,
               [["2019-01-20", "MINUSMA", "Malicious Act", "Military", "Mali", "466"]])
     return d
 
@@ -288,7 +300,7 @@ def test_user_population_zip_and_qip_mapping(tmp_path):
 
 
 def test_user_csv_datasets_and_truncation(tmp_path):
-    src = write_csv(tmp_path / "awsd_export.csv", figure1.AWSD_COLUMNS + ["Details"],
+    src = write_csv(tmp_path / "awsd_export.csv", AWSD_HEADER + ["Details"],
                     [["1", "2019", "1", "2", "ML", "Mali", "1", "0", "0", "1", "text"]])
     retrieve_dataset("awsd", "user", country=COUNTRY, options={}, out_dir=tmp_path / "a", user_path=src)
     assert (tmp_path / "a" / "awsd.csv").read_text().startswith("Incident ID,Year")
@@ -301,7 +313,7 @@ def test_user_csv_datasets_and_truncation(tmp_path):
                      ["2", "2019", "1", "Niger", "436", "", "1", "1", "2019-01-01", "2019-01-01", "0", "1"]])
     prov = retrieve_dataset("ucdp", "user", country=COUNTRY, options={}, out_dir=tmp_path / "u", user_path=ged)
     assert json.loads(prov.read_text())["files"]["ged.csv"]["rows"] == 1
-    acts = write_csv(tmp_path / "dportal.csv", [c for c in iati.COLUMNS if c != "sector_group"],
+    acts = write_csv(tmp_path / "dportal.csv", [c for c in IATI_HEADER if c != "sector_group"],
                      [["A1", "P", "XM", "D", "2", "17532", "", "31120", "14.5", "-4.2", "Mopti", "1", "1"]])
     prov = retrieve_dataset("iati", "user", country=COUNTRY, options={}, out_dir=tmp_path / "i", user_path=acts)
     assert "Agriculture" in (tmp_path / "i" / "activities.csv").read_text()
@@ -311,7 +323,7 @@ def test_user_csv_datasets_and_truncation(tmp_path):
 def test_download_mode_calls_the_client_and_writes_provenance(tmp_path):
     body = io.StringIO()
     writer = csv.writer(body)
-    writer.writerow(figure1.AWSD_COLUMNS)
+    writer.writerow(AWSD_HEADER)
     writer.writerow(["7", "2020", "1", "1", "ML", "Mali", "2", "0", "0", "2"])
     payload = body.getvalue().encode()
     seen = []

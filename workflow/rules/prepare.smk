@@ -22,7 +22,6 @@ rule prepare_events:
         outcomes=outcome_selection(),
         outcome_source=lambda w: settings(w).outcome_source,
         placebo=lambda w: settings(w).placebo,
-        qip_options=config["datasets"]["qip"]["options"],
     log:
         "logs/{country}/{spec_dir}prepare_events.log",
     benchmark:

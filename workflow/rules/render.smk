@@ -4,8 +4,9 @@ rule make_table_qip_funding:
     message:
         "Table 1 and appendix Table 1 (QIP funding) for {wildcards.country}"
     input:
+        qips=dataset_file("qip", "qips.csv"),
         events="results/{country}/events/events.parquet",
-        code=module_files("qipstudy.tables"),
+        code=module_files("qipstudy.tables", "qipstudy.prepare"),
     output:
         by_activity=report(
             table_outputs("table1_qip_funding_by_activity_type"),
@@ -13,6 +14,8 @@ rule make_table_qip_funding:
             category="Tables",
         ),
         by_category=table_outputs("appendix_table1_qip_funding_by_category"),
+        sample_by_activity=table_outputs("table1_qip_funding_by_activity_type_sample"),
+        sample_by_category=table_outputs("appendix_table1_qip_funding_by_category_sample"),
     log:
         "logs/{country}/make_table_qip_funding.log",
     benchmark:
@@ -119,7 +122,8 @@ rule plot_attacks:
     output:
         figure=report(figure_outputs("figure1_attacks"), caption="../report/figure1.rst", category="Figures"),
     params:
-        country=country_keys("name", "mission"),
+        country=country_keys("name", "iso2", "mission"),
+        figure1=config["figures"]["figure1"],
     log:
         "logs/{country}/plot_attacks.log",
     benchmark:

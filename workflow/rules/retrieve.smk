@@ -49,7 +49,6 @@ for _dataset, _spec in DATASETS.items():
             dataset=_dataset,
             mode=_mode,
             options=config["datasets"][_dataset]["options"],
-            sha256=config["datasets"][_dataset]["sha256"],
             country=country_keys(*_spec.country_keys),
         log:
             f"logs/{{country}}/retrieve_{_dataset}_{{version}}.log",

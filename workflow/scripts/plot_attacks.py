@@ -1,4 +1,4 @@
-"""Rule plot_attacks: paper Figure 1 (attacks on aid workers and peacekeepers)."""
+"""Rule plot_attacks: paper Figure 1 (attacks on aid workers and peacekeepers) and its data CSV."""
 from pathlib import Path
 
 import pandas as pd
@@ -9,9 +9,10 @@ from qipstudy.runlog import log_to
 with log_to(snakemake.log[0]):
     country = snakemake.params.country
     figure_attacks(
-        pd.read_csv(snakemake.input.awsd),
-        pd.read_csv(snakemake.input.fatalities),
-        country["name"],
+        pd.read_csv(snakemake.input.awsd, dtype=str, keep_default_na=False),
+        pd.read_csv(snakemake.input.fatalities, dtype=str, keep_default_na=False),
+        [country["name"], country["iso2"]],
         country["mission"],
         stem=Path(snakemake.output.figure[0]).with_suffix(""),
+        **dict(snakemake.params.get("figure1") or {}),
     )

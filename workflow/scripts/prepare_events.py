@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]) as log:
     )
     events = prepare_events(
         outcome_events if source == "acled" else None,
-        read_qips(snakemake.input.qips, column_map=params.qip_options.get("column_map")),
+        read_qips(snakemake.input.qips),
         read_iati(snakemake.input.iati),
         admin3,
         period_start=params.period["start"],

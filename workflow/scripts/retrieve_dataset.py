@@ -11,7 +11,6 @@ with log_to(snakemake.log[0]) as log:
         snakemake.params.mode,
         country=snakemake.params.country,
         options=dict(snakemake.params.options),
-        sha256=snakemake.params.sha256,
         out_dir=Path(snakemake.output.provenance).parent,
         synthetic_dir=Path(inputs["synthetic_world"]) if "synthetic_world" in inputs else None,
         user_path=Path(inputs["user_file"]) if "user_file" in inputs else None,

@@ -30,12 +30,12 @@ RASTER = "raster"
 @dataclass(frozen=True)
 class Spec:
     """A dataset: its contract files (name → required columns, or RASTER), its download client,
-    the module declaring its options (`OPTIONS_SCHEMA`), and the country-file keys its retrieval
-    reads (dotted paths; a rule gets only these, so other edits never trigger a download)."""
+    the client's options schema, and the country-file keys its retrieval reads (dotted paths; a
+    rule gets only these, so other edits never trigger a download)."""
 
     files: Mapping[str, Any]
     download: Callable[..., Retrieved]
-    client: Any
+    options: Mapping[str, Any] | None
     country_keys: tuple[str, ...]
 
     @property
@@ -43,31 +43,39 @@ class Spec:
         """The closed JSON schema of the dataset's `options` (client options + shared HTTP options)."""
         from . import http
 
-        shared, own = getattr(http, "HTTP_OPTIONS_SCHEMA", None), getattr(self.client, "OPTIONS_SCHEMA", None)
-        if shared is None or own is None:  # MERGE-PENDING: the clients' schemas arrive with their branches
+        shared = getattr(http, "HTTP_OPTIONS_SCHEMA", None)
+        if shared is None or self.options is None:  # MERGE-PENDING: the clients' schemas arrive with their branches
             return {"type": "object"}
         return {"type": "object", "additionalProperties": False,
-                "properties": {**shared["properties"], **own["properties"]}}
+                "properties": {**shared, **self.options["properties"]}}
 
 
 _BOUNDARY_KEYS = ("iso3", "iso2", "name", "boundaries", "sources.hdx_cod_ab_dataset", "sources.geoboundaries_iso3")
 _EXTENT_KEYS = ("iso3", "extent", "synthetic.bbox")
 
 DATASETS: dict[str, Spec] = {
-    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download, acled, ("sources.acled_country", "period")),
-    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download, ucdp, ("sources.ucdp_country_id",)),
-    "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips, psdh, ("sources.qip_mission", "mission")),
-    "iati": Spec({"activities.csv": iati.COLUMNS}, iati.download, iati, ("sources.iati_recipient_country",)),
-    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download, boundaries, _BOUNDARY_KEYS),
-    "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download, osm,
-                _EXTENT_KEYS),
+    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download, getattr(acled, "OPTIONS_SCHEMA", None),
+                  ("sources.acled_country", "period")),
+    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download, getattr(ucdp, "OPTIONS_SCHEMA", None),
+                 ("sources.ucdp_country_id",)),
+    "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips, psdh.OPTIONS_SCHEMA,
+                ("sources.qip_mission", "mission")),
+    "iati": Spec({"activities.csv": iati.REQUIRED_COLUMNS}, iati.download, iati.OPTIONS_SCHEMA,
+                 ("sources.iati_recipient_country",)),
+    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download, getattr(boundaries, "OPTIONS_SCHEMA", None),
+                       _BOUNDARY_KEYS),
+    "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download,
+                getattr(osm, "OPTIONS_SCHEMA", None), _EXTENT_KEYS),
     "nightlights": Spec({name: RASTER for name in NIGHTLIGHT_BAND_FILES.values()}, rasters.download_nightlights,
-                        rasters, _EXTENT_KEYS),
-    "population": Spec({"pop_density.tif": RASTER}, rasters.download_population, rasters, _EXTENT_KEYS),
+                        getattr(rasters, "NIGHTLIGHTS_OPTIONS_SCHEMA", None), _EXTENT_KEYS),
+    "population": Spec({"pop_density.tif": RASTER}, rasters.download_population,
+                       getattr(rasters, "POPULATION_OPTIONS_SCHEMA", None), _EXTENT_KEYS),
     # WorldPop density as a second population source (robustness variant); same file name.
-    "worldpop": Spec({"pop_density.tif": RASTER}, rasters.download_worldpop, rasters, _EXTENT_KEYS),
-    "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd, figure1, ()),
-    "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities, figure1, ()),
+    "worldpop": Spec({"pop_density.tif": RASTER}, rasters.download_worldpop,
+                     getattr(rasters, "WORLDPOP_OPTIONS_SCHEMA", None), _EXTENT_KEYS),
+    "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd, figure1.AWSD_OPTIONS_SCHEMA, ()),
+    "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities,
+                          figure1.UN_FATALITIES_OPTIONS_SCHEMA, ()),
 }
 
 
@@ -164,13 +172,14 @@ def _user_nightlights(user_path: Path, tmp: Path, out_dir: Path, bbox: list | No
 
 
 def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[str, Any],
-          options: Mapping[str, Any], pin: str | None = None) -> Retrieved:
+          options: Mapping[str, Any]) -> Retrieved:
     if user_path is None or not Path(user_path).exists():
         raise RetrieveError(f"{dataset}: mode 'user' needs an existing user_path (got {user_path})")
     user_path = Path(user_path)
-    if pin and user_path.is_file() and sha256_file(user_path) != pin.lower():
+    pin = options.get("sha256")
+    if isinstance(pin, str) and user_path.is_file() and sha256_file(user_path) != pin.lower():
         raise ChecksumError(f"{user_path}: sha256 {sha256_file(user_path)} differs from the pinned "
-                            f"datasets.{dataset}.sha256 {pin}: is it the right file (edition)?")
+                            f"datasets.{dataset}.options.sha256 {pin}: is it the right file (edition)?")
     notes: dict[str, Any] = {}
     if dataset == "acled":
         notes = acled.convert_export(user_path, out_dir / "acled.csv")
@@ -179,9 +188,9 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
         notes = {"events": ucdp.extract_country(user_path, out_dir / "ged.csv",
                                                 int(cid) if cid is not None else None)}
     elif dataset == "qip":
-        notes = psdh.convert_qips(user_path, out_dir / "qips.csv", options)
+        notes = psdh.convert_qips(user_path, out_dir / "qips.csv", options, country=country)
     elif dataset == "iati":
-        notes = iati.convert_user(user_path, out_dir / "activities.csv")
+        notes = iati.convert_user(user_path, out_dir / "activities.csv", options)
     elif dataset == "boundaries":
         layer = options.get("layer") or (country.get("boundaries") or {}).get("cod_ab_layer")
         notes = {"polygons": boundaries.cod_ab_to_gpkg(user_path, out_dir / "adm3.gpkg", country, layer)}
@@ -204,10 +213,9 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
             else:
                 notes = _user_nightlights(user_path, Path(tmp), out_dir, bbox)
     elif dataset == "awsd":
-        notes = {"rows": figure1.check_csv(user_path, figure1.AWSD_COLUMNS, out_dir / "awsd.csv", "AWSD file")}
+        notes = figure1.convert_awsd(user_path, out_dir / "awsd.csv", options)
     elif dataset == "un_fatalities":
-        notes = {"rows": figure1.check_csv(user_path, figure1.FATALITY_COLUMNS,
-                                           out_dir / "fatalities.csv", "UN fatalities file")}
+        notes = figure1.convert_un_fatalities(user_path, out_dir / "fatalities.csv", options)
     files = [out_dir / name for name in DATASETS[dataset].files if (out_dir / name).is_file()]
     source = {"user_file": user_path.name}
     if user_path.is_file():
@@ -238,13 +246,12 @@ def snapshot_mismatch(provenance: Path, request: Mapping[str, Any]) -> str | Non
 
 def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, out_dir: Path,
                      synthetic_dir: Path | None = None, user_path: Path | None = None,
-                     version: str = "", sha256: str | None = None) -> Path:
+                     version: str = "") -> Path:
     """Produce the contract file(s) of `dataset` in `out_dir` and return its provenance.json.
 
     `out_dir` is the final `resources/automatic/{country}/{dataset}/{version}/` directory.
     `options` are the dataset's retrieve options (base URLs, paging, retries; see
     docs/data_sources.md) and never hold secrets: clients read those from the environment.
-    `sha256` pins the content of a user file.
     """
     if dataset not in DATASETS:
         raise RetrieveError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
@@ -258,7 +265,7 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
     if mode == "synthetic":
         result = _synthetic(dataset, spec, synthetic_dir, out_dir, country)
     elif mode == "user":
-        result = _user(dataset, user_path, out_dir, country, options, sha256)
+        result = _user(dataset, user_path, out_dir, country, options)
     else:
         result = spec.download(country=country, options=options, out_dir=out_dir, version=version)
     for name, required in spec.files.items():
