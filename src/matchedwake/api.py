@@ -99,12 +99,12 @@ def matched_wake(
     _warn_na_windows(analysis.estimates)
     parameters = spec.to_dict()
     parameters["run"] = {
-        "n_events": int(len(data)),
+        "n_events": len(data),
         "n_dropped_coordinates": checked.n_dropped_coordinates,
         "n_dropped_covariates": checked.n_dropped_covariates,
         "n_treatment_events": int(checked.is_treatment.sum()),
         "n_control_events": int(checked.is_control.sum()),
-        "n_windows": int(len(analysis.estimates)),
+        "n_windows": len(analysis.estimates),
         "n_windows_na": int(reasons.notna().sum()),
         "na_reasons": {str(k): int(v) for k, v in reasons.value_counts(sort=False).items()},
     }

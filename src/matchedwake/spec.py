@@ -25,11 +25,11 @@ from .counting import UNIT_MS
 __all__ = [
     "ESTIMATIONS",
     "FORMULAS",
-    "MWASpec",
-    "SpecError",
     "UNSET",
     "VCOV_TYPES",
     "WAKE_COLUMNS",
+    "MWASpec",
+    "SpecError",
     "resolve_spec",
     "window_grid",
 ]
@@ -89,7 +89,7 @@ def _grid(window, temporal: bool) -> np.ndarray:
             raise ValueError(f"step {step:g} does not divide the range {lo:g}..{hi:g}")
         n = int(q + 1e-10)
         grid = np.minimum(lo + np.arange(n + 1) * step, hi)
-        grid = np.array([float("%.15g" % v) for v in grid])
+        grid = np.array([float(f"{v:.15g}") for v in grid])
         if np.any(np.diff(grid) <= 0):
             raise ValueError(f"step {step:g} is too small to give distinct windows")
     if temporal:

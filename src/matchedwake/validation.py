@@ -142,7 +142,8 @@ def _check_covariates(data: pd.DataFrame, covariates: list[str], is_wake: np.nda
         if int(bad.sum()) == n_wakes:
             raise ValueError(f"covariate {c!r}: every one of the {n_wakes} treatment/control events has a "
                              "missing or infinite value; fill the column or leave it out")
-        problems.append(f"column {c!r} at {_rows(data.index, bad, data[c].to_numpy())}")
+        values = data[c].astype(object).where(data[c].notna(), None).to_numpy()
+        problems.append(f"column {c!r} at {_rows(data.index, bad, values)}")
         bad_any |= bad
     if not problems:
         return bad_any

@@ -34,7 +34,7 @@ from .estimation import FORMULA_LEVEL, FORMULAS, VCOV_TYPES, WindowFit, build_de
 from .imbalance import l1_lcs
 from .rmath import r_round
 
-__all__ = ["NO_MATCH", "WindowTables", "WindowDesign", "WindowWarning", "NegBinWarning", "analyse_windows",
+__all__ = ["WindowTables", "WindowDesign", "WindowWarning", "NegBinWarning", "analyse_windows",
            "matching_variables", "window_designs"]
 
 ESTIMATIONS = ("lm", "att", "nb", "poisson")

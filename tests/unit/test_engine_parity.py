@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import matchedwake
+from matchedwake.windows import WindowWarning
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mwa_parity"
 CONFIGS = json.loads((FIXTURES / "configs.json").read_text())
@@ -93,3 +94,18 @@ def test_parameters_and_incomplete(case):
     assert p["match_columns"] == cfg["match_columns"]
     assert sorted(res.incomplete) == sorted(res.wakes["t_window"].astype(int).unique())
     assert res.matched is None and res.bins is None
+
+
+def test_na_windows_are_counted_and_warned_by_reason():
+    """syn_days: the windows R reports as NA are exactly the ones we flag, listed in one warning."""
+    cfg = next(c for c in CONFIGS if c["name"] == "syn_days")
+    ref = _ref(cfg, "estimates")
+    na = np.isnan(ref["estimate"].to_numpy())
+    with pytest.warns(WindowWarning) as caught:
+        res = run(cfg)
+    windows = ", ".join(f"({t:g}, {s:g})" for t, s in zip(ref["t_window"][na][:8], ref["spat_window"][na][:8]))
+    summary = [str(w.message) for w in caught if " windows have NA estimates" in str(w.message)]
+    assert summary == [(f"{na.sum()} of {len(ref)} windows have NA estimates (column na_reason); coefficients "
+                        f"aliased: {na.sum()} window(s) (t, s) = {windows} and {na.sum() - 8} more")]
+    assert res.parameters["run"]["na_reasons"] == {"coefficients aliased": int(na.sum())}
+    assert res.parameters["run"]["n_windows"] == len(ref) == 25

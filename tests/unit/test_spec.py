@@ -14,8 +14,8 @@ from matchedwake import MWASpec, SpecError
 from matchedwake.spec import window_grid
 from matchedwake.windows import WindowWarning
 
-BASE = dict(t_window=(2, 4, 2), spat_window=(1, 2, 1), treatment=("type", "treatment"),
-            control=("type", "control"), dependent=("type", "dependent"), match_columns=("m",))
+BASE = {"t_window": (2, 4, 2), "spat_window": (1, 2, 1), "treatment": ("type", "treatment"),
+        "control": ("type", "control"), "dependent": ("type", "dependent"), "match_columns": ("m",)}
 ALL_NAMES = ("t_window", "spat_window", "treatment", "control", "dependent", "match_columns", "t_unit",
              "estimation", "formula", "weighted", "estimation_controls", "tcm", "delete_sutva", "alpha1",
              "alpha2", "match_default", "match_details", "drop_invalid", "vcov", "cluster_column",
@@ -127,11 +127,11 @@ def test_invalid_values_name_the_option(key, value, message):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(vcov="cluster"), r"cluster_column: vcov='cluster' needs cluster_column"),
-    (dict(cluster_column="district"), r"cluster_column: is only used with vcov='cluster' \(vcov is 'classical'\)"),
-    (dict(vcov="HC1", estimation="nb"), r"vcov: 'HC1' is available for estimation 'lm' and 'att' only, not 'nb'"),
-    (dict(vcov="cluster", cluster_column="treatment"), "cluster_column: column 'treatment' clashes"),
-    (dict(vcov="cluster", cluster_column=""), "cluster_column: must be a column name, got ''"),
+    ({"vcov": "cluster"}, r"cluster_column: vcov='cluster' needs cluster_column"),
+    ({"cluster_column": "district"}, r"cluster_column: is only used with vcov='cluster' \(vcov is 'classical'\)"),
+    ({"vcov": "HC1", "estimation": "nb"}, r"vcov: 'HC1' is available for estimation 'lm' and 'att' only, not 'nb'"),
+    ({"vcov": "cluster", "cluster_column": "treatment"}, "cluster_column: column 'treatment' clashes"),
+    ({"vcov": "cluster", "cluster_column": ""}, "cluster_column: must be a column name, got ''"),
 ])
 def test_vcov_and_cluster_column_rules(kw, message):
     with pytest.raises(SpecError, match=message):
@@ -141,7 +141,7 @@ def test_vcov_and_cluster_column_rules(kw, message):
 
 
 def test_grid_size_guard_is_checked_before_any_data():
-    big = dict(t_window=(2, 201, 1), spat_window=(1, 100, 1))  # 200 x 100 windows
+    big = {"t_window": (2, 201, 1), "spat_window": (1, 100, 1)}  # 200 x 100 windows
     with pytest.raises(SpecError, match=r"^max_windows: the grid has 20,000 windows \(200 temporal x 100 "
                                         r"spatial\), more than max_windows = 2,000; use coarser steps or "
                                         r"raise max_windows$"):
@@ -180,13 +180,13 @@ def test_mapping_errors_carry_the_path():
 
 
 def test_yaml_lists_become_tuples_and_to_dict_round_trips():
-    full = dict(t_window=[10, 60, 10], spat_window=[2.5, 12.5, 2.5], treatment=["event_type", "qip"],
-                control=["event_type", "iati"], dependent=["outcome_civilians", 1],
-                match_columns=["nl", "road_dist"], t_unit="hours", estimation="att",
-                formula="dependent_post - dependent_pre ~ treatment", weighted=True,
-                estimation_controls=["pop_dens"], tcm=True, delete_sutva=True, alpha1=0.01, alpha2=0.05,
-                match_default=False, match_details=True, drop_invalid=True, vcov="cluster",
-                cluster_column="admin2", max_windows=100)
+    full = {"t_window": [10, 60, 10], "spat_window": [2.5, 12.5, 2.5], "treatment": ["event_type", "qip"],
+            "control": ["event_type", "iati"], "dependent": ["outcome_civilians", 1],
+            "match_columns": ["nl", "road_dist"], "t_unit": "hours", "estimation": "att",
+            "formula": "dependent_post - dependent_pre ~ treatment", "weighted": True,
+            "estimation_controls": ["pop_dens"], "tcm": True, "delete_sutva": True, "alpha1": 0.01, "alpha2": 0.05,
+            "match_default": False, "match_details": True, "drop_invalid": True, "vcov": "cluster",
+            "cluster_column": "admin2", "max_windows": 100}
     s = MWASpec.from_mapping(full)
     assert s.treatment == ("event_type", "qip") and s.match_columns == ("nl", "road_dist")
     dumped = json.loads(json.dumps(s.to_dict()))
@@ -306,3 +306,29 @@ def test_treatment_equal_to_control_is_an_error_not_zero_estimates():
         matchedwake.matched_wake(data, **{**BASE, "control": ("kind", "treatment")})
     with pytest.raises(ValueError, match=r"^dependent \('kind', 'treatment'\) selects exactly the same 2 events"):
         matchedwake.matched_wake(data, **{**BASE, "dependent": ("kind", "treatment")})
+
+
+def test_snakemake_validation_fills_the_main_block_but_not_an_overlay(tmp_path):
+    """The workflow's use: snakemake's validate() fills schema defaults into the config. The main `mwa`
+    block gets the engine's defaults; a variant's overlay must stay as written (else a variant would
+    silently reset, e.g., `weighted: true` of the main run to the default false)."""
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+              "properties": {"mwa": MWASpec.json_schema(omit=("dependent",)),
+                             "variants": {"type": "object", "additionalProperties": {
+                                 "type": "object", "properties": {"mwa": MWASpec.json_schema(overlay=True)}}}}}
+    path = tmp_path / "config.schema.yaml"
+    path.write_text(yaml.safe_dump(schema))
+    main = {k: list(v) for k, v in BASE.items() if k != "dependent"} | {"weighted": True}
+    config = {"mwa": dict(main), "variants": {"hc1": {"mwa": {"vcov": "HC1"}}}}
+    validate(config, str(path))
+    assert config["variants"]["hc1"]["mwa"] == {"vcov": "HC1"}
+    assert config["mwa"] == main | {k: v for k, v in DEFAULTS.items() if k != "weighted"}
+    merged = MWASpec.from_mapping(config["mwa"] | config["variants"]["hc1"]["mwa"] | {"dependent": ["type", "d"]})
+    assert (merged.vcov, merged.weighted) == ("HC1", True)
+    config["variants"]["hc1"]["mwa"]["limt"] = 5
+    with pytest.raises(WorkflowError, match="'limt' was unexpected"):
+        validate(config, str(path))
