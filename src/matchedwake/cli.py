@@ -51,6 +51,24 @@ def _encoding_hint(encoding: str, path) -> str:
             "pass --encoding latin-1")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key that appears twice in a mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"key {key!r} appears twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); "
+                              "keep one")
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
 def load_spec(path: str | Path) -> MWASpec:
     """Read an analysis YAML into an :class:`MWASpec` (unknown keys and bad values are errors)."""
     try:
@@ -63,7 +81,9 @@ def load_spec(path: str | Path) -> MWASpec:
         raise ConfigError(f"{path}: not UTF-8 text ({_decode_problem(raw_bytes, 'utf-8-sig')}); "
                           f"{_encoding_hint('utf-8', path)} — YAML files must be UTF-8") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

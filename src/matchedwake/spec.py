@@ -25,6 +25,7 @@ from .counting import UNIT_MS
 __all__ = [
     "ESTIMATIONS",
     "FORMULAS",
+    "ROBUST_VCOV_ESTIMATIONS",
     "UNSET",
     "VCOV_TYPES",
     "WAKE_COLUMNS",
@@ -38,6 +39,8 @@ FORMULAS = ("dependent_post ~ dependent_pre + treatment",
             "dependent_post - dependent_pre ~ treatment")
 ESTIMATIONS = ("lm", "att", "nb", "poisson")
 VCOV_TYPES = ("classical", "HC1", "cluster")
+#: Estimators with robust (HC1, cluster) standard errors.
+ROBUST_VCOV_ESTIMATIONS = ("lm", "att")
 #: Columns of R's wakes table; a covariate or cluster column of the same name would be overwritten.
 WAKE_COLUMNS = ("eventID", "t_window", "spat_window", "treatment", "dependent_pre",
                 "dependent_trend", "SO_pre", "MO_pre", "dependent_post", "SO_post", "MO_post")
@@ -293,9 +296,9 @@ class MWASpec:
 
     def _check_vcov(self) -> None:
         cluster = _plain(self.cluster_column)
-        if self.vcov != "classical" and self.estimation not in ("lm", "att"):
-            raise SpecError("vcov", f"{self.vcov!r} is available for estimation 'lm' and 'att' only, "
-                                    f"not {self.estimation!r}")
+        if self.vcov != "classical" and self.estimation not in ROBUST_VCOV_ESTIMATIONS:
+            names = " and ".join(", ".join(repr(e) for e in ROBUST_VCOV_ESTIMATIONS).rsplit(", ", 1))
+            raise SpecError("vcov", f"{self.vcov!r} is available for estimation {names} only, not {self.estimation!r}")
         if self.vcov == "cluster" and cluster is None:
             raise SpecError("cluster_column", "vcov='cluster' needs cluster_column (the column whose values "
                                               "define the clusters)")

@@ -154,6 +154,9 @@ def test_config_that_is_not_yaml_or_not_utf8(tmp_path):
     with pytest.raises(ConfigError, match=rf"^{bad}: not UTF-8 text \(byte 0xe9 on line 1\); it is probably "
                                           "Latin-1"):
         load_spec(bad)
+    bad.write_text("vcov: HC1\nweighted: true\nvcov: classical\n")  # PyYAML alone keeps the last silently
+    with pytest.raises(ConfigError, match=rf"^{bad}: key 'vcov' appears twice \(lines 1 and 3\); keep one$"):
+        load_spec(bad)
     bad.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="expected a mapping of analysis options at the top level, got list"):
         load_spec(bad)
