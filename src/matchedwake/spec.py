@@ -56,6 +56,9 @@ class SpecError(ValueError):
         self.problem = problem
         super().__init__(f"{key}: {problem}" if key else problem)
 
+    def __reduce__(self):  # picklable (e.g. across worker processes) despite the two-argument __init__
+        return type(self), (self.key, self.problem)
+
     def under(self, where: str) -> SpecError:
         """The same error with ``where`` prefixed to the key path (``mwa`` + ``t_window``)."""
         return SpecError(f"{where}.{self.key}" if where and self.key else (self.key or where), self.problem)

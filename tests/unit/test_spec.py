@@ -332,3 +332,11 @@ def test_snakemake_validation_fills_the_main_block_but_not_an_overlay(tmp_path):
     config["variants"]["hc1"]["mwa"]["limt"] = 5
     with pytest.raises(WorkflowError, match="'limt' was unexpected"):
         validate(config, str(path))
+
+
+def test_spec_error_survives_pickling():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(SpecError("mwa.t_window", "values must be finite")))
+    assert (err.key, err.problem, str(err)) == ("mwa.t_window", "values must be finite",
+                                                "mwa.t_window: values must be finite")
