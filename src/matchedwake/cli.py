@@ -101,7 +101,8 @@ def load_spec(path: str | Path) -> MWASpec:
 def read_events(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     """The events CSV with ``timestamp`` as text; rows are labelled by their line in the file.
 
-    A UTF-8 byte-order mark is accepted. Errors (missing file, wrong encoding, malformed CSV) are
+    (The header is line 1; the labels are exact unless the file has blank lines, which are skipped, or
+    quoted fields that span lines.) A UTF-8 byte-order mark is accepted. Errors (missing file, wrong encoding, malformed CSV) are
     :class:`InputError` with a one-line message.
     """
     try:
