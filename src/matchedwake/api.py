@@ -1,88 +1,138 @@
 """The public entry point :func:`matched_wake` (R's ``matchedwake()``, REFERENCE §1.1 and §7)."""
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
 from .result import MatchedWakeResult
-from .validation import validate_analysis_options
-from .wakes import drop_sutva_violations, sliding_wake
+from .spec import UNSET, MWASpec, resolve_spec
+from .wakes import build_wakes, drop_sutva_violations
 
 __all__ = ["matched_wake"]
+
+_SHOW_WINDOWS = 8
+#: Likely cause of a grid whose windows are all NA for one reason (the estimator's reason strings).
+_ALL_NA_HINTS = {
+    "no matched strata": "no CEM stratum holds both treatment and control wakes; match on fewer or "
+                         "coarser covariates",
+    "coefficients aliased": "the model is not identified in any window, typically because the outcome "
+                            "count before the wakes (dependent_pre) is constant, e.g. all 0: check the "
+                            "dependent events' dates and places against the wakes'",
+    "no residual degrees of freedom": "each window has too few matched wakes for the model",
+    "fewer than two clusters": "the matched wakes of every window lie in a single cluster; use coarser "
+                               "clusters or vcov HC1",
+}
 
 
 def matched_wake(
     data: pd.DataFrame,
-    t_window,
-    spat_window,
-    treatment,
-    control,
-    dependent,
-    match_columns,
-    t_unit: str = "days",
-    estimation: str = "lm",
-    formula: str = "dependent_post ~ dependent_pre + treatment",
-    weighted: bool = False,
-    estimation_controls=(),
-    tcm: bool = False,
-    delete_sutva: bool = False,
-    alpha1: float = 0.05,
-    alpha2: float = 0.1,
-    match_default: bool = True,
-    match_details: bool = False,
-    drop_invalid: bool = False,
+    t_window=UNSET,
+    spat_window=UNSET,
+    treatment=UNSET,
+    control=UNSET,
+    dependent=UNSET,
+    match_columns=UNSET,
+    t_unit=UNSET,
+    estimation=UNSET,
+    formula=UNSET,
+    weighted=UNSET,
+    estimation_controls=UNSET,
+    tcm=UNSET,
+    delete_sutva=UNSET,
+    alpha1=UNSET,
+    alpha2=UNSET,
+    match_default=UNSET,
+    match_details=UNSET,
+    drop_invalid=UNSET,
     progress: bool = False,
-    vcov: str = "classical",
-    cluster_column: str | None = None,
+    vcov=UNSET,
+    cluster_column=UNSET,
+    max_windows=UNSET,
+    *,
+    spec: MWASpec | None = None,
 ) -> MatchedWakeResult:
     """Run a Matched Wake Analysis over a grid of space-time windows.
 
-    Counts events in the wake of each treatment and control event (``sliding_wake``), optionally
+    The options are those of :class:`matchedwake.MWASpec` (its docs give each one and its
+    default, which is R's): pass them as arguments, or pass ``spec=`` (options given as well
+    override the spec's). Counts events in the wake of each treatment and control event, optionally
     drops wakes with other wake events in their pre window (``delete_sutva``), then matches and
-    estimates per window. Tables follow R mwa 0.5.0 (column names and row order); see
-    REFERENCE.md §7 for the arguments. ``drop_invalid`` drops rows with missing or out-of-range
-    coordinates (with a warning) instead of raising; ``progress`` reports counting progress on
-    stderr. Raises ``ValueError`` for invalid input or when no wake is complete in any window.
+    estimates per window. Tables follow R mwa 0.5.0 (column names and row order); ``estimates``
+    has one more, trailing column ``na_reason`` (None, or why the window is NA), and a
+    :class:`~matchedwake.windows.WindowWarning` lists the NA windows. ``progress`` reports counting
+    progress on stderr (it is not an analysis option). ``parameters`` is ``spec.to_dict()`` plus
+    the run's facts under ``"run"``. Raises ``ValueError`` for invalid options or data, or when no
+    wake is complete in any window.
 
-    Extensions beyond R (defaults give R's output): ``estimation="poisson"`` (Poisson GLM with
-    identity link, z p-values); ``vcov="HC1"`` (heteroskedasticity-robust) or ``"cluster"``
-    (CR1 cluster-robust with t(G−1) p-values, clusters = the values of ``cluster_column`` in
-    ``data``, carried into the wakes table but never matched on or used as a regressor) for
-    ``lm``/``att``.
+    Extensions beyond R (defaults give R's output): ``estimation="poisson"``; ``vcov="HC1"`` or
+    ``"cluster"`` (CR1, clusters = the values of ``cluster_column``) for ``lm``/``att``;
+    ``drop_invalid`` (drop bad rows with a warning instead of raising); ``max_windows`` (a grid
+    size guard, checked before counting).
     """
-    validate_analysis_options(estimation, formula, alpha1, alpha2, vcov, cluster_column)
-    wakes, incomplete = sliding_wake(
-        data, t_window, spat_window, treatment, control, dependent, match_columns,
-        t_unit=t_unit, estimation_controls=estimation_controls, drop_invalid=drop_invalid,
-        progress=progress, cluster_column=cluster_column)
-    match_columns, estimation_controls = list(match_columns), list(estimation_controls or ())
-    if delete_sutva:
+    spec = resolve_spec(
+        spec, t_window=t_window, spat_window=spat_window, treatment=treatment, control=control,
+        dependent=dependent, match_columns=match_columns, t_unit=t_unit, estimation=estimation,
+        formula=formula, weighted=weighted, estimation_controls=estimation_controls, tcm=tcm,
+        delete_sutva=delete_sutva, alpha1=alpha1, alpha2=alpha2, match_default=match_default,
+        match_details=match_details, drop_invalid=drop_invalid, vcov=vcov,
+        cluster_column=cluster_column, max_windows=max_windows)
+    wakes, incomplete, checked = build_wakes(data, spec, progress=progress)
+    if spec.delete_sutva:
         wakes = drop_sutva_violations(wakes)
     if len(wakes) == 0:
         raise ValueError(
             "no complete wake in any window: every treatment/control event lacks an event more "
             "than t units before or after it (add earlier/later events or reduce t_window)"
-            + (", or delete_sutva removed all wakes" if delete_sutva else ""))
+            + (", or delete_sutva removed all wakes" if spec.delete_sutva else ""))
 
     # Imported on use so that counting (sliding_wake) does not load the statistics stack.
     from .windows import analyse_windows
 
     analysis = analyse_windows(
-        wakes, match_columns=match_columns, estimation=estimation, formula=formula,
-        weighted=weighted, estimation_controls=estimation_controls, tcm=tcm,
-        match_default=match_default, match_details=match_details, vcov=vcov,
-        cluster_column=cluster_column)
-    parameters = {
-        "t_window": tuple(t_window), "spat_window": tuple(spat_window),
-        "treatment": tuple(treatment), "control": tuple(control), "dependent": tuple(dependent),
-        "match_columns": match_columns, "t_unit": t_unit, "estimation": estimation,
-        "formula": formula, "weighted": weighted,
-        "estimation_controls": estimation_controls, "tcm": tcm,
-        "delete_sutva": delete_sutva, "alpha1": alpha1, "alpha2": alpha2,
-        "match_default": match_default, "match_details": match_details,
-        "drop_invalid": drop_invalid, "progress": progress,
-        "vcov": vcov, "cluster_column": cluster_column,
+        wakes, match_columns=list(spec.match_columns), estimation=spec.estimation,
+        formula=spec.formula, weighted=spec.weighted,
+        estimation_controls=list(spec.estimation_controls), tcm=spec.tcm,
+        match_default=spec.match_default, match_details=spec.match_details, vcov=spec.vcov,
+        cluster_column=spec.cluster_column)
+    reasons = analysis.estimates["na_reason"]
+    _warn_na_windows(analysis.estimates)
+    parameters = spec.to_dict()
+    parameters["run"] = {
+        "n_events": len(data),
+        "n_dropped_coordinates": checked.n_dropped_coordinates,
+        "n_dropped_covariates": checked.n_dropped_covariates,
+        "n_treatment_events": int(checked.is_treatment.sum()),
+        "n_control_events": int(checked.is_control.sum()),
+        "n_windows": len(analysis.estimates),
+        "n_windows_na": int(reasons.notna().sum()),
+        "na_reasons": {str(k): int(v) for k, v in reasons.value_counts(sort=False).items()},
     }
     return MatchedWakeResult(
         estimates=analysis.estimates, matching=analysis.matching, sutva=analysis.sutva,
         wakes=wakes, parameters=parameters, incomplete=incomplete,
         matched=analysis.matched, bins=analysis.bins)
+
+
+def _warn_na_windows(estimates: pd.DataFrame) -> None:
+    """One warning listing the NA windows by reason (and the likely cause when all are NA)."""
+    from .windows import WindowWarning
+
+    na = estimates["na_reason"].notna().to_numpy()
+    if not na.any():
+        return
+    n, n_na = len(estimates), int(na.sum())
+    parts = []
+    for reason, group in estimates.loc[na].groupby("na_reason", sort=False):
+        shown = ", ".join(f"({t:g}, {s:g})" for t, s in
+                          zip(group["t_window"][:_SHOW_WINDOWS], group["spat_window"][:_SHOW_WINDOWS]))
+        more = f" and {len(group) - _SHOW_WINDOWS} more" if len(group) > _SHOW_WINDOWS else ""
+        parts.append(f"{reason}: {len(group)} window(s) (t, s) = {shown}{more}")
+    if n_na == n:
+        reasons = list(dict.fromkeys(estimates["na_reason"]))
+        hints = [_ALL_NA_HINTS[r] for r in reasons if r in _ALL_NA_HINTS]
+        message = (f"all {n} windows have NA estimates, so the analysis estimates nothing; "
+                   + "; ".join(parts) + (". Likely cause: " + "; ".join(hints) if hints else ""))
+    else:
+        message = f"{n_na} of {n} windows have NA estimates (column na_reason); " + "; ".join(parts)
+    warnings.warn(message, WindowWarning, stacklevel=3)

@@ -1,100 +1,145 @@
 """Command line: ``matchedwake run EVENTS.csv --config ANALYSIS.yaml --out DIR``.
 
-Runs one matched wake analysis from a CSV of events and a YAML file holding the arguments of
-:func:`matchedwake.matched_wake`, and writes the result tables, the detailed summary and two
-heatmaps to DIR (every file atomically, so an interrupted run never leaves a truncated output).
-Config mistakes are reported before the (possibly long) run starts.
+Runs one matched wake analysis from a CSV of events and a YAML file holding the options of
+:class:`matchedwake.MWASpec`, and writes the result tables, the detailed summary and two heatmaps
+to DIR (every file atomically, so an interrupted run never leaves a truncated output).
+
+Everything that can be checked before the (possibly long) analysis is checked first: the config
+(unknown keys, values), the output directory, the events file's encoding. Every error is one line
+on stderr (exit status 2 before the analysis, 1 during or after it); rows in error messages are
+line numbers of EVENTS.csv.
 """
 from __future__ import annotations
 
 import argparse
-import difflib
+import codecs
+import os
 import sys
-from numbers import Real
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-__all__ = ["main", "load_config", "CONFIG_KEYS", "REQUIRED_KEYS"]
+from .spec import MWASpec, SpecError
 
-REQUIRED_KEYS = ("t_window", "spat_window", "treatment", "control", "dependent", "match_columns")
-#: Every key an analysis YAML may hold: the arguments of ``matched_wake`` after ``data``.
-CONFIG_KEYS = REQUIRED_KEYS + (
-    "t_unit", "estimation", "formula", "weighted", "estimation_controls", "tcm", "delete_sutva",
-    "alpha1", "alpha2", "match_default", "match_details", "drop_invalid",
-)
-_BOOL_KEYS = ("weighted", "tcm", "delete_sutva", "match_default", "match_details", "drop_invalid")
-_STR_KEYS = ("t_unit", "estimation", "formula")
+__all__ = ["ConfigError", "check_output_dir", "load_spec", "main", "read_events"]
 
 
 class ConfigError(ValueError):
-    """The analysis YAML is malformed; the message names the key and what was expected."""
+    """The analysis YAML is malformed; the message names the file, the key and what was expected."""
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool)
+class InputError(ValueError):
+    """The events file or the output directory cannot be used."""
 
 
-def _column_list(key: str, value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        raise ConfigError(f"{key}: expected a list of column names, got {value!r}")
-    return list(value)
+def _decode_problem(raw: bytes, encoding: str) -> str:
+    """Where ``raw`` stops being ``encoding`` text: 'byte 0xe9 on line 3'."""
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        return f"byte 0x{raw[exc.start]:02x} on line {line}"
+    return "an undecodable byte"
 
 
-def load_config(path: str | Path) -> dict:
-    """Read and check an analysis YAML; return keyword arguments for ``matched_wake``.
+def _encoding_hint(encoding: str, path) -> str:
+    if codecs.lookup(encoding).name != "utf-8":
+        return "pass the file's real encoding with --encoding"
+    return (f"it is probably Latin-1 or Windows-1252: convert it to UTF-8 (iconv -f latin1 -t utf-8 {path}) or "
+            "pass --encoding latin-1")
 
-    Unknown keys are an error (with a suggestion), so a typo such as ``weigthed`` cannot silently
-    fall back to a default. Only the structure is checked here; value rules (window steps, known
-    columns) are the engine's.
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key that appears twice in a mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"key {key!r} appears twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); "
+                              "keep one")
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def load_spec(path: str | Path) -> MWASpec:
+    """Read an analysis YAML into an :class:`MWASpec` (unknown keys and bad values are errors)."""
+    try:
+        raw_bytes = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text ({_decode_problem(raw_bytes, 'utf-8-sig')}); "
+                          f"{_encoding_hint('utf-8', path)} — YAML files must be UTF-8") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of analysis options at the top level, "
+                          f"got {type(raw).__name__}")
+    try:
+        return MWASpec.from_mapping(raw, where="")
+    except SpecError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def read_events(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """The events CSV with ``timestamp`` as text; rows are labelled by their line in the file.
+
+    (The header is line 1; the labels are exact unless the file has blank lines, which are skipped, or
+    quoted fields that span lines.) A UTF-8 byte-order mark is accepted. Errors (missing file, wrong encoding, malformed CSV) are
+    :class:`InputError` with a one-line message.
     """
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of matched_wake arguments at the top level")
-    unknown = [k for k in raw if k not in CONFIG_KEYS]
-    if unknown:
-        hints = []
-        for k in unknown:
-            close = difflib.get_close_matches(str(k), CONFIG_KEYS, n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(hints)}; allowed keys: "
-                          f"{', '.join(CONFIG_KEYS)}")
-    missing = [k for k in REQUIRED_KEYS if k not in raw]
-    if missing:
-        raise ConfigError(f"{path}: missing required key(s) {', '.join(missing)}")
-    cfg = dict(raw)
-    for key in ("t_window", "spat_window"):
-        v = cfg[key]
-        if not isinstance(v, list) or len(v) != 3 or not all(_is_number(x) for x in v):
-            raise ConfigError(f"{key}: expected [min, max, step] numbers, got {v!r}")
-        cfg[key] = tuple(v)
-    for key in ("treatment", "control", "dependent"):
-        v = cfg[key]
-        if not isinstance(v, list) or len(v) != 2 or not isinstance(v[0], str):
-            raise ConfigError(f"{key}: expected [column, value], got {v!r}")
-        cfg[key] = tuple(v)
-    cfg["match_columns"] = _column_list("match_columns", cfg["match_columns"])
-    if "estimation_controls" in cfg:
-        ec = cfg["estimation_controls"]
-        cfg["estimation_controls"] = tuple(_column_list("estimation_controls", [] if ec is None else ec))
-    for key in _BOOL_KEYS:
-        if key in cfg and not isinstance(cfg[key], bool):
-            raise ConfigError(f"{key}: expected true or false, got {cfg[key]!r}")
-    for key in _STR_KEYS:
-        if key in cfg and not isinstance(cfg[key], str):
-            raise ConfigError(f"{key}: expected a string, got {cfg[key]!r}")
-    for key in ("alpha1", "alpha2"):
-        if key in cfg and not (_is_number(cfg[key]) and 0 < cfg[key] < 1):
-            raise ConfigError(f"{key}: expected a number between 0 and 1, got {cfg[key]!r}")
-    return cfg
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"--encoding {encoding!r} is not an encoding Python knows") from None
+    read_as = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        data = pd.read_csv(path, dtype={"timestamp": str}, encoding=read_as)
+    except UnicodeDecodeError:
+        raw = Path(path).read_bytes()
+        raise InputError(f"cannot read events {path}: not {encoding} text ({_decode_problem(raw, read_as)}); "
+                         f"{_encoding_hint(encoding, path)}") from None
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot read events {path}: {' '.join(detail.split())}") from None
+    data.index = pd.RangeIndex(2, len(data) + 2)  # line numbers: the header is line 1
+    return data
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """``path`` as an output directory that exists or can be created (checked, not created)."""
+    out = Path(path)
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"--out {out}: exists and is not a directory; choose a directory path")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InputError(f"--out {out}: the directory is not writable")
+        return out
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"--out {out}: cannot create it, {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot create it, {parent} is not writable")
+    return out
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -102,51 +147,81 @@ def _build_parser() -> argparse.ArgumentParser:
                                      description="Matched Wake Analysis (port of R mwa 0.5.0).")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one analysis and write its outputs",
-                         description="Run matched_wake on EVENTS.csv with the arguments in the "
-                                     "YAML config; write tables, summary and heatmaps to DIR.")
+                         description="Run matched_wake on EVENTS.csv with the options in the YAML "
+                                     "config; write tables, summary and heatmaps to DIR.")
     run.add_argument("events", metavar="EVENTS.csv",
                      help="events with columns timestamp, lat, lon, the type column(s), covariates")
     run.add_argument("--config", required=True, metavar="ANALYSIS.yaml",
-                     help=f"matched_wake arguments; keys: {', '.join(CONFIG_KEYS)}")
+                     help=f"analysis options (required: {', '.join(MWASpec.required_names())}; optional: "
+                          + ", ".join(n for n in MWASpec.field_names() if n not in MWASpec.required_names())
+                          + ")")
     run.add_argument("--out", required=True, metavar="DIR", help="output directory (created)")
+    run.add_argument("--encoding", default="utf-8",
+                     help="text encoding of EVENTS.csv (default utf-8; e.g. latin-1, cp1252)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show counting progress on stderr (default: when stderr is a terminal)")
     run.add_argument("--adjust", default="none",
                      help="p-value adjustment for the heatmaps and the printed summary "
                           "(none, bonferroni, holm, hochberg, hommel, BH/fdr, BY; default none)")
     run.add_argument("--quiet", action="store_true", help="do not print the summary")
+    run.add_argument("--traceback", action="store_true", help="show the traceback of an unexpected error")
     return parser
+
+
+def _error(message: str) -> None:
+    print(f"matchedwake: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _show_warnings(caught) -> None:
+    """Each warning as one line; per-window NA warnings are left out (the summary warning lists them)."""
+    from .windows import WindowWarning
+
+    seen = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if issubclass(w.category, WindowWarning) and text.startswith("window t="):
+            continue
+        if text not in seen:
+            seen.add(text)
+            print(f"matchedwake: warning: {text}", file=sys.stderr)
 
 
 def _run(args) -> int:
     from .adjust import canonical_method
 
     try:
-        cfg = load_config(args.config)
+        spec = load_spec(args.config)
         adjust = canonical_method(args.adjust)
+        out = check_output_dir(args.out)
+        data = read_events(args.events, args.encoding)
     except ValueError as exc:
-        print(f"matchedwake: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        data = pd.read_csv(args.events, dtype={"timestamp": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        print(f"matchedwake: error: cannot read events {args.events}: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
 
     from .api import matched_wake
     from .result import write_atomically
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = matched_wake(data, spec=spec, progress=progress)
+        except ValueError as exc:
+            _show_warnings(caught)
+            rows = f" (rows are line numbers of {args.events})" if " row " in f" {exc}" else ""
+            _error(f"{exc}{rows}")
+            return 1
+    _show_warnings(caught)
     try:
-        result = matched_wake(data, progress=progress, **cfg)
-    except ValueError as exc:
-        print(f"matchedwake: error: {exc}", file=sys.stderr)
+        result.to_dir(out)
+        for name, fig in (("heatmap_r.png", result.plot(adjust=adjust)),
+                          ("heatmap_tiles.png", result.plot_tiles(adjust=adjust))):
+            write_atomically(out / name,
+                             lambda tmp, f=fig: f.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        _error(f"cannot write the outputs to {out}: {detail}")
         return 1
-    out = result.to_dir(args.out)
-    for name, fig in (("heatmap_r.png", result.plot(adjust=adjust)),
-                      ("heatmap_tiles.png", result.plot_tiles(adjust=adjust))):
-        write_atomically(out / name,
-                         lambda tmp, f=fig: f.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
     if not args.quiet:
         print(result.summary_text(detailed=True, adjust=adjust), end="")
         print(f"Outputs written to {out}")
@@ -156,9 +231,15 @@ def _run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``matchedwake`` command; returns the exit status."""
     args = _build_parser().parse_args(argv)
-    if args.command == "run":
+    if args.command != "run":
+        raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces the choice
+    try:
         return _run(args)
-    raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces the choice
+    except Exception as exc:  # a bug, not a user error: one line unless --traceback
+        if args.traceback:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --traceback and report it)")
+        return 3
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ _TXT_CONTROLS = (
 class MatchedWakeResult:
     """Tables with R's column names and row order, plus the run's parameters.
 
-    `incomplete` maps each temporal window t to the sorted eventIDs of wakes dropped as incomplete
+    `parameters` is the analysis spec (:meth:`matchedwake.MWASpec.to_dict`) plus, under ``"run"``,
+    facts of the run (events, rows dropped, windows, NA windows by reason); :attr:`spec` rebuilds
+    the spec. `estimates` ends with R's columns followed by ``na_reason``. `incomplete` maps each temporal window t to the sorted eventIDs of wakes dropped as incomplete
     at t (R writes them to `matchedwake_log.txt`; we keep them on the object).
     """
 
@@ -59,6 +61,13 @@ class MatchedWakeResult:
     incomplete: dict[int, list[int]] = field(default_factory=dict)
     matched: pd.DataFrame | None = None
     bins: pd.DataFrame | None = None
+
+    @property
+    def spec(self):
+        """The :class:`matchedwake.MWASpec` of this run (from ``parameters``)."""
+        from .spec import MWASpec
+
+        return MWASpec.from_parameters(self.parameters)
 
     # ------------------------------------------------------------------ summary (REFERENCE §3.4)
     def _control_names(self) -> list[str]:
@@ -156,6 +165,8 @@ class MatchedWakeResult:
         parameters.json and incomplete.json; matched.csv and bins.csv when present.
         """
         out = Path(path)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output directory {out} exists and is not a directory; choose another path")
         out.mkdir(parents=True, exist_ok=True)
         for name, df in (("estimates", self.estimates), ("matching", self.matching),
                          ("sutva", self.sutva), ("matched", self.matched), ("bins", self.bins)):

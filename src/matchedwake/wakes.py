@@ -6,9 +6,10 @@ import pandas as pd
 
 from .counting import count_wakes
 from .rformat import format_column
-from .validation import WAKE_COLUMNS, validate_inputs
+from .spec import UNSET, WAKE_COLUMNS, MWASpec, resolve_spec
+from .validation import ValidatedInput, validate_inputs
 
-__all__ = ["drop_sutva_violations", "sliding_wake"]
+__all__ = ["build_wakes", "drop_sutva_violations", "sliding_wake"]
 
 _INT_COLUMNS = ("eventID", "treatment", "dependent_pre", "SO_pre", "MO_pre", "dependent_post",
                 "SO_post", "MO_post")
@@ -31,24 +32,37 @@ def _covariate_values(col: pd.Series, rows: np.ndarray) -> pd.Series | np.ndarra
     return formatted.to_numpy()[rows]
 
 
-def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, dependent,
-                 match_columns, t_unit: str = "days", estimation_controls=(), *,
-                 drop_invalid: bool = False, progress: bool = False,
-                 cluster_column: str | None = None) -> tuple[pd.DataFrame, dict[int, list[int]]]:
+def sliding_wake(data: pd.DataFrame, t_window=UNSET, spat_window=UNSET, treatment=UNSET, control=UNSET,
+                 dependent=UNSET, match_columns=UNSET, t_unit=UNSET, estimation_controls=UNSET, *,
+                 drop_invalid=UNSET, progress: bool = False, cluster_column=UNSET,
+                 spec: MWASpec | None = None) -> tuple[pd.DataFrame, dict[int, list[int]]]:
     """Build R's wakes table and the incomplete wakes per temporal window.
 
-    Returns ``(wakes, incomplete)``. ``wakes`` has R's columns ``eventID, t_window, spat_window,
-    treatment, dependent_pre, dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post``
-    followed by the covariates (match columns, then estimation controls, duplicates removed), rows
-    ordered by spatial window, temporal window, eventID (treatment row first for an event that is
-    both). Incomplete wakes (§2.3) are left out; ``incomplete[t]`` lists their eventIDs.
-    ``eventID`` is the 1-based position in the stably time-sorted data (after ``drop_invalid``).
-    ``cluster_column`` (for cluster-robust standard errors) is carried over unformatted as one
-    more column after the covariates (unless it is one of them); it is never matched on.
+    Options as for :func:`matchedwake.matched_wake` (or ``spec``, an :class:`MWASpec`; options given
+    as well override it). Returns ``(wakes, incomplete)``. ``wakes`` has R's columns ``eventID,
+    t_window, spat_window, treatment, dependent_pre, dependent_trend, SO_pre, MO_pre,
+    dependent_post, SO_post, MO_post`` followed by the covariates (match columns, then estimation
+    controls, duplicates removed), rows ordered by spatial window, temporal window, eventID
+    (treatment row first for an event that is both). Incomplete wakes are left out;
+    ``incomplete[t]`` lists their eventIDs. ``eventID`` is the 1-based position in the stably
+    time-sorted data (after ``drop_invalid``). ``cluster_column`` (for cluster-robust standard
+    errors) is carried over unformatted as one more column after the covariates (unless it is one
+    of them); it is never matched on.
     """
-    v = validate_inputs(data, t_window, spat_window, treatment, control, dependent, match_columns,
-                        t_unit=t_unit, estimation_controls=estimation_controls,
-                        drop_invalid=drop_invalid, cluster_column=cluster_column)
+    cluster = {} if cluster_column is UNSET or cluster_column is None else {"vcov": "cluster"}
+    spec = resolve_spec(spec, t_window=t_window, spat_window=spat_window, treatment=treatment,
+                        control=control, dependent=dependent, match_columns=match_columns, t_unit=t_unit,
+                        estimation_controls=estimation_controls, drop_invalid=drop_invalid,
+                        cluster_column=cluster_column, **cluster)
+    wakes, incomplete, _ = build_wakes(data, spec, progress=progress)
+    return wakes, incomplete
+
+
+def build_wakes(data: pd.DataFrame, spec: MWASpec, *, progress: bool = False
+                ) -> tuple[pd.DataFrame, dict[int, list[int]], ValidatedInput]:
+    """:func:`sliding_wake` for a checked spec; also returns the validated input (for its counts)."""
+    v = validate_inputs(data, spec)
+    cluster_column = spec.cluster_column
     order = np.argsort(v.time_ms, kind="stable")
     lat = format_column(v.data["lat"].astype(float)).to_numpy()[order]
     lon = format_column(v.data["lon"].astype(float)).to_numpy()[order]
@@ -102,7 +116,7 @@ def sliding_wake(data: pd.DataFrame, t_window, spat_window, treatment, control, 
         int(t): sorted({int(e) + 1 for e in wake_index[~counts.complete[:, j]]})
         for j, t in enumerate(v.t_values)
     }
-    return wakes, incomplete
+    return wakes, incomplete, v
 
 
 def drop_sutva_violations(wakes: pd.DataFrame) -> pd.DataFrame:

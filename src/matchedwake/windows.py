@@ -40,6 +40,10 @@ __all__ = ["WindowTables", "WindowDesign", "WindowWarning", "NegBinWarning", "an
 ESTIMATIONS = ("lm", "att", "nb", "poisson")
 
 
+#: ``na_reason`` of a window where CEM found no stratum with both treatment and control wakes.
+NO_MATCH = "no matched strata"
+
+
 class WindowWarning(UserWarning):
     """A window could not be estimated; its estimates are NA."""
 
@@ -236,7 +240,7 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
         y = X = cidx = cl = None
         window_fit = None
         if n_strata == 0 or idx.size == 0:
-            warnings.warn(f"window t={t_val}, s={s_val}: no matched strata; estimates set to NA",
+            warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
                           WindowWarning, stacklevel=4)
             l1_post = lcs_post = math.nan
             cidx = np.empty(0, dtype=int)
@@ -276,7 +280,9 @@ def analyse_windows(
 
     ``wakes`` has R's wake columns (eventID, t_window, spat_window, treatment, dependent_pre,
     dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post) plus the covariates
-    (and ``cluster_column`` for ``vcov="cluster"``).
+    (and ``cluster_column`` for ``vcov="cluster"``). ``estimates`` has R's columns, then
+    ``na_reason``: None for an estimated window, else why its estimates are NA (:data:`NO_MATCH`
+    or the estimator's reason, e.g. "coefficients aliased").
     """
     m_vars, controls, _ = _check_options(wakes, match_columns, estimation, formula,
                                          estimation_controls, tcm, vcov, cluster_column)
@@ -285,7 +291,7 @@ def analyse_windows(
                                         for c in ("SO_pre", "SO_post", "MO_pre", "MO_post"))
     trt_all = wakes["treatment"].to_numpy(dtype=np.int64)
 
-    est_rows, match_rows, sutva_rows, bins_rows = [], [], [], []
+    est_rows, match_rows, sutva_rows, bins_rows, na_reasons = [], [], [], [], []
     matched_parts = []
     for w in window_designs(wakes, match_columns=match_columns, estimation=estimation,
                             formula=formula, weighted=weighted,
@@ -307,6 +313,7 @@ def analyse_windows(
         else:
             row += [math.nan] * (2 + (estimation == "lm") + 2 * n_ctl + 2)
         est_rows.append(row)
+        na_reasons.append(None if fit is not None and fit.ok else (fit.reason if fit is not None else NO_MATCH))
 
         match_rows.append([t_val, s_val, int(np.sum(g == 0)), int(np.sum(g == 1)),
                            r_round(w.l1_pre, 3), r_round(w.lcs_pre, 1),
@@ -325,6 +332,7 @@ def analyse_windows(
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
     estimates = pd.DataFrame(est_rows, columns=_estimate_columns(estimation, controls))
+    estimates["na_reason"] = pd.Series(na_reasons, dtype=object)
     matching = pd.DataFrame(match_rows, columns=[
         "t_window", "spat_window", "control_pre", "treatment_pre", "L1_pre", "commonSupport_pre",
         "control_post", "treatment_post", "L1_post", "commonSupport_post"])

@@ -157,7 +157,8 @@ def test_completeness_needs_more_than_t_units_on_both_sides():
 def test_event_both_treatment_and_control_gives_two_wake_rows_treatment_first():
     df = pd.DataFrame({
         "kind": ["x", "dep", "both", "dep", "x"],
-        "role": ["", "", "c", "", ""],
+        "role": ["c", "", "c", "", ""],  # event 1 is a second control (incomplete, so no wake row):
+        # identical treatment and control selections are refused
         "lat": [0.0] * 5, "lon": [0.0] * 5,
         "timestamp": ["2000-01-01", "2000-02-09", "2000-02-10", "2000-02-11", "2000-12-31"],
         "m": [1.0, 2.0, 3.0, 4.0, 5.0],

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import matchedwake
+from matchedwake.windows import WindowWarning
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mwa_parity"
 CONFIGS = json.loads((FIXTURES / "configs.json").read_text())
@@ -46,7 +47,10 @@ def _same_shape(got, ref):
 def test_estimates(case):
     cfg, res = case
     ref = _ref(cfg, "estimates")
-    _same_shape(res.estimates, ref)
+    # R's columns in R's order, then our trailing na_reason (set exactly where R's estimate is NA)
+    assert list(res.estimates.columns) == list(ref.columns) + ["na_reason"]
+    _same_shape(res.estimates[list(ref.columns)], ref)
+    np.testing.assert_array_equal(res.estimates["na_reason"].notna().to_numpy(), np.isnan(ref["estimate"]))
     for col in ref.columns:
         g = res.estimates[col].to_numpy(dtype=float)
         r = ref[col].to_numpy()
@@ -86,7 +90,22 @@ def test_parameters_and_incomplete(case):
     cfg, res = case
     p = res.parameters
     assert p["formula"] == cfg["formula"] and p["weighted"] == cfg["weighted"]
-    assert p["t_window"] == tuple(cfg["t_window"]) and p["tcm"] == cfg["tcm"]
+    assert p["t_window"] == cfg["t_window"] and p["tcm"] == cfg["tcm"]  # JSON-able: lists
     assert p["match_columns"] == cfg["match_columns"]
     assert sorted(res.incomplete) == sorted(res.wakes["t_window"].astype(int).unique())
     assert res.matched is None and res.bins is None
+
+
+def test_na_windows_are_counted_and_warned_by_reason():
+    """syn_days: the windows R reports as NA are exactly the ones we flag, listed in one warning."""
+    cfg = next(c for c in CONFIGS if c["name"] == "syn_days")
+    ref = _ref(cfg, "estimates")
+    na = np.isnan(ref["estimate"].to_numpy())
+    with pytest.warns(WindowWarning) as caught:
+        res = run(cfg)
+    windows = ", ".join(f"({t:g}, {s:g})" for t, s in zip(ref["t_window"][na][:8], ref["spat_window"][na][:8]))
+    summary = [str(w.message) for w in caught if " windows have NA estimates" in str(w.message)]
+    assert summary == [(f"{na.sum()} of {len(ref)} windows have NA estimates (column na_reason); coefficients "
+                        f"aliased: {na.sum()} window(s) (t, s) = {windows} and {na.sum() - 8} more")]
+    assert res.parameters["run"]["na_reasons"] == {"coefficients aliased": int(na.sum())}
+    assert res.parameters["run"]["n_windows"] == len(ref) == 25

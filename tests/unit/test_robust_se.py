@@ -183,7 +183,7 @@ def test_poisson_through_matched_wake(sim):
     r = run(sim, estimation="poisson")
     lm = run(sim)
     assert list(r.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue",
-                                         "intercept", "intercept.pval"]
+                                         "intercept", "intercept.pval", "na_reason"]
     ok = r.estimates["estimate"].notna() & lm.estimates["estimate"].notna()
     assert ok.sum() >= 5
     # identity link: same additive scale as lm, so the estimates agree closely
@@ -200,7 +200,7 @@ def test_poisson_window_failure_warns():
 
 
 @pytest.mark.parametrize("kw, msg", [
-    (dict(vcov="HC3"), "vcov must be one of"),
+    (dict(vcov="HC3"), "vcov: must be one of"),
     (dict(vcov="cluster"), "needs cluster_column"),
     (dict(cluster_column="district"), "only used with vcov='cluster'"),
     (dict(vcov="HC1", estimation="nb"), "'lm' and 'att' only"),
@@ -216,6 +216,6 @@ def test_invalid_arguments(sim, kw, msg):
 def test_missing_cluster_ids_are_refused(sim):
     df = sim.copy()
     df["district"] = df["district"].astype(float)
-    df.loc[df.index[3], "district"] = np.nan
+    df.loc[df.index[df["type"] == "treatment"][3], "district"] = np.nan  # a wake event's cluster
     with pytest.raises(ValueError, match="missing values"):
         run(df, vcov="cluster", cluster_column="district")

@@ -1,11 +1,17 @@
-"""Input validation (REFERENCE §1.3 and the decisions of §5): each problem is a clear ValueError."""
+"""Checks of the event table against a spec (REFERENCE §1.3 and §5): each problem is a clear ValueError.
+
+Option checks without data are in test_spec.py."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import matchedwake
-from matchedwake.validation import type_mask, validate_inputs, window_grid
+from matchedwake import MWASpec
+from matchedwake.validation import type_mask, validate_inputs
 from matchedwake.wakes import sliding_wake
+from matchedwake.windows import WindowWarning
 
 TR, CO, DEP = ("type", "treatment"), ("type", "control"), ("type", "dependent")
 
@@ -23,8 +29,8 @@ def events():
 
 
 def check(data=None, t=(2, 4, 2), s=(1, 2, 1), tr=TR, co=CO, dep=DEP, mc=("m",), **kw):
-    return validate_inputs(events() if data is None else data, t, s, tr, co, dep, list(mc)
-                           if isinstance(mc, tuple) else mc, **kw)
+    spec = MWASpec(t_window=t, spat_window=s, treatment=tr, control=co, dependent=dep, match_columns=mc, **kw)
+    return validate_inputs(events() if data is None else data, spec)
 
 
 def test_valid_input_passes_and_builds_grids():
@@ -53,7 +59,8 @@ def test_duplicated_column_names():
 
 @pytest.mark.parametrize("pair", [("type",), "type", ("type", "a", "b"), (1, "treatment")])
 def test_type_arguments_must_be_column_value_pairs(pair):
-    with pytest.raises(ValueError, match=r"treatment must be a \(column, value\) pair"):
+    with pytest.raises(ValueError, match=r"treatment: (must be a \(column, value\) pair|the first element must "
+                                         r"be a column name)"):
         check(tr=pair)
 
 
@@ -77,7 +84,7 @@ def test_na_in_type_column_is_not_a_match_and_strings_match_numbers():
 
 
 def test_match_columns_rules():
-    with pytest.raises(ValueError, match="match_columns must name at least one column"):
+    with pytest.raises(ValueError, match="match_columns: must name at least one column"):
         check(mc=[])
     with pytest.raises(ValueError, match="not the single string 'm'"):
         check(mc="m")
@@ -95,7 +102,9 @@ def test_match_columns_rules():
         check(data=df, mc=["treatment"])
     df = events()
     df["region"] = pd.Categorical(["n", "s", "n", "s", "n", "s"])
-    assert check(data=df, mc=["m", "region", "code", "m"]).covariates == ["m", "region", "code"]
+    assert check(data=df, mc=["m", "region", "code"]).covariates == ["m", "region", "code"]
+    with pytest.raises(ValueError, match="match_columns: column 'm' is listed more than once"):
+        check(data=df, mc=["m", "region", "m"])
 
 
 def test_estimation_controls_must_be_numeric_columns():
@@ -157,47 +166,6 @@ def test_drop_invalid_drops_rows_with_a_warning_and_renumbers_events():
     assert wakes["eventID"].tolist() == [2, 3]  # treatment is now the 2nd event in time
 
 
-@pytest.mark.parametrize("window,message", [
-    ((2, 4), r"t_window must be a \(min, max, step\) triple"),
-    ("2,4,2", r"t_window must be a \(min, max, step\) triple"),
-    ((2, "4", 2), r"t_window must be a \(min, max, step\) triple"),
-    ((2, np.nan, 2), "t_window: values must be finite"),
-    ((1, 4, 1), "minimum time window size is 2"),
-    ((2, 6, 0), r"step is 0 but min \(2\) != max \(6\)"),
-    ((2, 7, 2), "step 2 does not divide the range 2..7"),
-    ((6, 2, 2), r"max \(2\) is smaller than min \(6\)"),
-    ((2, 4, -2), "values must not be negative"),
-    ((2.5, 4.5, 1), "temporal windows must be whole numbers of t_unit; 2.5 is not"),
-    ((2, 3, 0.5), "temporal windows must be whole numbers of t_unit; 2.5 is not"),
-])
-def test_temporal_window_rules(window, message):
-    with pytest.raises(ValueError, match=message):
-        window_grid(window, "t_window", temporal=True)
-
-
-def test_spatial_window_rules_and_grid_values():
-    assert window_grid((0.5, 1.5, 0.1), "spat_window", temporal=False).tolist() == [
-        0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5]
-    assert window_grid((0, 0, 0), "spat_window", temporal=False).tolist() == [0.0]
-    assert window_grid((7, 7, 0), "t_window", temporal=True).tolist() == [7.0]
-    with pytest.raises(ValueError, match="spat_window: step 0.3 does not divide"):
-        window_grid((1, 2, 0.3), "spat_window", temporal=False)
-    with pytest.raises(ValueError, match="spat_window: values must not be negative"):
-        window_grid((-1, 2, 1), "spat_window", temporal=False)
-
-
-def test_t_unit_estimation_formula_and_alpha():
-    with pytest.raises(ValueError, match="t_unit must be one of"):
-        check(t_unit="weeks")
-    args = (events(), (2, 2, 0), (5, 5, 0), TR, CO, DEP, ["m"])
-    with pytest.raises(ValueError, match="estimation must be one of"):
-        matchedwake.matched_wake(*args, estimation="ols")
-    with pytest.raises(ValueError, match="formula must be exactly one of"):
-        matchedwake.matched_wake(*args, formula="dependent_post ~ treatment")
-    with pytest.raises(ValueError, match="alpha2 must be a number in"):
-        matchedwake.matched_wake(*args, alpha2=1.5)
-
-
 def test_no_complete_wake_is_an_error_in_matched_wake():
     df = events().iloc[1:5]  # no sentinels: nothing is more than t days before the wakes
     with pytest.raises(ValueError, match="no complete wake in any window"):
@@ -223,3 +191,133 @@ def test_progress_reports_chunks_on_stderr(capsys):
     sliding_wake(events(), (2, 2, 0), (5, 5, 0), TR, CO, DEP, ["m"], progress=True)
     err = capsys.readouterr().err
     assert "matchedwake: counting wakes 1-2 of 2 (chunk 1/1" in err
+
+
+# ------------------------------------------------------------------ covariates of the wake events
+def test_missing_or_infinite_covariate_of_a_wake_event_names_row_and_column():
+    df = events()
+    df.loc[2, "m"] = np.nan  # the treatment event
+    with pytest.raises(ValueError) as info:
+        check(data=df)
+    assert str(info.value) == ("1 treatment/control event(s) have missing or infinite covariate values: "
+                               "column 'm' at row 2: missing (fill them, or set drop_invalid to leave these "
+                               "events out of the wakes)")
+    df = events()
+    df["ctl"] = [0.0, 0.0, 0.0, np.inf, 0.0, 0.0]  # the control event, in an estimation control
+    df.loc[2, "m"] = -np.inf
+    with pytest.raises(ValueError, match=r"^2 treatment/control event\(s\) have missing or infinite covariate "
+                                         r"values: column 'm' at row 2: -inf; column 'ctl' at row 3: inf \("):
+        check(data=df, estimation_controls=["ctl"])
+
+
+def test_missing_covariate_of_other_events_is_fine():
+    df = events()
+    df.loc[[0, 1, 4, 5], "m"] = np.nan  # sentinels and outcome events: their covariates are never read
+    v = check(data=df)
+    assert v.is_treatment.sum() == 1 and v.is_control.sum() == 1 and v.n_dropped_covariates == 0
+
+
+def test_all_missing_covariate_is_an_error_even_with_drop_invalid():
+    df = events()
+    df["m"] = np.nan
+    for drop in (False, True):
+        with pytest.raises(ValueError, match=r"^covariate 'm': every one of the 2 treatment/control events has a "
+                                             r"missing or infinite value; fill the column or leave it out$"):
+            check(data=df, drop_invalid=drop)
+
+
+def test_missing_category_is_refused():
+    df = events()
+    df["region"] = pd.Categorical(["a", "b", None, "a", "b", "a"])
+    with pytest.raises(ValueError, match="column 'region' at row 2: missing"):
+        check(data=df, mc=["region"])
+
+
+def world(n_pairs: int = 3, pre: bool = True) -> pd.DataFrame:
+    """Alternating treatment and control wakes 20 days apart (wake k at 0.05·k degrees north), between
+    two sentinel events. Wake k has 1 + (k // 2) % 2 outcome events 1-2 days before it (none if not
+    ``pre``) and 2 + treatment + (k % 3 == 0) outcome events 1-4 days after it."""
+    rows = [("other", 0.0, 0.0, "2000-01-01 00:00:00", 0.0)]
+    for k in range(2 * n_pairs):
+        treated = k % 2 == 0
+        t0 = pd.Timestamp("2000-03-01 12:00:00") + pd.Timedelta(days=20 * k)
+        lat = 0.05 * k
+        rows.append(("treatment" if treated else "control", lat, 0.0, f"{t0:%Y-%m-%d %H:%M:%S}", 1.0 + k % 3))
+        before = [-1, -2][:1 + (k // 2) % 2] if pre else []
+        after = list(range(1, 3 + treated + (k % 3 == 0)))
+        for d in sorted(before) + after:
+            rows.append(("dependent", lat, 0.001, f"{t0 + pd.Timedelta(days=d):%Y-%m-%d %H:%M:%S}", 9.0))
+    rows.append(("other", 0.0, 0.0, "2001-06-01 00:00:00", 0.0))
+    return pd.DataFrame(rows, columns=["type", "lat", "lon", "timestamp", "m"])
+
+
+@pytest.mark.filterwarnings("ignore::matchedwake.windows.WindowWarning")
+def test_drop_invalid_leaves_the_event_out_of_the_wakes_only():
+    df = world()
+    first_treatment = df.index[df["type"] == "treatment"][0]
+    df.loc[first_treatment, "m"] = np.nan
+    args = ((3, 3, 0), (1, 1, 0), TR, CO, DEP, ["m"])
+    with pytest.raises(ValueError, match="column 'm' at row 1: missing"):
+        matchedwake.matched_wake(df, *args)
+    with pytest.warns(UserWarning, match=r"^leaving out of the wakes: 1 treatment/control event\(s\) have "
+                                         r"missing or infinite covariate values: column 'm' at row 1: missing$"):
+        res = matchedwake.matched_wake(df, *args, drop_invalid=True)
+    # Same as relabelling the event: it stays in the data (eventIDs, sort order), but is no wake.
+    relabelled = df.assign(type=df["type"].where(df.index != first_treatment, "other"))
+    ref = matchedwake.matched_wake(relabelled, *args)
+    pd.testing.assert_frame_equal(res.wakes, ref.wakes)
+    pd.testing.assert_frame_equal(res.estimates, ref.estimates)
+    # sorted events: the sentinel, then per wake k its 1, 1, 2, 2, 1, 1 outcome events before it, the wake
+    # and its 4, 2, 3, 3, 3, 2 after it: the wakes are events 3 (left out), 9, 14, 20, 25, 30
+    assert res.wakes["eventID"].tolist() == [9, 14, 20, 25, 30]
+    run = res.parameters["run"]
+    assert (run["n_dropped_covariates"], run["n_dropped_coordinates"]) == (1, 0)
+    assert (run["n_treatment_events"], run["n_control_events"], run["n_events"]) == (2, 3, 33)
+
+
+def test_infinite_covariate_is_a_clear_error_not_an_overflow():
+    df = world()
+    df.loc[df.index[df["type"] == "control"][1], "m"] = np.inf
+    with pytest.raises(ValueError, match=r"column 'm' at row 17: inf"):
+        matchedwake.matched_wake(df, (3, 3, 0), (1, 1, 0), TR, CO, DEP, ["m"])
+
+
+def test_one_cluster_among_the_wakes_is_refused_before_counting():
+    df = world()
+    df["district"] = np.where(df["type"] == "dependent", np.nan, 4.0)  # outcome events need no cluster
+    with pytest.raises(ValueError, match=r"^cluster_column: column 'district' has 1 distinct value\(s\) among "
+                                         r"the treatment/control events; cluster-robust standard errors need "
+                                         r"at least two clusters"):
+        matchedwake.matched_wake(df, (3, 3, 0), (1, 1, 0), TR, CO, DEP, ["m"], vcov="cluster",
+                                 cluster_column="district")
+    df.loc[df["type"] == "control", "district"] = 5.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = matchedwake.matched_wake(df, (3, 3, 0), (1, 1, 0), TR, CO, DEP, ["m"], vcov="cluster",
+                                       cluster_column="district")
+    assert res.parameters["vcov"] == "cluster"
+
+
+# ------------------------------------------------------------------ NA windows and their reasons
+def test_all_na_grid_warns_with_the_reason_and_likely_cause():
+    df = world(pre=False).assign(m=1.0)  # no outcome event before any wake: dependent_pre is always 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = matchedwake.matched_wake(df, (3, 5, 2), (1, 2, 1), TR, CO, DEP, ["m"])
+    summary = [str(w.message) for w in caught if issubclass(w.category, WindowWarning)]
+    assert summary == [(
+        "all 4 windows have NA estimates, so the analysis estimates nothing; coefficients aliased: 4 window(s) "
+        "(t, s) = (3, 1), (3, 2), (5, 1), (5, 2). Likely cause: the model is not identified in any window, "
+        "typically because the outcome count before the wakes (dependent_pre) is constant, e.g. all 0: check "
+        "the dependent events' dates and places against the wakes'")]
+    assert res.estimates["na_reason"].tolist() == ["coefficients aliased"] * 4
+    assert res.parameters["run"]["na_reasons"] == {"coefficients aliased": 4}
+    assert res.parameters["run"]["n_windows_na"] == res.parameters["run"]["n_windows"] == 4
+
+
+def test_estimated_windows_have_no_reason_and_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean run warns about nothing
+        res = matchedwake.matched_wake(world(n_pairs=6), (3, 3, 0), (1, 1, 0), TR, CO, DEP, ["m"], match_default=False)
+    assert res.estimates["estimate"].notna().all() and res.estimates["na_reason"].isna().all()
+    assert res.parameters["run"]["na_reasons"] == {} and res.parameters["run"]["n_windows_na"] == 0

@@ -63,8 +63,9 @@ def test_estimates_match_r(result):
     name, res = result
     ref = read_ref(name, "estimates")
     got = res.estimates
-    assert list(got.columns) == list(ref.columns)
+    assert list(got.columns) == list(ref.columns) + ["na_reason"]  # R's columns, then ours
     assert len(got) == len(ref)
+    np.testing.assert_array_equal(got["na_reason"].notna().to_numpy(), np.isnan(ref["estimate"].to_numpy()))
     for col in ref.columns:
         a, b = _num(got, col), _num(ref, col)
         if col in EST_VALUE_COLS_EXCLUDED:
@@ -179,6 +180,7 @@ def test_window_without_matched_strata_is_na_with_warning():
     est = res.estimates.set_index("spat_window")
     assert est.loc[2, ["estimate", "pvalue", "adj.r.squared", "intercept", "intercept.pval"]].isna().all()
     assert est.loc[1, ["estimate", "pvalue"]].notna().all()
+    assert est.loc[2, "na_reason"] == "no matched strata" and est.loc[1, "na_reason"] is None
     m = res.matching.set_index("spat_window").loc[2]
     assert (m.control_post, m.treatment_post) == (0, 0)
     assert (m.control_pre, m.treatment_pre) == (20, 20)
@@ -217,10 +219,10 @@ def test_estimation_control_columns_and_att_layout():
     wakes = make_wakes([(2, 1), (4, 1)])
     res = analyse_windows(wakes, match_columns=["cov"], estimation_controls=["ctl"])
     assert list(res.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue", "adj.r.squared",
-                                           "ctl.coef", "ctl.pval", "intercept", "intercept.pval"]
+                                           "ctl.coef", "ctl.pval", "intercept", "intercept.pval", "na_reason"]
     att = analyse_windows(wakes, match_columns=["cov"], estimation="att", estimation_controls=["ctl"])
     assert list(att.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue",
-                                           "ctl.coef", "ctl.pval", "intercept", "intercept.pval"]
+                                           "ctl.coef", "ctl.pval", "intercept", "intercept.pval", "na_reason"]
     np.testing.assert_allclose(att.estimates.estimate, res.estimates.estimate, rtol=1e-12)
     diff = analyse_windows(wakes, match_columns=["cov"], estimation_controls=["ctl"],
                            formula="dependent_post - dependent_pre ~ treatment")
@@ -238,8 +240,9 @@ def test_failed_nb_window_is_na_with_warning():
     msgs = [str(w.message) for w in caught if issubclass(w.category, WindowWarning)]
     assert len(msgs) == 1 and "t=2, s=1" in msgs[0]
     assert list(res.estimates.columns) == ["t_window", "spat_window", "estimate", "pvalue",
-                                           "intercept", "intercept.pval"]
-    assert res.estimates.iloc[0, 2:].isna().all()
+                                           "intercept", "intercept.pval", "na_reason"]
+    assert res.estimates.iloc[0, 2:-1].isna().all()
+    assert res.estimates["na_reason"].iloc[0] == msgs[0].split(": ", 1)[1].rsplit("; estimates set to NA", 1)[0]
 
 
 def test_nb_window_estimated():
