@@ -631,3 +631,27 @@ def test_every_http_option_is_declared_with_type_default_and_description():
         jsonschema.validate(spec["default"], {k: v for k, v in spec.items() if k not in ("default", "description")})
     client = HttpClient.from_options({"retries": 0, "deadline": 3, "max_bytes": 10, "max_redirects": 2})
     assert (client.retries, client.deadline, client.max_bytes, client.max_redirects) == (0, 3.0, 10, 2)
+
+
+def test_a_network_that_drops_packets_is_offline_after_two_connection_timeouts(monkeypatch):
+    """No answer to the TCP handshake (a firewall dropping packets): two tries, then OfflineError."""
+    import urllib3.util.connection
+
+    attempts = []
+
+    def black_hole(address, timeout=None, *args, **kwargs):
+        attempts.append(timeout)
+        raise socket.timeout("timed out")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", black_hole)
+    client, sleeps = fast_client(retries=5, timeout=60, dataset="ucdp")
+    with pytest.raises(OfflineError, match=r"ucdp: cannot reach ucdp\.uu\.se: no connection within 20 s, twice"):
+        client.request("GET", "https://ucdp.uu.se/downloads/ged/ged251-csv.zip")
+    assert attempts == [20.0, 20.0] and len(sleeps) == 1
+
+
+def test_head_requests_read_no_body():
+    with LocalServer({"/f": lambda req: {"status": 200, "body": b"x" * 100}}) as srv:
+        client, sleeps = fast_client()
+        resp = client.request("HEAD", srv.url + "/f")
+    assert resp.headers["Content-Length"] == "100" and resp.content == b"" and sleeps == []

@@ -95,6 +95,9 @@ CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 
 MIB = 1 << 20
 _CHUNK = 1 << 16
+# Seconds to wait for a TCP connection (a live server accepts within a second); two connection
+# timeouts in a row mean the host is unreachable (a network that drops packets): OfflineError.
+CONNECT_TIMEOUT = 20.0
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 # Signs that an HTML page is a login form (not a generic error page that merely links to one).
 _LOGIN_MARKERS = (b'type="password"', b"type='password'", b"type=password", b"keycloak",
@@ -658,7 +661,7 @@ class HttpClient:
         if remaining <= 0:
             raise DeadlineError(f"{self._where(url)}: no answer within the deadline; raise the "
                                 "`deadline` option if the service is just slow")
-        return (min(self.timeout, remaining), min(self.timeout, remaining))
+        return (min(self.timeout, CONNECT_TIMEOUT, remaining), min(self.timeout, remaining))
 
     def _send(self, method: str, url: str, *, params: Mapping[str, Any] | None, data: Any,
               headers: Mapping[str, str] | None, deadline_at: float) -> requests.Response:
@@ -799,6 +802,7 @@ class HttpClient:
         """
         allow = set(allow)
         last = "no attempt made"
+        connect_timeouts = 0
         for attempt in range(self.retries + 1):
             wait = self._delay(attempt)
             deadline_at = _deadline_at if _deadline_at is not None else time.monotonic() + self.deadline
@@ -810,7 +814,7 @@ class HttpClient:
                 if status in allow or status < 400:
                     if stream:
                         return resp
-                    body = self._read_body(resp, url=url, deadline_at=deadline_at)
+                    body = b"" if method.upper() == "HEAD" else self._read_body(resp, url=url, deadline_at=deadline_at)
                     resp._content, resp._content_consumed = body, True
                     resp.close()
                     if status < 300 and not allow_html and sniff_html(body[:1024], resp.headers.get("Content-Type", "")):
@@ -841,6 +845,11 @@ class HttpClient:
                 err = self._fail(exc, url)
                 if isinstance(err, (OfflineError, OptionsError, RedirectError)):
                     raise err from None
+                connect_timeouts = connect_timeouts + 1 if isinstance(exc, requests.ConnectTimeout) else 0
+                if connect_timeouts >= 2:
+                    raise OfflineError(_offline_message(
+                        url, f"no connection within {min(self.timeout, CONNECT_TIMEOUT):g} s, twice",
+                        self.dataset, self.user_file_hint)) from None
                 last = _describe(exc)
             except requests.RequestException as exc:
                 if resp is not None:
