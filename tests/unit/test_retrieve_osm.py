@@ -26,7 +26,8 @@ from qipstudy.retrieve.http import EmptyResultError, OfflineError, RetrieveError
 
 COUNTRY = {"iso3": "MLI", "sources": {}, "synthetic": {"bbox": [-12.2, 10.2, 4.2, 24.9]}}
 STATUS = ("Connected as: 2130706433\nCurrent time: 2026-01-01T00:00:00Z\nAnnounced endpoint: none\n"
-          "Rate limit: 2\n2 slots available now.\nCurrently running queries (pid, space limit, time limit, start time):\n")
+          "Rate limit: 2\n2 slots available now.\n"
+          "Currently running queries (pid, space limit, time limit, start time):\n")
 
 
 def overpass_json(elements):
@@ -39,7 +40,8 @@ def overpass_json(elements):
 
 ROADS = [{"type": "node", "id": 1, "lat": 14.40, "lon": -4.60}, {"type": "node", "id": 2, "lat": 14.45, "lon": -4.50},
          {"type": "node", "id": 3, "lat": 14.50, "lon": -4.40},
-         {"type": "way", "id": 101, "nodes": [1, 2, 3], "tags": {"highway": "primary", "name": "RN6", "surface": "asphalt"}},
+         {"type": "way", "id": 101, "nodes": [1, 2, 3],
+          "tags": {"highway": "primary", "name": "RN6", "surface": "asphalt"}},
          {"type": "way", "id": 102, "nodes": [2, 3], "tags": {"highway": "track"}}]
 WATER = [{"type": "node", "id": 11, "lat": 14.30, "lon": -4.70}, {"type": "node", "id": 12, "lat": 14.35, "lon": -4.60},
          {"type": "node", "id": 13, "lat": 14.30, "lon": -4.60},

@@ -79,18 +79,23 @@ class Eog:
     def idp_routes(self):
         def token(req):
             form = req["form"]
-            ok = (form.get("client_id") == "eogdata_oidc" and form.get("client_secret") == rasters.EOG_CLIENT["client_secret"]
+            ok = (form.get("client_id") == "eogdata_oidc"
+                  and form.get("client_secret") == rasters.EOG_CLIENT["client_secret"]
                   and form.get("grant_type") == "password" and form.get("password") == "eog-pw-FAKE")
             if not ok:
-                return {"status": 401, "body": json.dumps({"error": "invalid_grant", "error_description": "Invalid user credentials"}),
-                        "headers": {"Content-Type": "application/json"}}
-            return {"status": 200, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"access_token": "token-FAKE-eog-1", "expires_in": 86400, "token_type": "Bearer"})}
-        return {f"{KEYCLOAK}/token": token,
-                f"{KEYCLOAK}/auth": lambda req: {"status": 200, "body": LOGIN_PAGE, "headers": {"Content-Type": "text/html"}}}
+                refusal = {"error": "invalid_grant", "error_description": "Invalid user credentials"}
+                return {"status": 401, "body": json.dumps(refusal), "headers": {"Content-Type": "application/json"}}
+            grant = {"access_token": "token-FAKE-eog-1", "expires_in": 86400, "token_type": "Bearer"}
+            return {"status": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(grant)}
+
+        def login(req):
+            return {"status": 200, "body": LOGIN_PAGE, "headers": {"Content-Type": "text/html"}}
+
+        return {f"{KEYCLOAK}/token": token, f"{KEYCLOAK}/auth": login}
 
 
-DMSP_FILES = {"F182013.v4c.global.cf_cvg.tif": tif_bytes(70), "F182013.v4c.global.stable_lights.avg_vis.tif": tif_bytes(12)}
+DMSP_FILES = {"F182013.v4c.global.cf_cvg.tif": tif_bytes(70),
+              "F182013.v4c.global.stable_lights.avg_vis.tif": tif_bytes(12)}
 
 
 def run_dmsp(data, idp, tmp_path, root, **extra):
@@ -104,7 +109,8 @@ def test_dmsp_url_layout():
     assert urls["cf_cvg"] == ("https://eogdata.mines.edu/wwwdata/dmsp/v4composites_rearrange/F18_2013/"
                               "F182013.v4c.global.cf_cvg.tif")
     assert urls["stable_lights"].endswith("/F18_2013/F182013.v4c.global.stable_lights.avg_vis.tif")
-    assert rasters.dmsp_urls({"satellite": "F16", "year": 2008})["cf_cvg"].endswith("/F16_2008/F162008.v4b.global.cf_cvg.tif")
+    older = rasters.dmsp_urls({"satellite": "F16", "year": 2008})["cf_cvg"]
+    assert older.endswith("/F16_2008/F162008.v4b.global.cf_cvg.tif")
     assert rasters.NIGHTLIGHTS_FILES == {"cf_cvg": "nightlights_cf_cvg.tif",
                                          "stable_lights": "nightlights_stable_lights.tif"}
 

@@ -493,13 +493,14 @@ class _Inflater:
     def _too_large(self) -> None:
         raise ResponseTooLargeError(
             f"{self.where}: the compressed body inflates beyond the limit of {self.limit} bytes "
-            "(a decompression bomb, or a larger payload than expected); raise the `max_bytes` option "
-            "if the payload is legitimate")
+            "(a decompression bomb, or a larger payload than expected); raise the `max_bytes` (for "
+            "files `max_download_bytes`) option if the payload is legitimate")
 
     def feed(self, data: bytes, final: bool = False) -> bytes:
         """Inflate `data` through every coding (outermost last in the header, first undone)."""
         for i in reversed(range(len(self.codings))):
-            if self.stages[i] is None and self.codings[i] == "deflate" and len(self.pending[i] + data) < 2 and not final:
+            undecided = self.stages[i] is None and self.codings[i] == "deflate"
+            if undecided and len(self.pending[i] + data) < 2 and not final:
                 self.pending[i] += data  # too few bytes to tell zlib from raw deflate
                 return b""
             stage = self._stage(i, data)
@@ -756,7 +757,8 @@ class HttpClient:
             produced += len(data)
             if produced > limit:
                 raise ResponseTooLargeError(f"{self._where(url)}: the body exceeds the limit of {limit} bytes; "
-                                            "raise the `max_bytes` option if this is intended")
+                                            "raise the `max_bytes` (for files `max_download_bytes`) option "
+                                            "if this is intended")
             if data:
                 yield data
         if expected is not None and got < expected:
@@ -783,9 +785,11 @@ class HttpClient:
             resp = self.session.request("GET", url, stream=True, timeout=(timeout, timeout),
                                         allow_redirects=False, auth=_NO_AUTH)
             resp.close()
-        except requests.Timeout:
-            raise OfflineError(_offline_message(url, f"no answer within {timeout:g} s", self.dataset,
+        except requests.ConnectTimeout:
+            raise OfflineError(_offline_message(url, f"no connection within {timeout:g} s", self.dataset,
                                                 self.user_file_hint)) from None
+        except requests.ReadTimeout:
+            return  # connected: the server is there, just slow to answer
         except requests.RequestException as exc:
             err = self._fail(exc, url)
             if isinstance(err, OfflineError):
@@ -817,7 +821,8 @@ class HttpClient:
                     body = b"" if method.upper() == "HEAD" else self._read_body(resp, url=url, deadline_at=deadline_at)
                     resp._content, resp._content_consumed = body, True
                     resp.close()
-                    if status < 300 and not allow_html and sniff_html(body[:1024], resp.headers.get("Content-Type", "")):
+                    ctype = resp.headers.get("Content-Type", "")
+                    if status < 300 and not allow_html and sniff_html(body[:1024], ctype):
                         raise self._html_error(url, resp.url, body[:4096])
                     return resp
                 if status in (401, 403):

@@ -73,8 +73,10 @@ USER_FILE_HINTS = {
 
 _RASTER_COMMON = {
     "bbox": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
-             "default": None, "description": "[lon_min, lat_min, lon_max, lat_max] to clip to; null: the country's bbox"},
-    "clip": {"type": "boolean", "default": True, "description": "clip to the bounding box (false: keep the whole raster)"},
+             "default": None,
+             "description": "[lon_min, lat_min, lon_max, lat_max] to clip to; null: the country's bbox"},
+    "clip": {"type": "boolean", "default": True,
+             "description": "clip to the bounding box (false: keep the whole raster)"},
     "member": {"type": ["string", "null"], "default": None,
                "description": "substring of the raster to pick inside an archive"},
     "url": {"type": ["string", "null"], "default": None,

@@ -49,7 +49,8 @@ OPTIONS_SCHEMA = options_schema({
             "description": "full URL template of the zip ({vv}: version without dot, {version}, {base_url}); "
                            "null: {base_url}/ged/ged{vv}-csv.zip"},
     "ged_version": {"type": ["string", "null"], "default": None,
-                    "description": "GED release such as 25.1; null: the dataset version if it looks like 25.1, else 25.1"},
+                    "description": "GED release such as 25.1; null: the dataset version if it looks "
+                                   "like 25.1, else 25.1"},
     "country_id": {"type": ["integer", "null"], "default": None,
                    "description": "Gleditsch-Ward code to keep; null: sources.ucdp_country_id (Mali 432)"},
 })
