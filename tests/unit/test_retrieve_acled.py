@@ -242,6 +242,18 @@ def test_acled_schema_drift_in_a_read_column_names_it(tmp_path, acled_env):
     assert not (tmp_path / "acled" / "v1" / "acled.csv").exists()
 
 
+def test_acled_numbers_in_json_are_written_as_acled_sent_them(tmp_path, acled_env):
+    """Newer API answers carry numbers; a gap in a column must not turn 466 into 466.0."""
+    events = [acled_event(1, iso=466, year=2019, fatalities=0, latitude=14.5333), acled_event(2, iso=None)]
+    api = AcledServer(events)
+    with LocalServer(api.routes()) as srv:
+        run_acled(srv, tmp_path)
+    with open(tmp_path / "acled" / "v1" / "acled.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["iso"], r["year"], r["fatalities"], r["latitude"]) for r in rows] == [
+        ("466", "2019", "0", "14.5333"), ("", "2019", "1", "14.5333")]
+
+
 def test_acled_drift_in_an_unread_column_is_filled_and_noted(tmp_path, acled_env):
     api = AcledServer([acled_event(i, drop=("tags", "civilian_targeting")) for i in range(2)])
     with LocalServer(api.routes()) as srv:

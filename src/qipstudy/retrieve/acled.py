@@ -268,7 +268,7 @@ def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir:
     if said:
         log.warning("ACLED account restrictions apply to this download: %s", said)
         notes["data_query_restrictions"] = restrictions
-    frame = pd.DataFrame.from_records(records).astype(object)
+    frame = pd.DataFrame(records, dtype=object)  # object: a number stays 2024, not 2024.0 beside a gap
     frame = frame.where(frame.notna(), "").astype(str)
     frame, filled, report = _contract_frame(frame, "ACLED API response")
     dest = Path(out_dir) / "acled.csv"

@@ -187,15 +187,15 @@ def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir:
     options = resolve_options(options, OPTIONS_SCHEMA, dataset="osm")
     cache = Path(options["cache_dir"] or Path(out_dir) / ".download") / "osm_tiles"
     cache.mkdir(parents=True, exist_ok=True)
-    configure_osmnx(options, cache)
     area = study_area(country, options)
     tiles = split_tiles(area, float(options["tile_deg"]))
     road_tags, water_tags = options["road_tags"], options["water_tags"]
     missing = [t for t in tiles for kind, tags in (("roads", road_tags), ("water", water_tags))
                if not _tile_path(cache, kind, tags, t).exists()]
-    if missing:  # fail in seconds, not after osmnx's one-minute pause per unreachable tile
+    if missing:  # fail in seconds (before even importing osmnx), not after a minute per tile
         client = HttpClient.from_options(options, dataset="osm", user_file_hint=USER_FILE_HINT)
         client.probe(overpass_url(options) + "/status", timeout=min(10.0, float(options["timeout"])))
+    configure_osmnx(options, cache)
     roads, fetched_r = _fetch_tiled("roads", road_tags, tiles, ROAD_COLUMNS,
                                     ("LineString", "MultiLineString"), cache)
     water, fetched_w = _fetch_tiled("water", water_tags, tiles, WATER_COLUMNS,
