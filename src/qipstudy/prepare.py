@@ -63,6 +63,31 @@ QIP_CATEGORIES = (
     "Other",
 )
 
+# Event types of ACLED's pre-2019 typology (Codebook version 8, 2017, and earlier releases; the
+# wording "Battle-Rebels overtake territory" and "Non-violent activity by a conflict actor" is of
+# versions 1-5) mapped to the current six types and, where one-to-one, to the current sub-event
+# type. Source: ACLED, "ACLED introduces new event types and sub-event types" (14 March 2019,
+# https://www.acleddata.com/2019/03/14/acled-introduces-new-event-types-and-sub-event-types/) and the
+# 2019 Codebook's sub-event list. Keys are compared case- and space-insensitively.
+# "Riots/Protests" is split by the first actor: Protesters (inter1 6) -> Protests, else Riots.
+ACLED_PRE2019_EVENT_TYPES = {
+    "Battle-No change of territory": ("Battles", "Armed clash"),
+    "Battle-Government regains territory": ("Battles", "Government regains territory"),
+    "Battle-Non-state actor overtakes territory": ("Battles", "Non-state actor overtakes territory"),
+    "Battle-Rebels overtake territory": ("Battles", "Non-state actor overtakes territory"),
+    "Remote violence": ("Explosions/Remote violence", ""),
+    "Riots/Protests": ("Riots", ""),
+    "Strategic development": ("Strategic developments", ""),
+    "Headquarters or base established": ("Strategic developments", "Headquarters or base established"),
+    "Non-violent transfer of territory": ("Strategic developments", "Non-violent transfer of territory"),
+    "Non-violent activity by a conflict actor": ("Strategic developments", ""),
+}
+# Column names of older exports (upper case in the 2017 files; ALLY_ACTOR_* before 2019).
+ACLED_COLUMN_ALIASES = {"ally_actor_1": "assoc_actor_1", "ally_actor_2": "assoc_actor_2", "geo_precis": "geo_precision"}
+# Fields on which the rows of one event in a monadic export (one row per actor) must agree.
+ACLED_EVENT_FIELDS = ("event_date", "event_type", "latitude", "longitude", "location")
+ACLED_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d/%m/%Y")
+
 ACLED_COLUMNS = ("event_id_cnty", "event_date", "event_type", "inter1", "latitude", "longitude")
 UCDP_COLUMNS = ("id", "type_of_violence", "latitude", "longitude", "date_start")
 # The columns the QIP and IATI readers need: the data contract of qips.csv and activities.csv
@@ -296,26 +321,123 @@ def _nfc(name) -> str:
 # ----------------------------------------------------------------------------- readers
 
 
-def read_acled(path) -> pd.DataFrame:
-    """Read an ACLED export into (event_id, event_type, inter1, date, lat, lon).
+def _acled_key(label) -> str:
+    return " ".join(str(label).split()).casefold()
 
-    Accepts both `event_date` formats (`YYYY-MM-DD`, `DD Month YYYY`) and `inter1` as text labels
-    or the older codes 1–8; `inter1` is returned as the canonical text label so both exports give
-    identical outcome flags. Empty dates/coordinates become NaT/NaN (dropped and counted later).
+
+_ACLED_TYPE_BY_KEY = {_acled_key(t): (t, None) for t in ACLED_EVENT_TYPES}
+_ACLED_TYPE_BY_KEY.update({_acled_key(old): new for old, new in ACLED_PRE2019_EVENT_TYPES.items()})
+
+
+def _acled_vocabulary(raw: pd.DataFrame, source) -> tuple[pd.DataFrame, dict]:
+    """Current column names and event types, row for row (see `harmonise_acled`)."""
+    df = raw.copy()
+    names = [ACLED_COLUMN_ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in df.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"{source}: column(s) {', '.join(twice)} appear twice (after "
+                         "lower-casing and renaming older names); keep one of each")
+    df.columns = names
+    _require_columns(df, ACLED_COLUMNS, str(source))
+    report: dict = {}
+    labels = _text(df["event_type"])
+    mapped = labels.map(lambda v: _ACLED_TYPE_BY_KEY.get(_acled_key(v), (v, None)))
+    new_type = mapped.map(lambda m: m[0])
+    old = mapped.map(lambda m: m[1] is not None)
+    if old.any():
+        protesters = df["inter1"].map(_canonical_inter).eq("Protesters")
+        split = old & labels.map(_acled_key).eq(_acled_key("Riots/Protests")) & protesters
+        new_type = new_type.where(~split, "Protests")
+        sub = mapped.map(lambda m: m[1] or "")
+        given = _text(df["sub_event_type"]) if "sub_event_type" in df.columns else pd.Series("", index=df.index)
+        df["sub_event_type"] = given.where(given.ne("") | ~old, sub)
+        df["event_type_pre2019"] = labels.where(old, "")
+        counts = labels[old].value_counts().sort_index()
+        report["pre2019_event_types_mapped"] = {str(k): int(v) for k, v in counts.items()}
+        log.info("%s: %d event(s) of the pre-2019 ACLED typology mapped to current event types (%s)",
+                 source, int(old.sum()), report["pre2019_event_types_mapped"])
+    df["event_type"] = new_type
+    _check_nonempty(df["event_id_cnty"], source, "event_id_cnty")
+    return df, report
+
+
+def _acled_merge_monadic(df: pd.DataFrame, source) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """One row per event from a monadic export; returns the table, the kept-row mask and a report."""
+    ids = _text(df["event_id_cnty"])
+    repeated = ids.duplicated(keep=False)
+    if not repeated.any():
+        return df, np.ones(len(df), dtype=bool), {}
+    rows = pd.Series(np.arange(1, len(df) + 1), index=df.index)
+    for field in [f for f in ACLED_EVENT_FIELDS if f in df.columns]:
+        spread = _text(df[field])[repeated].groupby(ids[repeated]).nunique()
+        if (spread > 1).any():
+            eid = spread[spread > 1].index[0]
+            at = ids.eq(eid)
+            shown = ", ".join(f"row {r}: {v!r}" for r, v in zip(rows[at], _text(df[field])[at]))
+            raise ValueError(
+                f"{source}: event_id_cnty {eid!r} appears in several rows that disagree on field "
+                f"'{field}' ({shown}); one event has one {field}. A monadic export repeats an event "
+                "once per actor with identical event fields: re-export the file from ACLED")
+    order = ids.groupby(ids).cumcount()
+    first, second = order.eq(0), order.eq(1)
+    partner = df[second].set_index(ids[second])
+    kept = df[first].copy()
+    kept_ids = ids[first]
+    for target, origin in (("actor2", "actor1"), ("inter2", "inter1"), ("assoc_actor_2", "assoc_actor_1")):
+        if origin not in df.columns:
+            continue
+        fill = kept_ids.map(partner[origin])
+        present = _text(kept[target]) if target in kept.columns else pd.Series("", index=kept.index)
+        kept[target] = present.where(present.ne("") | fill.isna(), fill)
+    merged = int(len(df) - len(kept))
+    log.info("%s: %d repeated row(s) of %d event(s) merged (monadic export: one row per actor)",
+             source, merged, int(ids[repeated].nunique()))
+    return kept, first.to_numpy(), {"monadic_rows_merged": merged}
+
+
+def harmonise_acled(raw: pd.DataFrame, source) -> tuple[pd.DataFrame, dict]:
+    """Bring an ACLED export of any vintage to the current shape.
+
+    * column names lower-cased, older names renamed (`ALLY_ACTOR_1` -> `assoc_actor_1`);
+    * pre-2019 event types mapped to the current six (ACLED_PRE2019_EVENT_TYPES), the original
+      label kept in `event_type_pre2019`, the sub-event type filled where the mapping is one-to-one;
+    * a monadic export (one row per actor, the same `event_id_cnty` repeated) merged to one row per
+      event: the first row is actor 1 and the second row's actor becomes actor 2, as ACLED's own
+      acledR does (`acled_transform_wider(type = "api_monadic")`, R/acled_transform_wider.R). Rows
+      of one event that disagree on ACLED_EVENT_FIELDS are refused with the file, rows and field.
+
+    `source` names the file in messages (e.g. "ACLED file x.csv"). Returns the table and a report
+    of what changed (for provenance and the log). Errors are ValueErrors naming the file, the
+    1-based data row and the field.
     """
-    raw = _read_csv(path, ACLED_COLUMNS, "ACLED")
-    _check_nonempty(raw["event_id_cnty"], path, "event_id_cnty")
+    df, report = _acled_vocabulary(raw, source)
+    merged, _, merge_report = _acled_merge_monadic(df, source)
+    return merged.reset_index(drop=True), {**report, **merge_report}
+
+
+def read_acled(path) -> pd.DataFrame:
+    """Read an ACLED export of any vintage into (event_id, event_type, inter1, date, lat, lon).
+
+    Accepts the current API columns and older exports (upper-case names, the pre-2019 event types,
+    the monadic one-row-per-actor layout: see `harmonise_acled`), the `event_date` formats
+    `YYYY-MM-DD`, `DD Month YYYY` and `DD/MM/YYYY`, and `inter1` as text labels or the codes 1–8;
+    `inter1` is returned as the canonical text label so every export gives identical outcome
+    flags. Only ACLED_COLUMNS are required. Empty dates/coordinates become NaT/NaN (dropped and
+    counted later).
+    """
+    where = f"ACLED file {path}"
+    raw, _ = _acled_vocabulary(_read_csv(path, (), "ACLED"), where)
     ids = _text(raw["event_id_cnty"])
-    _check_unique(ids, path, "event_id_cnty")
     _check_labels(raw["event_type"], path, "event_type", ACLED_EVENT_TYPES, allow_empty=False)
     labels = {v: _canonical_inter(v) for v in raw["inter1"].unique()}  # few distinct values: map once each
     inter = raw["inter1"].map(labels)
     bad = inter.isna()
     if bad.any():
         raise _bad_value(path, bad, raw["inter1"], "inter1", f"an ACLED actor type (code 1-8 or one of {list(ACLED_INTER_LABELS)})")
-    date = _parse_dates(raw["event_date"], path, "event_date", ("%Y-%m-%d", "%d %B %Y"), "a date (YYYY-MM-DD or DD Month YYYY)")
+    date = _parse_dates(raw["event_date"], path, "event_date", ACLED_DATE_FORMATS,
+                        "a date (YYYY-MM-DD, DD Month YYYY or DD/MM/YYYY)")
     lat, lon = _parse_coordinates(raw, "latitude", "longitude", path)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "event_id": ids,
             "event_type": _text(raw["event_type"]),
@@ -325,6 +447,8 @@ def read_acled(path) -> pd.DataFrame:
             "lon": lon,
         }
     )
+    _, kept, _ = _acled_merge_monadic(raw, where)  # after the row checks, so row numbers are the file's
+    return table[kept].reset_index(drop=True)
 
 
 def read_ucdp(path) -> pd.DataFrame:

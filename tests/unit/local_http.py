@@ -1,22 +1,37 @@
-"""A local HTTP server for the download-client tests (127.0.0.1 only, no internet)."""
+"""A local HTTP server for the download-client tests (loopback only, no internet).
+
+It can misbehave the ways real servers and networks do, so the client's defences can be tested:
+a body cut off mid-way (clean close or TCP reset), a trickle of one byte at a time, a chunked body
+that stops inside a chunk, a lying or huge Content-Length, gzip bodies, redirects, HTML pages.
+"""
 
 from __future__ import annotations
 
+import gzip
+import socket
+import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 
 class LocalServer:
-    """Threaded 127.0.0.1 server; `routes[path](req)` returns a response dict.
+    """Threaded loopback server; `routes[path](req)` returns a response dict.
 
-    A response dict has `status`, `headers`, `body` (bytes) and optionally `drop_after` (send the
-    full Content-Length header but close the connection after that many body bytes) or `delay`.
+    A response dict has `status`, `headers`, `body` (bytes or str) and optionally:
+    `delay` (seconds before answering), `drop_after` (send the full Content-Length header but
+    close cleanly after that many body bytes), `reset_after` (same, but abort the connection with
+    a TCP reset), `trickle` (seconds between single body bytes), `chunked` (send the body with
+    Transfer-Encoding: chunked, in chunks of that many bytes; `drop_after` then stops inside a
+    chunk), `content_length` (the Content-Length to announce instead of the true one; None: none).
+    `host` may be another loopback address (127.0.0.2) to act as a second, different host.
     """
 
-    def __init__(self, routes):
+    def __init__(self, routes, host: str = "127.0.0.1"):
         self.routes = routes
         self.log = []
+        self.host = host
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,13 +40,20 @@ class LocalServer:
             def log_message(self, *args):
                 pass
 
+            def _abort(self):
+                """Close with RST instead of FIN: the client sees 'connection reset by peer'."""
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+
             def _serve(self):
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                req = {"method": self.command, "path": parts.path,
+                req = {"method": self.command, "path": parts.path, "host": self.headers.get("Host", ""),
                        "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
-                       "headers": dict(self.headers), "form": dict(parse_qsl(body.decode()))}
+                       "headers": dict(self.headers), "body": body,
+                       "form": dict(parse_qsl(body.decode("utf-8", errors="replace")))}
                 outer.log.append(req)
                 route = outer.routes.get(parts.path)
                 resp = route(req) if route else {"status": 404, "body": b"not found"}
@@ -41,32 +63,66 @@ class LocalServer:
                 if isinstance(payload, str):
                     payload = payload.encode("utf-8")
                 self.send_response(resp.get("status", 200))
-                headers = {"Content-Length": str(len(payload)), **resp.get("headers", {})}
+                headers = dict(resp.get("headers", {}))
+                if resp.get("chunked"):
+                    headers["Transfer-Encoding"] = "chunked"
+                else:
+                    announced = resp.get("content_length", len(payload))
+                    if announced is not None:
+                        headers.setdefault("Content-Length", str(announced))
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
                 if self.command == "HEAD":
                     return
-                if "drop_after" in resp:
-                    self.wfile.write(payload[: resp["drop_after"]])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
                 try:
-                    self.wfile.write(payload)
+                    self._body(resp, payload)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client went away (e.g. a timeout test)
 
+            def _body(self, resp, payload):
+                cut = resp.get("drop_after", resp.get("reset_after"))
+                if resp.get("chunked"):
+                    size = int(resp["chunked"])
+                    sent = 0
+                    for i in range(0, len(payload), size):
+                        piece = payload[i:i + size]
+                        frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+                        if cut is not None and sent + len(piece) > cut:
+                            self.wfile.write(frame[: len(f"{len(piece):x}\r\n") + (cut - sent)])
+                            return self._stop(resp)
+                        self.wfile.write(frame)
+                        sent += len(piece)
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                if resp.get("trickle"):
+                    for i in range(len(payload) if cut is None else cut):
+                        self.wfile.write(payload[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(resp["trickle"])
+                    return
+                if cut is not None:
+                    self.wfile.write(payload[:cut])
+                    return self._stop(resp)
+                self.wfile.write(payload)
+
+            def _stop(self, resp):
+                if "reset_after" in resp:
+                    self._abort()
+                else:
+                    self.wfile.flush()
+                    self.close_connection = True
+
             do_GET = do_POST = do_HEAD = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.httpd.server_port}"
+        return f"http://{self.host}:{self.httpd.server_port}"
 
     def __enter__(self):
         self.thread.start()
@@ -107,3 +163,21 @@ def ranged(payload: bytes, *, drop_first_after: int | None = None, honour_range:
         return resp
 
     return route
+
+
+def gzipped(payload: bytes, **extra):
+    """A response whose body is `payload` gzip-compressed (Content-Encoding: gzip)."""
+    headers = {"Content-Encoding": "gzip", **extra.pop("headers", {})}
+    return {"status": 200, "body": gzip.compress(payload), "headers": headers, **extra}
+
+
+def redirect(location: str, status: int = 302):
+    """A redirect response to `location`."""
+    return {"status": status, "headers": {"Location": location}, "body": b""}
+
+
+def refused_port() -> int:
+    """A loopback port with nothing listening (connecting to it is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

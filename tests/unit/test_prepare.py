@@ -185,10 +185,16 @@ def test_read_acled_unknown_inter1_and_event_type(tmp_path):
         read_acled(write_acled(tmp_path / "c.csv", rows=bad_type))
 
 
-def test_read_acled_duplicate_ids_and_out_of_range_latitude(tmp_path):
-    dup = [ACLED_ROWS[0], ACLED_ROWS[0]]
-    with pytest.raises(ValueError, match=r"duplicate id 'MLI1' \(rows 1, 2\)"):
-        read_acled(write_acled(tmp_path / "a.csv", rows=dup))
+def test_read_acled_repeated_ids_and_out_of_range_latitude(tmp_path):
+    # a monadic export repeats an event once per actor: rows that agree are merged into one event
+    same = [ACLED_ROWS[0], ACLED_ROWS[0][:3] + ("Political militia", "3") + ACLED_ROWS[0][5:]]
+    merged = read_acled(write_acled(tmp_path / "m.csv", rows=same))
+    assert merged["event_id"].tolist() == ["MLI1"] and merged["inter1"].tolist() == ["Rebel group"]
+    # rows of one event that disagree on its place are refused, naming rows and field
+    moved = [ACLED_ROWS[0], ACLED_ROWS[0][:5] + ("0.7",) + ACLED_ROWS[0][6:]]
+    with pytest.raises(ValueError, match=r"event_id_cnty 'MLI1' appears in several rows that disagree on field "
+                                         r"'latitude' \(row 1: '0.5', row 2: '0.7'\)"):
+        read_acled(write_acled(tmp_path / "a.csv", rows=moved))
     far = [("X", "2019-01-01", "Battles", "Rebel group", "2", "95", "0.5")]
     with pytest.raises(ValueError, match=r"row 1, field 'latitude'.*±90"):
         read_acled(write_acled(tmp_path / "b.csv", rows=far))

@@ -43,20 +43,18 @@ class Spec:
         """The closed JSON schema of the dataset's `options` (client options + shared HTTP options)."""
         from . import http
 
-        shared = getattr(http, "HTTP_OPTIONS_SCHEMA", None)
-        if shared is None or self.options is None:  # MERGE-PENDING: the clients' schemas arrive with their branches
+        if self.options is None:  # MERGE-PENDING: the boundaries client's schema arrives with its branch
             return {"type": "object"}
-        return {"type": "object", "additionalProperties": False,
-                "properties": {**shared, **self.options["properties"]}}
+        return http.options_schema(self.options["properties"])
 
 
 _BOUNDARY_KEYS = ("iso3", "iso2", "name", "boundaries", "sources.hdx_cod_ab_dataset", "sources.geoboundaries_iso3")
 _EXTENT_KEYS = ("iso3", "extent", "synthetic.bbox")
 
 DATASETS: dict[str, Spec] = {
-    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download, getattr(acled, "OPTIONS_SCHEMA", None),
+    "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download, acled.OPTIONS_SCHEMA,
                   ("sources.acled_country", "period")),
-    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download, getattr(ucdp, "OPTIONS_SCHEMA", None),
+    "ucdp": Spec({"ged.csv": ucdp.COLUMNS}, ucdp.download, ucdp.OPTIONS_SCHEMA,
                  ("sources.ucdp_country_id",)),
     "qip": Spec({"qips.csv": psdh.QIP_COLUMNS}, psdh.download_qips, psdh.OPTIONS_SCHEMA,
                 ("sources.qip_mission", "mission")),
@@ -65,14 +63,14 @@ DATASETS: dict[str, Spec] = {
     "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download, getattr(boundaries, "OPTIONS_SCHEMA", None),
                        _BOUNDARY_KEYS),
     "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download,
-                getattr(osm, "OPTIONS_SCHEMA", None), _EXTENT_KEYS),
+                osm.OPTIONS_SCHEMA, _EXTENT_KEYS),
     "nightlights": Spec({name: RASTER for name in NIGHTLIGHT_BAND_FILES.values()}, rasters.download_nightlights,
-                        getattr(rasters, "NIGHTLIGHTS_OPTIONS_SCHEMA", None), _EXTENT_KEYS),
+                        rasters.OPTIONS_SCHEMAS["nightlights"], _EXTENT_KEYS),
     "population": Spec({"pop_density.tif": RASTER}, rasters.download_population,
-                       getattr(rasters, "POPULATION_OPTIONS_SCHEMA", None), _EXTENT_KEYS),
+                       rasters.OPTIONS_SCHEMAS["population"], _EXTENT_KEYS),
     # WorldPop density as a second population source (robustness variant); same file name.
     "worldpop": Spec({"pop_density.tif": RASTER}, rasters.download_worldpop,
-                     getattr(rasters, "WORLDPOP_OPTIONS_SCHEMA", None), _EXTENT_KEYS),
+                     rasters.OPTIONS_SCHEMAS["worldpop"], _EXTENT_KEYS),
     "awsd": Spec({"awsd.csv": figure1.AWSD_COLUMNS}, figure1.download_awsd, figure1.AWSD_OPTIONS_SCHEMA, ()),
     "un_fatalities": Spec({"fatalities.csv": figure1.FATALITY_COLUMNS}, figure1.download_un_fatalities,
                           figure1.UN_FATALITIES_OPTIONS_SCHEMA, ()),

@@ -3,6 +3,11 @@
 A whole country in one Overpass query times out or exceeds the server's memory, so the area is
 split into tiles; each tile's result is cached on disk, and an interrupted run resumes from the
 tiles already fetched. All tag values are kept: the covariate step filters by class.
+
+osmnx does its own HTTP: offline it would wait a minute per tile (its Overpass status check falls
+back to a 60 s pause) and end in a raw requests traceback. So the Overpass server is probed first
+through the shared HTTP layer (an `OfflineError` within seconds naming the `mode: user` files), and
+any network error osmnx still raises is turned into a clear `RetrieveError`.
 """
 
 from __future__ import annotations
@@ -17,31 +22,62 @@ from typing import Any, Mapping
 
 import geopandas as gpd
 import pandas as pd
+import requests
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from .http import CorruptFileError, EmptyResultError, RetrieveError, SchemaError, atomic_path, log
+from .http import (CorruptFileError, EmptyResultError, HttpClient, RetrieveError, SchemaError, atomic_path,
+                   classify_network_error, get_option, log, options_schema, resolve_options)
 from .provenance import Retrieved
 
-__all__ = ["ROAD_COLUMNS", "WATER_COLUMNS", "ROAD_TAGS", "WATER_TAGS", "configure_osmnx",
-           "study_area", "split_tiles", "download", "convert_hot_export", "convert_osm_extract"]
+__all__ = ["ROAD_COLUMNS", "WATER_COLUMNS", "ROAD_TAGS", "WATER_TAGS", "OPTIONS_SCHEMA", "USER_FILE_HINT",
+           "configure_osmnx", "overpass_url", "study_area", "split_tiles", "download", "convert_hot_export",
+           "convert_osm_extract"]
 
 ROAD_COLUMNS = ["osm_id", "name", "highway", "surface"]
 WATER_COLUMNS = ["osm_id", "name", "waterway", "natural", "water"]
 ROAD_TAGS: dict[str, Any] = {"highway": True}
 WATER_TAGS: dict[str, Any] = {"waterway": True, "natural": ["water", "wetland", "bay"], "water": True}
 DEFAULT_OVERPASS = "https://overpass-api.de/api"
+USER_FILE_HINT = ("a Geofabrik .osm.pbf extract of the country, or a folder with the HOT Export Tool "
+                  "roads and waterways files")
+
+OPTIONS_SCHEMA = options_schema({
+    "base_url": {"type": ["string", "null"], "default": DEFAULT_OVERPASS,
+                 "description": "Overpass API root (osmnx settings.overpass_url), e.g. a mirror"},
+    "overpass_url": {"type": ["string", "null"], "default": None,
+                     "description": "older name of base_url; wins when set"},
+    "overpass_timeout": {"type": "integer", "minimum": 1, "default": 180,
+                         "description": "Overpass query timeout in seconds (osmnx settings.requests_timeout)"},
+    "overpass_memory": {"type": ["integer", "null"], "default": None,
+                        "description": "Overpass query memory in bytes; null: the server's default"},
+    "overpass_rate_limit": {"type": "boolean", "default": True,
+                            "description": "let osmnx wait for a free Overpass slot"},
+    "area_path": {"type": ["string", "null"], "default": None,
+                  "description": "vector file whose union is the study area (e.g. the retrieved adm3.gpkg)"},
+    "bbox": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+             "default": None, "description": "[lon_min, lat_min, lon_max, lat_max]; null: the country's bbox"},
+    "tile_deg": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
+                 "description": "side of a query tile in degrees"},
+    "road_tags": {"type": "object", "default": ROAD_TAGS, "description": "osmnx tags for roads"},
+    "water_tags": {"type": "object", "default": WATER_TAGS, "description": "osmnx tags for water features"},
+})
+
+
+def overpass_url(options: Mapping[str, Any]) -> str:
+    """The Overpass root: `overpass_url` (older name), else `base_url`, else the public server."""
+    return str(get_option(options, "overpass_url") or get_option(options, "base_url") or DEFAULT_OVERPASS).rstrip("/")
 
 
 def configure_osmnx(options: Mapping[str, Any], cache_dir: Path) -> None:
     """Point osmnx at the configured Overpass server, timeout, memory and cache folder."""
     import osmnx as ox
 
-    ox.settings.overpass_url = str(options.get("overpass_url", DEFAULT_OVERPASS)).rstrip("/")
-    ox.settings.requests_timeout = int(options.get("overpass_timeout", 180))
+    ox.settings.overpass_url = overpass_url(options)
+    ox.settings.requests_timeout = int(get_option(options, "overpass_timeout", 180))
     memory = options.get("overpass_memory")
     ox.settings.overpass_memory = int(memory) if memory else None
-    ox.settings.overpass_rate_limit = bool(options.get("overpass_rate_limit", True))
+    ox.settings.overpass_rate_limit = bool(get_option(options, "overpass_rate_limit", True))
     ox.settings.cache_folder = str(Path(cache_dir) / "osmnx-http")
     ox.settings.use_cache = True
     ox.settings.log_console = False
@@ -50,7 +86,10 @@ def configure_osmnx(options: Mapping[str, Any], cache_dir: Path) -> None:
 def study_area(country: Mapping[str, Any], options: Mapping[str, Any]) -> BaseGeometry:
     """The polygon to cover: `area_path` (union of a vector file), else `bbox`, else the country's."""
     if options.get("area_path"):
-        gdf = gpd.read_file(options["area_path"])
+        try:
+            gdf = gpd.read_file(options["area_path"])
+        except Exception as exc:  # pyogrio raises several DataSource errors
+            raise RetrieveError(f"osm: cannot read `area_path` {options['area_path']} ({exc})") from None
         if gdf.crs is not None:
             gdf = gdf.to_crs(4326)
         return gdf.union_all()
@@ -78,12 +117,19 @@ def split_tiles(area: BaseGeometry, tile_deg: float) -> list[BaseGeometry]:
 def _features_from_polygon(polygon: BaseGeometry, tags: Mapping[str, Any]) -> gpd.GeoDataFrame:
     """One osmnx call; an area without matching features is an empty frame, not an error."""
     import osmnx as ox
-    from osmnx._errors import InsufficientResponseError
+    from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 
     try:
         return ox.features_from_polygon(polygon, dict(tags))
     except InsufficientResponseError:
         return gpd.GeoDataFrame(geometry=[], crs=4326)
+    except requests.RequestException as exc:
+        raise classify_network_error(exc, ox.settings.overpass_url, dataset="osm",
+                                     user_file_hint=USER_FILE_HINT) from None
+    except ResponseStatusCodeError as exc:
+        raise RetrieveError(f"osm: the Overpass server {ox.settings.overpass_url} refused a query ({exc}); "
+                            "retry later, use a smaller `tile_deg`, another server (`base_url`) or a "
+                            f"user file ({USER_FILE_HINT})") from None
 
 
 def _normalise(gdf: gpd.GeoDataFrame, columns: list[str], keep: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -106,13 +152,16 @@ def _normalise(gdf: gpd.GeoDataFrame, columns: list[str], keep: tuple[str, ...])
     return out.to_crs(4326)
 
 
+def _tile_path(cache: Path, kind: str, tags: Mapping[str, Any], tile: BaseGeometry) -> Path:
+    tag_key = hashlib.sha1(json.dumps(tags, sort_keys=True).encode()).hexdigest()[:8]
+    return cache / f"{kind}_{tag_key}_{hashlib.sha1(tile.wkb).hexdigest()[:12]}.parquet"
+
+
 def _fetch_tiled(kind: str, tags: Mapping[str, Any], tiles: list[BaseGeometry], columns: list[str],
                  keep: tuple[str, ...], cache: Path) -> tuple[gpd.GeoDataFrame, int]:
     parts, fetched = [], 0
-    tag_key = hashlib.sha1(json.dumps(tags, sort_keys=True).encode()).hexdigest()[:8]
     for n, tile in enumerate(tiles, 1):
-        key = hashlib.sha1(tile.wkb).hexdigest()[:12]
-        path = cache / f"{kind}_{tag_key}_{key}.parquet"
+        path = _tile_path(cache, kind, tags, tile)
         if path.exists():
             part = gpd.read_parquet(path)
         else:
@@ -135,13 +184,18 @@ def _write_layer(gdf: gpd.GeoDataFrame, dest: Path, layer: str) -> None:
 def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir: Path,
              version: str) -> Retrieved:
     """Fetch roads (highway=*) and water (waterway/natural/water) tile by tile; write both gpkgs."""
-    cache = Path(options.get("cache_dir") or Path(out_dir) / ".download") / "osm_tiles"
+    options = resolve_options(options, OPTIONS_SCHEMA, dataset="osm")
+    cache = Path(options["cache_dir"] or Path(out_dir) / ".download") / "osm_tiles"
     cache.mkdir(parents=True, exist_ok=True)
-    configure_osmnx(options, cache)
     area = study_area(country, options)
-    tiles = split_tiles(area, float(options.get("tile_deg", 1.0)))
-    road_tags = options.get("road_tags", ROAD_TAGS)
-    water_tags = options.get("water_tags", WATER_TAGS)
+    tiles = split_tiles(area, float(options["tile_deg"]))
+    road_tags, water_tags = options["road_tags"], options["water_tags"]
+    missing = [t for t in tiles for kind, tags in (("roads", road_tags), ("water", water_tags))
+               if not _tile_path(cache, kind, tags, t).exists()]
+    if missing:  # fail in seconds (before even importing osmnx), not after a minute per tile
+        client = HttpClient.from_options(options, dataset="osm", user_file_hint=USER_FILE_HINT)
+        client.probe(overpass_url(options) + "/status", timeout=min(10.0, float(options["timeout"])))
+    configure_osmnx(options, cache)
     roads, fetched_r = _fetch_tiled("roads", road_tags, tiles, ROAD_COLUMNS,
                                     ("LineString", "MultiLineString"), cache)
     water, fetched_w = _fetch_tiled("water", water_tags, tiles, WATER_COLUMNS,
@@ -155,7 +209,7 @@ def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir:
     _write_layer(roads, out_dir / "roads.gpkg", "roads")
     _write_layer(water, out_dir / "waterways.gpkg", "waterways")
     return Retrieved(files=[out_dir / "roads.gpkg", out_dir / "waterways.gpkg"],
-                     sources=[{"url": str(options.get("overpass_url", DEFAULT_OVERPASS)),
+                     sources=[{"url": overpass_url(options),
                                "params": {"road_tags": road_tags, "water_tags": water_tags,
                                           "tiles": len(tiles), "bounds": list(area.bounds)}}],
                      notes={"roads": len(roads), "waterways": len(water),

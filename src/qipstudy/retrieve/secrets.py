@@ -2,7 +2,8 @@
 
 Secrets never travel through config, params or options: clients ask for them by environment
 variable name at the moment they need them. Every value handed out is remembered so that log
-records, error messages and provenance can be scrubbed of it (see `redact`).
+records, error messages and provenance can be scrubbed of it (see `redact`), whatever its length
+and also in the URL-encoded form it takes in a query string or a form body.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+from .errors import MissingCredentialsError
 
 __all__ = ["MissingCredentialsError", "get_secret", "read_dotenv", "remember", "known_secrets", "redact"]
 
@@ -17,10 +21,6 @@ __all__ = ["MissingCredentialsError", "get_secret", "read_dotenv", "remember", "
 _KNOWN: set[str] = set()
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
-
-
-class MissingCredentialsError(RuntimeError):
-    """A provider needs a credential that is neither in the environment nor in `.env`."""
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -81,11 +81,19 @@ def known_secrets() -> frozenset[str]:
     return frozenset(_KNOWN)
 
 
+def _forms(secret: str) -> set[str]:
+    """The secret as typed and as it appears percent-encoded in a URL or a form body."""
+    return {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+
+
 def redact(text: str) -> str:
-    """Replace every known secret in `text` by `***`."""
+    """Replace every known secret in `text` by `***`, whatever its length.
+
+    Longer secrets go first so that a secret containing a shorter one is scrubbed whole.
+    """
     if not text:
         return text
-    for secret in sorted(_KNOWN, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
+    forms = {form for secret in _KNOWN for form in _forms(secret) if form}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
