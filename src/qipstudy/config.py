@@ -65,6 +65,9 @@ def _study_schema_cached(schema_dir: str) -> str:
             **dataset_options_schema(name),
             "description": f"Options of the {name} client (docs/data_sources.md); never credentials.",
             "default": {},
+            # the client fills in its own defaults: the config (and so a snapshot's recorded
+            # request) holds only what the user set
+            "x-fill-defaults": False,
         }
         schema["$defs"][f"dataset_{name}"] = definition
         block["$ref"] = f"#/$defs/dataset_{name}"
@@ -138,7 +141,7 @@ def _apply_defaults(instance: Any, schema: Mapping, root: Mapping) -> Any:
             schema = {**root["$defs"][ref.removeprefix("#/$defs/")], **{k: v for k, v in schema.items() if k != "$ref"}}
     for sub in schema.get("allOf", []):
         instance = _apply_defaults(instance, sub, root)
-    if not isinstance(instance, dict):
+    if not isinstance(instance, dict) or schema.get("x-fill-defaults") is False:
         return instance
     for key, sub in (schema.get("properties") or {}).items():
         resolved = root["$defs"][sub["$ref"].removeprefix("#/$defs/")] if "$ref" in sub else sub
