@@ -29,7 +29,7 @@ def run_mwa(covariates: pd.DataFrame, outcome: str, settings: Mapping, *,
 
     All events stay in one table (as in the paper): outcome events of other types still take
     part in the sort order and the wake-completeness rule. The result's parameters record, under
-    `inputs`, the settings of the steps that made the covariates table (outcome provider, placebo,
+    `run.inputs`, the settings of the steps that made the covariates table (outcome provider, placebo,
     covariate options, raster files), so parameters.json says what the engine was run on.
     """
     spec = study_spec(settings, outcome)
@@ -50,5 +50,5 @@ def run_mwa(covariates: pd.DataFrame, outcome: str, settings: Mapping, *,
     if n_outcome == 0:
         raise ValueError(f"no events of outcome {outcome!r} in the study area and period")
     result = matched_wake(data, spec=spec, progress=progress)
-    result.parameters["inputs"] = dict(covariates.attrs.get("spec", {}))
+    result.parameters.setdefault("run", {})["inputs"] = dict(covariates.attrs.get("spec", {}))
     return result

@@ -37,7 +37,7 @@ def test_every_variant_overlay_reaches_the_engine(small_world_run):
             assert params[key] == value, f"{name}: mwa.{key} is {params[key]!r} in parameters.json, not {value!r}"
         untouched = {k: v for k, v in main.items() if k not in overlay.get("mwa", {}) and k not in ("inputs", "run")}
         assert {k: params[k] for k in untouched} == untouched, f"{name} changed options it does not set"
-        inputs = params["inputs"]
+        inputs = params["run"]["inputs"]
         for key, value in overlay.get("covariates", {}).items():
             assert inputs["covariates"][key] == value, f"{name}: covariates.{key} did not reach the covariates"
         assert inputs["outcome_source"] == overlay.get("outcome_source", "acled"), name

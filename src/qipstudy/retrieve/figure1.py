@@ -75,6 +75,9 @@ FATALITY_EXPORT_COLUMNS = ["Casualty_ID", "Incident_Date", "Mission_Acronym", "T
                            "Type_Of_Incident"]
 FATALITIES_DATASET = "DPPADPOSS-FATALITIES"
 
+# What replaces the download when a provider cannot be reached (named in the offline error).
+AWSD_USER_FILE_HINT = "the AWSD incident export (CSV, with or without its HXL row)"
+FATALITIES_USER_FILE_HINT = "the UN peacekeeping fatalities export (hub CSV/JSON or the older CSV)"
 AWSD_OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -164,7 +167,7 @@ def download_awsd(*, country: Mapping[str, Any], options: Mapping[str, Any], out
                   version: str) -> Retrieved:
     """Fetch the AWSD CSV export (URL overridable: the site has no versioned API)."""
     url = options.get("url") or str(options.get("base_url") or AWSD_BASE_URL).rstrip("/") + AWSD_EXPORT_PATH
-    client = HttpClient.from_options(options)
+    client = HttpClient.from_options(options, dataset="awsd", user_file_hint=AWSD_USER_FILE_HINT)
     header, rows = parse_csv_text(response_text(client.request("GET", url)), source="AWSD export")
     rows, notes = convert_awsd_table(header, rows, source="AWSD export")
     dest = Path(out_dir) / "awsd.csv"
@@ -220,7 +223,7 @@ def download_un_fatalities(*, country: Mapping[str, Any], options: Mapping[str, 
     base = str(options.get("base_url") or BASE_URL).rstrip("/")
     dataset_id = options.get("dataset_id") or FATALITIES_DATASET
     fmt = options.get("format") or "json"
-    client = HttpClient.from_options(options)
+    client = HttpClient.from_options(options, dataset="un_fatalities", user_file_hint=FATALITIES_USER_FILE_HINT)
     record = dataset_metadata(client, base, dataset_id)
     check_metadata_columns(record, [c.lower() for c in FATALITY_COLUMNS], dataset_id=dataset_id)
     per_page = int(options.get("per_page") or 5000)

@@ -81,6 +81,8 @@ DPORTAL_DEFAULT_PAGE = 100
 COMMITMENT_TYPES = {"2", "C"}
 SPEND_TYPES = {"3", "4", "D", "E"}
 
+# What replaces the download when IATI cannot be reached (named in the offline error).
+USER_FILE_HINT = "a d-portal q.csv export of the country's activities with locations"
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -204,7 +206,7 @@ def _download_dportal(country: Mapping[str, Any], options: Mapping[str, Any], de
     limit, max_pages = int(options.get("limit", -1)), int(options.get("max_pages") or 100_000)
     if limit == 0 or limit < -1:
         raise RetrieveError(f"iati option `limit` must be -1 (everything in one response) or positive, not {limit}")
-    client = HttpClient.from_options(options)
+    client = HttpClient.from_options(options, dataset="iati", user_file_hint=USER_FILE_HINT)
     base = {"country_code": code}
     locs, loc_info, loc_params = _dportal_query(client, url, {"from": "act,location,country", **base},
                                                 LOCATION_SELECT, limit=limit, max_pages=max_pages,
@@ -319,7 +321,7 @@ def _download_datastore(country: Mapping[str, Any], options: Mapping[str, Any], 
     code = options.get("recipient_country") or country["sources"]["iati_recipient_country"]
     rows_per = int(options.get("rows") or 1000)
     rates = {str(k).upper(): float(v) for k, v in (options.get("currency_rates") or {}).items()}
-    client = HttpClient.from_options(options, auth_env=(ENV_KEY,))
+    client = HttpClient.from_options(options, auth_env=(ENV_KEY,), dataset="iati", user_file_hint=USER_FILE_HINT)
     fields = ("iati_identifier,title_narrative,reporting_org_ref,reporting_org_narrative,"
               "activity_status_code,activity_date_type,activity_date_iso_date,sector_code,"
               "sector_vocabulary,location_point_pos,location_name_narrative,default_currency,"

@@ -92,6 +92,8 @@ QIP_ALIASES = {
     "longitude": ("longitude",),
 }
 
+# What replaces the download when the hub cannot be reached (named in the offline error).
+USER_FILE_HINT = "the hub's DPO-QIP export (CSV or JSON) or the paper's prepared QIP file"
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -423,7 +425,7 @@ def download_qips(*, country: Mapping[str, Any], options: Mapping[str, Any], out
     dataset_id = options.get("dataset_id") or QIP_DATASET
     fmt = options.get("format") or "json"
     mapping = dict(options.get("columns") or {})
-    client = HttpClient.from_options(options)
+    client = HttpClient.from_options(options, dataset="qip", user_file_hint=USER_FILE_HINT)
     record = dataset_metadata(client, base, dataset_id)
     check_metadata_columns(record, [mapping.get(contract, hub) for contract, hub in QIP_HUB_COLUMNS.items()],
                     dataset_id=dataset_id)
