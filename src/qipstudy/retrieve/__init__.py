@@ -71,7 +71,7 @@ def validate_file(path: Path, required: Any, *, country: Mapping[str, Any] | Non
         if required == "boundaries":
             if "adm3" not in layers:
                 raise SchemaError(f"{path}: no layer `adm3` (layers: {layers})")
-            columns, layer = list(boundaries.fields(country or {}).values()), "adm3"
+            columns, layer = boundaries.contract_fields(country or {}), "adm3"
         else:
             columns, layer = list(required), layers[0]
         gdf = gpd.read_file(path, layer=layer)
@@ -144,7 +144,7 @@ def _user_nightlights(user_path: Path, tmp: Path, out_dir: Path, bbox: list | No
 
 
 def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[str, Any],
-          options: Mapping[str, Any]) -> Retrieved:
+          options: Mapping[str, Any], version: str = "") -> Retrieved:
     if user_path is None or not Path(user_path).exists():
         raise RetrieveError(f"{dataset}: mode 'user' needs an existing user_path (got {user_path})")
     user_path = Path(user_path)
@@ -163,8 +163,8 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
     elif dataset == "iati":
         notes = iati.convert_user(user_path, out_dir / "activities.csv")
     elif dataset == "boundaries":
-        layer = options.get("layer") or (country.get("boundaries") or {}).get("cod_ab_layer")
-        notes = {"polygons": boundaries.cod_ab_to_gpkg(user_path, out_dir / "adm3.gpkg", country, layer)}
+        notes = boundaries.convert_boundaries(user_path, out_dir / "adm3.gpkg", country=country, options=options,
+                                              version=version)
     elif dataset == "osm" and user_path.name.lower().endswith((".osm.pbf", ".osm")):
         notes = osm.convert_osm_extract(user_path, out_dir)
     elif dataset == "osm":
@@ -216,7 +216,7 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
     if mode == "synthetic":
         result = _synthetic(dataset, spec, synthetic_dir, out_dir, country)
     elif mode == "user":
-        result = _user(dataset, user_path, out_dir, country, options)
+        result = _user(dataset, user_path, out_dir, country, options, version)
     else:
         result = spec.download(country=country, options=options, out_dir=out_dir, version=version)
     for name, required in spec.files.items():
