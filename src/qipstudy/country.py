@@ -154,7 +154,10 @@ def schema_errors(document: Any, schema: Mapping, *, fill_defaults: bool = True)
         for item in _describe(error, schema):
             if item not in out:
                 out.append(item)
-    return out
+    # a misspelt required key is one mistake, not two: drop 'missing' when an unknown key suggests it
+    suggested = {key.rsplit(".", 1)[0] + "." + msg.split("'")[1] if "." in key else msg.split("'")[1]
+                 for key, msg in out if msg.startswith("unknown key (did you mean")}
+    return [(key, msg) for key, msg in out if not (msg == "missing (required)" and key in suggested)]
 
 
 def _read_yaml(path: Path) -> Any:
@@ -195,8 +198,9 @@ def load_country_file(path: str | Path, *, schema_path: str | Path | None = None
     if document["iso3"] != path.stem:
         raise CountryFileError(f"{path}: key 'iso3': is {document['iso3']!r} but the file is named {path.name} "
                                f"(rename the file to {document['iso3']}.yaml or fix iso3)")
-    findings = crs_findings(document)
-    errors = _extent_errors(document) + [f"key '{key}': {msg}" for level, key, msg in findings if level == "error"]
+    errors = _extent_errors(document)
+    findings = [] if errors else crs_findings(document)  # the CRS is judged against a valid extent only
+    errors += [f"key '{key}': {msg}" for level, key, msg in findings if level == "error"]
     if errors:
         raise CountryFileError("\n".join(f"{path}: {e}" for e in errors))
     for _, key, msg in findings:  # warnings only: `qipstudy country-check` reports them to the user
