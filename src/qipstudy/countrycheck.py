@@ -27,6 +27,7 @@ __all__ = [
     "CountryCheckError",
     "Finding",
     "check_boundaries",
+    "check_boundaries_file",
     "check_provider_keys",
     "check_synthetic_regions",
     "describe_boundaries",
@@ -248,6 +249,18 @@ def check_boundaries(country: Mapping[str, Any], admin3: gpd.GeoDataFrame) -> li
         out.append(Finding("ok", "study_regions", f"all {len(country.get('study_regions') or [])} study regions "
                                                   f"and {len(country.get('bases') or [])} bases found in the boundaries"))
     return out
+
+
+def check_boundaries_file(country: Mapping[str, Any], path: str | Path, *, country_path: str | Path | None = None,
+                          layer: str = "adm3") -> list[str]:
+    """Check the country file against a contract adm3.gpkg; raise CountryCheckError on errors, return warnings.
+
+    Called by the retrieve step as soon as the boundaries exist (synthetic, downloaded or a user
+    file), so a study-region typo stops the run before any analysis. Each line names the file and key.
+    """
+    where = country_path or f"config/countries/{country.get('iso3', 'XXX')}.yaml"
+    admin3 = gpd.read_file(path, layer=layer, engine="pyogrio")
+    return [f.line(where) for f in raise_on_errors(check_boundaries(country, admin3), where)]
 
 
 # ----------------------------------------------------------------------------- the command

@@ -194,7 +194,8 @@ def test_hdx_2025_edition_is_never_taken_for_the_2019_one(tmp_path):
         with pytest.raises(SchemaError) as err:
             run_hdx(srv, tmp_path, layer="mli_admin3")
         msg = str(err.value)
-        assert "(layer mli_admin3): no field 'admin0Name' for boundaries.admin0_field in config/countries/MLI.yaml" in msg
+        assert "(layer mli_admin3): no field 'admin1Name' for boundaries.admin1_field in config/countries/MLI.yaml" in msg
+        assert "also missing: 'admin2Name' (admin2_field), 'admin3Name' (admin3_field), 'admin0Name' (admin0_field)" in msg
         assert "COD-AB standard 2024+" in msg and "admin1_field: adm1_name" in msg and "admin3_pcode_field: adm3_pcode" in msg
         # 3. layer and fields of the 2025 edition, but still labelled 2019: refused
         fields = {"admin0_field": "adm0_name", "admin1_field": "adm1_name", "admin2_field": "adm2_name",
@@ -265,6 +266,19 @@ def test_user_file_as_shp_folder_zip_or_gpkg_gives_the_same_table(tmp_path):
                                       pd.DataFrame(tables["zip"].drop(columns="geometry")))
     with pytest.raises(ChecksumError, match="sha256 differs from the pinned"):
         user(tmp_path, archive, "pinned", sha256="00" * 32)
+    # p-codes are extras: a file without them gives the name fields, and the provenance says what is absent
+    names_only = tmp_path / "names_only.gpkg"
+    cod_ab_2019(3).drop(columns=["admin2Pcod", "admin3Pcod"]).to_file(names_only, layer=LAYER_2019, engine="pyogrio")
+    notes = json.loads(user(tmp_path, names_only, "names_only").read_text())["notes"]
+    assert notes["optional_fields_absent"] == {"admin2Pcod": "admin2Pcod", "admin3Pcod": "admin3Pcod"}
+    assert "admin3Pcod" not in gpd.read_file(tmp_path / "names_only" / "adm3.gpkg").columns
+    # a GeoPackage of one layer saved by hand is taken whatever the layer's name, and says so
+    single = tmp_path / "mine.gpkg"
+    cod_ab_2019(3).to_file(single, layer="communes", engine="pyogrio")
+    prov = user(tmp_path, single, "single")
+    notes = json.loads(prov.read_text())["notes"]
+    assert (notes["layer"], notes["configured_layer"]) == ("communes", LAYER_2019)
+    assert gpd.read_file(tmp_path / "single" / "adm3.gpkg")["admin3Name"].tolist() == tables["zip"]["admin3Name"].tolist()
 
 
 def test_user_file_errors_name_the_file_the_layers_fields_and_key(tmp_path):

@@ -206,3 +206,21 @@ def test_python_dash_m_qipstudy_runs_the_command():
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok: sources.ucdp_country_id: 482 is the Gleditsch-Ward number of Central African Republic" in done.stdout
+
+
+def test_retrieving_boundaries_runs_the_country_check(tmp_path):
+    from qipstudy.retrieve import retrieve_dataset
+
+    world = tmp_path / "world"
+    world.mkdir()
+    communes().to_file(world / "adm3.gpkg", layer="adm3", engine="pyogrio")
+    prov = retrieve_dataset("boundaries", "synthetic", country=MALI, options={}, out_dir=tmp_path / "ok",
+                            synthetic_dir=world, version="synthetic")
+    assert '"country_check_warnings": []' in prov.read_text()
+    country = copy.deepcopy(MALI)
+    country["bases"][5]["admin3"] = "Commune 6"
+    with pytest.raises(CountryCheckError, match=r"^config/countries/MLI.yaml: key 'bases\[5\].admin3': 'Commune 6' "
+                                                r"\(Bamako \(Commune VI\)\) is no admin-3 name in field 'admin3Name' "
+                                                r"\(did you mean 'Commune VI'\?\)"):
+        retrieve_dataset("boundaries", "synthetic", country=country, options={}, out_dir=tmp_path / "typo",
+                         synthetic_dir=world, version="synthetic")

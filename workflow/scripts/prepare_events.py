@@ -24,6 +24,7 @@ with log_to(snakemake.log[0]) as log:
         outcomes=snakemake.params.outcomes,
         outcome_source=source,
         ucdp=outcome_events if source == "ucdp" else None,
+        extent=country.get("extent"),
     )
     if snakemake.params.placebo:
         events = apply_placebo(

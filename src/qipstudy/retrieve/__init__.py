@@ -224,6 +224,10 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
         if not path.is_file():
             raise RetrieveError(f"{dataset}: {mode} produced no {name}")
         validate_file(path, required, country=country)
+    if dataset == "boundaries":  # study regions, bases and CRS against the boundaries, as soon as they exist
+        from qipstudy.countrycheck import check_boundaries_file
+
+        result.notes["country_check_warnings"] = check_boundaries_file(country, out_dir / "adm3.gpkg")
     return write_provenance(out_dir, dataset=dataset, country=str(country.get("iso3", "")),
                             version=version, mode=mode, files=result.files,
                             sources=result.sources, notes=result.notes)

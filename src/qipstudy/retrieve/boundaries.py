@@ -222,6 +222,13 @@ def list_layers(source: str | Path) -> list[dict[str, Any]]:
 
 
 def pick_layer(layers: list[dict[str, Any]], wanted: str | None, source: Path) -> dict[str, Any]:
+    """The admin-3 layer: the one named `wanted`; else the only layer; else the one named like admin-3.
+
+    A file of several layers without `wanted` (a whole edition, e.g. mli_admin0..mli_admin3) is refused:
+    that is how another edition shows. A file of one layer (a single .shp, a GeoPackage saved by hand)
+    is taken whatever its name, with `renamed_from` set; its fields, edition year and bounds are
+    still checked.
+    """
     names = [entry["name"] for entry in layers]
     if not layers:
         raise LayerNotFoundError(f"{source}: no vector layer (.shp, .gpkg, .geojson) found")
@@ -230,6 +237,9 @@ def pick_layer(layers: list[dict[str, Any]], wanted: str | None, source: Path) -
         hits = [e for e in layers if e["name"].lower() == stem.lower()]
         if hits:
             return hits[0]
+        if len(layers) == 1:
+            log.warning("%s: the only layer is %r, not the configured %r; using it", source, names[0], wanted)
+            return {**layers[0], "renamed_from": wanted}
         raise LayerNotFoundError(
             f"{source}: no layer {wanted!r} (layers: {', '.join(names)}); the file is another edition than the one "
             "configured, or the layer is named differently: set boundaries.cod_ab_layer in the country file "
@@ -333,10 +343,11 @@ def convert_boundaries(source: str | Path, dest: Path, *, country: Mapping[str, 
                        evidence_names: Sequence[str] = ()) -> dict[str, Any]:
     """Write the admin-3 layer of `source` as adm3.gpkg with the country's field names; returns notes.
 
-    The layer is `options['layer']`, else the country's `boundaries.cod_ab_layer`, else the only
-    layer or the one named like admin-3. Fields are found case-insensitively; a configured field the
-    layer lacks is an error listing the fields present and the key to set. The edition must match a
-    year in `version` (see check_edition) and the bounds the country's `extent` (swapped axes).
+    The layer is `options['layer']`, else the country's `boundaries.cod_ab_layer` (see pick_layer).
+    Fields are found case-insensitively; an admin-1/2/3 name field the layer lacks is an error listing
+    the fields present and the key to set (p-code and country-name fields are carried when present).
+    The edition must match a year in `version` (see check_edition) and the bounds the country's
+    `extent` (swapped axes).
     """
     options = dict(options or {})
     source = Path(source)
@@ -355,8 +366,13 @@ def convert_boundaries(source: str | Path, dest: Path, *, country: Mapping[str, 
             missing.append((key, field))
         else:
             matched[key] = hit
+    required = [(k, f) for k, f in missing if k in NAME_KEYS]
+    if required:  # only the name fields are read by later steps; p-codes and the country name are extras
+        ordered = required + [(k, f) for k, f in missing if k not in NAME_KEYS]
+        raise _missing_fields_error(what, columns, ordered, country, bool(options.get("fields")))
     if missing:
-        raise _missing_fields_error(what, columns, missing, country, bool(options.get("fields")))
+        log.warning("%s: optional field(s) %s not in the file: not carried into adm3.gpkg", what,
+                    ", ".join(f"{f!r} ({k})" for k, f in missing))
     years = edition_years(entry["name"], source.name, *evidence_names, gdf=gdf)
     check_edition(version, years, what)
     if gdf.crs is None:
@@ -367,10 +383,12 @@ def convert_boundaries(source: str | Path, dest: Path, *, country: Mapping[str, 
         if problem:
             raise SchemaError(problem)
     data = {out_names[key]: gdf[col].astype(object).where(gdf[col].notna(), None) for key, col in matched.items()}
+    absent = {out_names[k]: f for k, f in missing}
     out = gpd.GeoDataFrame(data, geometry=gdf.geometry.to_numpy(), crs=4326)
     n = _write_adm3(out, dest, what)
-    return {"layer": entry["name"], "polygons": n, "layers": [e["name"] for e in layers],
-            "fields": {out_names[k]: col for k, col in matched.items()},
+    return {"layer": entry["name"], "configured_layer": entry.get("renamed_from", wanted), "polygons": n,
+            "layers": [e["name"] for e in layers],
+            "fields": {out_names[k]: col for k, col in matched.items()}, "optional_fields_absent": absent,
             "edition_years": {str(y): e for y, e in sorted(years.items())}}
 
 
