@@ -336,7 +336,8 @@ def run_country_check(iso3: str, *, countries_dir: str | Path = "config/countrie
         echo(f"  extent {extent}: UTM zone of the centre {s['utm_code']}; suggested {s['code']} ({s['name']}): "
              f"{s['reason']}")
     crs_items = [Finding(level, key, msg) for level, key, msg in crs_findings(country)]
-    report(crs_items or [Finding("ok", "projected_crs", f"{country['projected_crs']} is metric and covers the extent")])
+    report(crs_items or [Finding("ok", "projected_crs",
+                                 f"{country['projected_crs']} is metric and suits the extent (scale error within 1 %)")])
     source = Path(boundaries) if boundaries else _default_boundaries(iso3, root)
     if source is None:
         echo("Boundaries: none given and none retrieved (resources/automatic/"
