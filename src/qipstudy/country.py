@@ -176,12 +176,15 @@ def _read_yaml(path: Path) -> Any:
         raise CountryFileError(f"{path}: {where}invalid YAML ({problem})") from exc
 
 
-def load_country_file(path: str | Path, *, schema_path: str | Path | None = None) -> dict:
+def load_country_file(path: str | Path, *, schema_path: str | Path | None = None,
+                      check_synthetic_regions: bool = False) -> dict:
     """Read, validate (one line naming file and key) and sanity-check one country file.
 
     Fills the schema's defaults. Raises CountryFileError on the first problem class found: the
-    message holds one line per problem, each `<file>: key '<key>': <what is wrong>`. CRS warnings
-    (a large scale error at the country's edges) are left to `qipstudy country-check`.
+    message holds one line per problem, each `<file>: key '<key>': <what is wrong>`. With
+    `check_synthetic_regions` (the boundaries come from the synthetic world) the study regions must
+    be synthetic regions, so a typo fails when the workflow loads. CRS warnings (a large scale error
+    at the country's edges) are left to `qipstudy country-check`.
     """
     path = Path(path)
     schema_file = Path(schema_path) if schema_path else SCHEMA_PATH
@@ -201,6 +204,10 @@ def load_country_file(path: str | Path, *, schema_path: str | Path | None = None
     errors = _extent_errors(document)
     findings = [] if errors else crs_findings(document)  # the CRS is judged against a valid extent only
     errors += [f"key '{key}': {msg}" for level, key, msg in findings if level == "error"]
+    if check_synthetic_regions:
+        from qipstudy.countrycheck import check_synthetic_regions as synthetic_findings
+
+        errors += [f"key '{f.key}': {f.message}" for f in synthetic_findings(document) if f.level == "error"]
     if errors:
         raise CountryFileError("\n".join(f"{path}: {e}" for e in errors))
     for _, key, msg in findings:  # warnings only: `qipstudy country-check` reports them to the user

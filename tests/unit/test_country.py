@@ -166,3 +166,15 @@ def test_crs_errors_and_the_scale_warning():
 def test_suggest_projected_crs(extent, code, utm):
     s = suggest_projected_crs(extent)
     assert (s["code"], s["utm_code"]) == (code, utm)
+
+
+def test_study_regions_are_checked_against_the_synthetic_world_when_asked(tmp_path):
+    doc = copy.deepcopy(MALI)
+    doc["study_regions"][3] = "Segou"
+    path = write(tmp_path, doc)
+    assert load_country_file(path)["study_regions"][3] == "Segou"  # real boundaries decide later
+    with pytest.raises(CountryFileError) as err:
+        load_country_file(path, check_synthetic_regions=True)
+    assert str(err.value) == (
+        f"{path}: key 'study_regions[3]': 'Segou' is not a region of the synthetic world (synthetic.regions: Kayes, "
+        "Koulikoro, Bamako, Sikasso, Ségou, Mopti, Tombouctou, Gao, Kidal) (did you mean 'Ségou'?)")
