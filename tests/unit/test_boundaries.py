@@ -338,6 +338,13 @@ def test_edition_years_prefer_valid_on_over_names():
     boundaries.check_edition("cod-ab-2019", {2019: "x"}, "w")
     boundaries.check_edition("synthetic", {2025: "x"}, "w")  # no year in the label: nothing to contradict
     boundaries.check_edition("cod-ab-2019", {}, "w")  # edition unknown: nothing to compare
+    # a snapshot date is not an edition: only a year standing alone in the label counts
+    assert boundaries.label_years("cod-ab-2019") == {2019} and boundaries.label_years("gbopen-2023") == {2023}
+    assert boundaries.label_years("snapshot-2026-11") == set() and boundaries.label_years("2026-11-02") == set()
+    boundaries.check_edition("snapshot-2026-11", {2019: "x"}, "w")
+    with pytest.raises(boundaries.EditionError, match=r"^w: the dataset version 'cod-ab-2019' names 2019, but these "
+                                                      r"boundaries are of 2025 \(x\)"):
+        boundaries.check_edition("cod-ab-2019", {2025: "x"}, "w")
 
 
 # ----------------------------------------------------------------------------- geoBoundaries

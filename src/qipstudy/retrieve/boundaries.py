@@ -55,6 +55,7 @@ __all__ = [
     "NAME_KEYS",
     "EditionError",
     "LayerNotFoundError",
+    "check_edition",
     "choose_resource",
     "configured_fields",
     "contract_fields",
@@ -62,6 +63,7 @@ __all__ = [
     "detect_convention",
     "download",
     "edition_years",
+    "label_years",
     "list_layers",
     "match_field",
     "pick_layer",
@@ -287,15 +289,23 @@ def edition_years(*names: str, gdf: pd.DataFrame | None = None) -> dict[int, str
     return found
 
 
+def label_years(version: str) -> set[int]:
+    """Edition years a version label names: `cod-ab-2019` → {2019}; a snapshot date (`snapshot-2026-11`) names none."""
+    text = str(version or "")
+    if "snapshot" in text.lower():
+        return set()
+    return {int(m.group(1)) for m in re.finditer(r"(?<!\d)((?:19|20)\d{2})(?![\d])(?!-\d{2})", text)}
+
+
 def check_edition(version: str, years: Mapping[int, str], what: str) -> None:
     """A year in the version label must be the edition's year when the edition's year is known."""
-    label_years = {int(y) for y in _YEAR.findall(str(version or ""))}
-    if not label_years or not years:
+    label_years_ = label_years(version)
+    if not label_years_ or not years:
         return
-    if label_years & set(years):
+    if label_years_ & set(years):
         return
     evidence = "; ".join(f"{y} ({e})" for y, e in sorted(years.items()))
-    wanted = ", ".join(str(y) for y in sorted(label_years))
+    wanted = ", ".join(str(y) for y in sorted(label_years_))
     raise EditionError(
         f"{what}: the dataset version {version!r} names {wanted}, but these boundaries are of {evidence}. "
         "Another edition is never used under this label: supply the edition the label names as a user file "
@@ -320,10 +330,11 @@ def _write_adm3(gdf: gpd.GeoDataFrame, dest: Path, what: str) -> int:
 
 
 def _missing_fields_error(what: str, columns: Sequence[str], missing: list[tuple[str, str]],
-                          country: Mapping[str, Any], overridden: bool) -> SchemaError:
+                          country: Mapping[str, Any], overridden: Mapping[str, Any]) -> SchemaError:
     iso3 = country.get("iso3", "XXX")
     key, field = missing[0]
-    where = f"datasets.boundaries.options.fields.{key}" if overridden else f"boundaries.{key} in config/countries/{iso3}.yaml"
+    where = (f"datasets.boundaries.options.fields.{key}" if key in overridden
+             else f"boundaries.{key} in config/countries/{iso3}.yaml")
     message = (f"{what}: no field {field!r} for {where} (fields: {', '.join(map(str, columns))})")
     if len(missing) > 1:
         message += f"; also missing: {', '.join(f'{f!r} ({k})' for k, f in missing[1:])}"
@@ -369,7 +380,7 @@ def convert_boundaries(source: str | Path, dest: Path, *, country: Mapping[str, 
     required = [(k, f) for k, f in missing if k in NAME_KEYS]
     if required:  # only the name fields are read by later steps; p-codes and the country name are extras
         ordered = required + [(k, f) for k, f in missing if k not in NAME_KEYS]
-        raise _missing_fields_error(what, columns, ordered, country, bool(options.get("fields")))
+        raise _missing_fields_error(what, columns, ordered, country, options.get("fields") or {})
     if missing:
         log.warning("%s: optional field(s) %s not in the file: not carried into adm3.gpkg", what,
                     ", ".join(f"{f!r} ({k})" for k, f in missing))
