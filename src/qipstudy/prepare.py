@@ -693,6 +693,13 @@ def filter_table(filter_counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame
                                        "rows_out"])
 
 
+def write_filter_table(filter_counts: Mapping[str, Mapping[str, int]], path) -> None:
+    """Write `filter_table` as CSV, atomically (for the report)."""
+    from qipstudy.atomic import write_with
+
+    write_with(path, lambda tmp: filter_table(filter_counts).to_csv(tmp, index=False))
+
+
 def _box(lon: np.ndarray, lat: np.ndarray) -> str:
     return f"lon {np.nanmin(lon):.2f}..{np.nanmax(lon):.2f}, lat {np.nanmin(lat):.2f}..{np.nanmax(lat):.2f}"
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from qipstudy.prepare import CoverageError, filter_table, prepare_events
+from qipstudy.prepare import CoverageError, filter_table, prepare_events, write_filter_table
 
 OUTCOMES = {"civilians": {"acled_event_types": ["Violence against civilians"]}}
 EXTENT = [-12.29, 10.14, 4.24, 25.0]
@@ -51,7 +51,7 @@ def run(events=None, qips=None, iati=None, polygons=None, **kw):
                           projects("I") if iati is None else iati, admin3() if polygons is None else polygons, **args)
 
 
-def test_clean_inputs_pass_and_the_filter_table_counts():
+def test_clean_inputs_pass_and_the_filter_table_counts(tmp_path):
     # 3 of 10 IATI sites in Kayes (lon 1.5..2.5), 1 without coordinates, 1 in 2016
     iati = pd.concat([projects("I", 5), projects("K", 3, lon=2.0)], ignore_index=True)
     iati = pd.concat([iati, projects("N", 1).assign(lat=np.nan), projects("D", 1, dates=["2016-05-01"])],
@@ -67,6 +67,8 @@ def test_clean_inputs_pass_and_the_filter_table_counts():
     assert rows.loc["kept", "share_dropped"] == pytest.approx(0.5)
     assert list(table.columns) == ["source", "step", "rows_in", "dropped", "share_dropped", "share_of_read", "rows_out"]
     assert table["source"].unique().tolist() == ["acled", "qip", "iati"]
+    write_filter_table(ev.attrs["filter_counts"], tmp_path / "events" / "filter_table.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "events" / "filter_table.csv"), table)
 
 
 def test_swapped_acled_lat_lon_stops_with_numbers_and_the_cause():
