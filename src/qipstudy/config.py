@@ -101,36 +101,52 @@ def _suggest(word: str, allowed: Iterable[str]) -> str:
 
 
 def _location(where: str, parts) -> str:
-    """`config.mwa.x` for the config; `path/to/MLI.yaml: bases[0].x` for a file."""
+    """`config.mwa.x` for the study config; `path/to/MLI.yaml: key 'bases[0].x'` for a file."""
     inner = _path(parts)
     if where.endswith((".yaml", ".yml")):
-        return f"{where}: {inner}" if inner else where
+        return f"{where}: key '{inner}'" if inner else where
     if not where:
         return inner or "(top level)"
     return _path([where, *parts])
 
 
-def _describe(error, where: str) -> list[str]:
-    """One line per problem of a jsonschema error (unknown keys get the allowed names)."""
-    location = _location(where, list(error.absolute_path))
+def _resolve(root: Mapping, node: Any) -> Mapping:
+    ref = node.get("$ref") if isinstance(node, Mapping) else None
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return {**root["$defs"][ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}}
+    return node if isinstance(node, Mapping) else {}
+
+
+def _allowed_keys(root: Mapping, node: Mapping) -> list[str]:
+    """The property names an object schema allows (its own and those of its allOf branches)."""
+    node = _resolve(root, node)
+    keys = list(node.get("properties", {}))
+    for sub in node.get("allOf", []):
+        keys += [k for k in _resolve(root, sub).get("properties", {}) if k not in keys]
+    return keys
+
+
+def _describe(error, root: Mapping) -> list[tuple[tuple, str, str | None]]:
+    """(key path, problem, suggested key) per problem of a jsonschema error: unknown keys get the
+    allowed names and the closest one, missing keys say so."""
+    path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = sorted((error.schema.get("properties") or {}).keys())
-        extra = [k for k in error.instance if k not in allowed]
-        if allowed:
-            return [f"{_location(where, [*error.absolute_path, key])}: unknown key; allowed: "
-                    f"{', '.join(allowed)}{_suggest(key, allowed)}" for key in extra]
-    if error.validator == "required":
-        return [f"{location}: {error.message}"]
+        allowed = _allowed_keys(root, error.schema) or sorted(error.schema.get("properties") or {})
+        out = []
+        for key in (k for k in error.instance if k not in allowed):
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            out.append(((*path, key), f"unknown key; allowed: {', '.join(allowed)}"
+                                      + (f"; did you mean {close[0]!r}?" if close else ""), close[0] if close else None))
+        return out or [(path, error.message, None)]
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        return [((*path, k), "missing (required)", None) for k in error.validator_value if k not in error.instance]
     if error.validator == "enum":
         allowed = [str(v) for v in error.validator_value]
-        return [f"{location}: {error.instance!r} is not one of {', '.join(allowed)}"
-                f"{_suggest(error.instance, allowed) if isinstance(error.instance, str) else ''}"]
+        hint = _suggest(error.instance, allowed) if isinstance(error.instance, str) else ""
+        return [(path, f"{error.instance!r} is not one of {', '.join(allowed)}{hint}", None)]
     if error.validator in ("anyOf", "oneOf", "allOf") and error.context:
-        lines = []
-        for sub in error.context:
-            lines += _describe(sub, where)
-        return lines[:1] if lines else [f"{location}: {error.message}"]
-    return [f"{location}: {error.message}"]
+        return _describe(min(error.context, key=lambda e: len(list(e.absolute_path))), root)
+    return [(path, error.message, None)]
 
 
 def _apply_defaults(instance: Any, schema: Mapping, root: Mapping) -> Any:
@@ -141,6 +157,8 @@ def _apply_defaults(instance: Any, schema: Mapping, root: Mapping) -> Any:
             schema = {**root["$defs"][ref.removeprefix("#/$defs/")], **{k: v for k, v in schema.items() if k != "$ref"}}
     for sub in schema.get("allOf", []):
         instance = _apply_defaults(instance, sub, root)
+    if isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
+        return [_apply_defaults(item, schema["items"], root) for item in instance]
     if not isinstance(instance, dict) or schema.get("x-fill-defaults") is False:
         return instance
     for key, sub in (schema.get("properties") or {}).items():
@@ -163,10 +181,14 @@ def schema_problems(instance: Any, schema: Mapping, *, where: str = "") -> tuple
 
     completed = _apply_defaults(copy.deepcopy(instance), schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
-    lines: list[str] = []
+    problems: list[tuple[tuple, str, str | None]] = []
     for error in sorted(validator.iter_errors(completed), key=lambda e: list(map(str, e.absolute_path))):
-        lines += _describe(error, where)
-    return completed, list(dict.fromkeys(lines))
+        problems += [p for p in _describe(error, schema) if p not in problems]
+    # a misspelt required key is one mistake, not two: no "missing" for the key an unknown one suggests
+    suggested = {(*key[:-1], hint) for key, _, hint in problems if hint}
+    lines = [f"{_location(where, list(key))}: {problem}" for key, problem, _ in problems
+             if not (problem == "missing (required)" and key in suggested)]
+    return completed, lines
 
 
 def validate(instance: Any, schema: Mapping, *, where: str = "") -> Any:
@@ -265,35 +287,11 @@ def _check_user_files(config: Mapping, project_root: Path) -> list[str]:
 # ----------------------------------------------------------------------------- country files
 
 
-def load_country_file(path: Path, *, schema_dir: Path | None = None) -> dict:
-    """Read and validate one config/countries/<ISO3>.yaml; errors are one line naming the file and key."""
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            country = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if not isinstance(country, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys (see docs/add_a_country.md)")
-    country = validate(country, country_schema(schema_dir), where=str(path))
-    if country["iso3"] != path.stem:
-        raise ConfigError(f"{path}: iso3: {country['iso3']!r} differs from the file name; expected {path.stem!r}")
-    return country
-
-
-def _check_synthetic_regions(path: Path, country: Mapping) -> list[str]:
-    """Offline, the study regions must be regions of the synthetic world (with a suggestion)."""
-    names = [r["name"] for r in country["synthetic"]["regions"]]
-    problems = []
-    for i, region in enumerate(country["study_regions"]):
-        if region not in names:
-            problems.append(f"{path}: study_regions[{i}]: {region!r} is not a region of the synthetic world "
-                            f"(synthetic.regions: {', '.join(names)}){_suggest(region, names)}")
-    return problems
-
-
 def load_countries(config: Mapping, country_dir: Path, *, project_root: Path) -> dict[str, dict]:
-    """Every country of `config["countries"]`, validated, with the checks possible before any job."""
+    """Every country of `config["countries"]`, validated (qipstudy.country), with the checks possible
+    before any job: offline, the study regions must be regions of the synthetic world."""
+    from qipstudy.country import CountryFileError, load_country_file
+
     country_dir = Path(country_dir)
     available = sorted(p.stem for p in country_dir.glob("*.yaml"))
     countries, problems = {}, []
@@ -304,13 +302,10 @@ def load_countries(config: Mapping, country_dir: Path, *, project_root: Path) ->
                             f"{', '.join(available)}{_suggest(iso3, available)} (docs/add_a_country.md)")
             continue
         try:
-            countries[iso3] = load_country_file(path)
-        except ConfigError as exc:
+            countries[iso3] = load_country_file(
+                path, check_synthetic_regions=config["datasets"]["boundaries"]["mode"] == "synthetic")
+        except CountryFileError as exc:
             problems.append(str(exc))
-            continue
-        if config["datasets"]["boundaries"]["mode"] == "synthetic":
-            problems += _check_synthetic_regions(path.relative_to(project_root) if path.is_relative_to(project_root)
-                                                 else path, countries[iso3])
     if problems:
         raise ConfigError("\n".join(problems))
     return countries

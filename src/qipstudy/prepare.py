@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -702,10 +702,10 @@ def read_iati(path) -> pd.DataFrame:
 def read_admin3(path, admin1_field: str, admin3_field: str, *, admin2_field: str | None = None, layer: str = "adm3") -> gpd.GeoDataFrame:
     """Read the admin-3 polygons (EPSG:4326) keeping the configured name fields.
 
-    Besides the provider's fields (e.g. `ADM1_FR`, `ADM3_FR`) the result carries standard copies
-    `admin1` and `admin3` (and `admin2`), so later steps need not know the country's field names.
-    Invalid rings (common in COD-AB) are repaired with `make_valid` so point-in-polygon is reliable;
-    empty geometries and empty names are errors.
+    The field names are the country file's `boundaries.admin1_field` etc.; besides them the result
+    carries standard copies `admin1` and `admin3` (and `admin2`), so later steps need not know the
+    country's field names. Invalid rings (common in COD-AB) are repaired with `make_valid` so
+    point-in-polygon is reliable; empty geometries and empty names are errors.
     """
     import pyogrio
 
@@ -713,8 +713,17 @@ def read_admin3(path, admin1_field: str, admin3_field: str, *, admin2_field: str
     if layer not in layers:
         raise ValueError(f"admin-3 file {path}: no layer {layer!r} (layers: {', '.join(layers)})")
     gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
-    fields = [admin1_field] + ([admin2_field] if admin2_field else []) + [admin3_field]
-    _require_columns(gdf, fields, f"admin-3 file {path} (layer {layer})")
+    keys = [("admin1_field", admin1_field)] + ([("admin2_field", admin2_field)] if admin2_field else []) + [
+        ("admin3_field", admin3_field)]
+    fields = [f for _, f in keys]
+    missing = [(k, f) for k, f in keys if f not in gdf.columns]
+    if missing:
+        present = [c for c in gdf.columns if c != gdf.geometry.name]
+        raise ValueError(
+            f"admin-3 file {path} (layer {layer}): missing column(s) {', '.join(repr(f) for _, f in missing)} "
+            f"(present: {', '.join(map(str, present))}); the country file's boundaries.{missing[0][0]} must name "
+            "a field of this file"
+        )
     if gdf.crs is None:
         raise ValueError(f"admin-3 file {path}: layer {layer!r} has no CRS (the contract says EPSG:4326)")
     if gdf.crs.to_epsg() != 4326:
@@ -723,6 +732,10 @@ def read_admin3(path, admin1_field: str, admin3_field: str, *, admin2_field: str
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0]) + 1
         raise ValueError(f"admin-3 file {path}: row {row}, field 'geometry': feature {gdf[admin3_field].iloc[row - 1]!r} has no geometry")
+    x0, y0, x1, y1 = gdf.total_bounds
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise ValueError(f"admin-3 file {path}: bounds [{x0:g}, {y0:g}, {x1:g}, {y1:g}] are not degrees of "
+                         "longitude/latitude although the layer says EPSG:4326 (a wrong .prj or CRS tag)")
     for f in fields:
         _check_nonempty(gdf[f].fillna(""), path, f)
     invalid = ~gdf.geometry.is_valid
@@ -817,6 +830,9 @@ def prepare_events(
     outcomes: Mapping[str, Mapping],
     outcome_source: str = "acled",
     ucdp: pd.DataFrame | None = None,
+    max_share_outside_country: float | None = None,
+    max_share_dropped: float | None = None,
+    extent: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Harmonise QIPs (treatment), IATI locations (control) and outcome events into one table.
 
@@ -829,6 +845,12 @@ def prepare_events(
     (all ACLED event types, or all UCDP rows) stays in the table — the engine needs them for wake
     completeness and ordering — and `outcome_<name>` flags those that count for each outcome in
     `outcomes` (see `_outcome_flags`). Sorted by date, source, event_id.
+
+    Coverage checks stop the run (CoverageError, with numbers and the likely cause) when a source
+    keeps no row at all; when the admin-3 bounds do not fit the country's `extent` (swapped axes);
+    when more than `max_share_outside_country` of a source's located rows fall on no polygon
+    (swapped lat/lon, another country); when one filter drops more than `max_share_dropped` of the
+    rows reaching it. `None` switches a threshold off. `filter_table` turns the counts into a table.
     """
     if outcome_source not in ("acled", "ucdp"):
         raise ValueError(f"outcome_source must be 'acled' or 'ucdp', got {outcome_source!r}")
@@ -851,8 +873,15 @@ def prepare_events(
         _require_columns(table, cols, f"{source} table (pass the output of read_{'qips' if source == 'qip' else source})")
 
     polygons = _study_polygons(admin3, admin1_field, study_regions)
+    if extent is not None and len(polygons):
+        from qipstudy.country import bounds_problem
+
+        problem = bounds_problem(polygons.total_bounds, extent, "admin-3 boundaries")
+        if problem:
+            raise CoverageError(f"{problem}; fix the boundaries file (or the country file's extent) and rerun")
 
     counts: dict[str, dict[str, int]] = {}
+    located: dict[str, dict] = {}
     parts = []
     for source, table, _ in tables:
         c = {"read": len(table)}
@@ -866,17 +895,24 @@ def prepare_events(
         date = t["date"].astype("datetime64[ns]").dt.normalize()
         keep = (date >= start) & (date <= end)
         c["outside_period"] = int((~keep).sum())
+        dropped_dates = date[~keep]
         t = t[keep]
-        admin1, in_region = _locate(t["lon"].to_numpy(float), t["lat"].to_numpy(float), polygons)
+        lon, lat = t["lon"].to_numpy(float), t["lat"].to_numpy(float)
+        admin1, in_region = _locate(lon, lat, polygons)
         on_polygon = admin1.notna().to_numpy()
         c["outside_polygons"] = int((~on_polygon).sum())
         c["outside_study_regions"] = int((on_polygon & ~in_region).sum())
+        located[source] = {"lon": lon[~on_polygon], "lat": lat[~on_polygon],
+                           "other_regions": admin1[on_polygon & ~in_region].value_counts(),
+                           "dropped_dates": (dropped_dates.min(), dropped_dates.max()) if len(dropped_dates) else None}
         t = t[in_region].copy()
         t["admin1"] = admin1[in_region].to_numpy()
         c["kept"] = len(t)
         counts[source] = c
         parts.append(_to_events(t, source, spec))
 
+    _check_coverage(counts, located, polygons, start=start, end=end, study_regions=list(study_regions),
+                    max_share_outside_country=max_share_outside_country, max_share_dropped=max_share_dropped)
     events = pd.concat(parts, ignore_index=True)
     events = events.sort_values(["date", "source", "event_id"], kind="mergesort").reset_index(drop=True)
     events = _coerce_events(events, spec)
@@ -902,9 +938,11 @@ def _study_polygons(admin3: gpd.GeoDataFrame, admin1_field: str, study_regions: 
     names = {_nfc(n) for n in polys[admin1_field].dropna()}
     unknown = sorted(r for r in study_regions if _nfc(r) not in names)
     if unknown:
+        known = sorted(set(map(str, polys[admin1_field].dropna())))
+        hints = [f"did you mean {close!r} for {r!r}?" for r in unknown for close in _closest(r, known)]
         raise ValueError(
             f"study_regions {unknown} match no admin-1 name in field {admin1_field!r} "
-            f"(names: {sorted(set(map(str, polys[admin1_field].dropna())))})"
+            f"(names: {known}){'; ' + ' '.join(hints) if hints else ''}"
         )
     polys = polys.rename(columns={admin1_field: "_admin1"})
     polys["_study"] = polys["_admin1"].map(lambda n: _nfc(n) in regions)
@@ -923,6 +961,137 @@ def _locate(lon: np.ndarray, lat: np.ndarray, polys: gpd.GeoDataFrame) -> tuple[
     admin1 = joined["_admin1"].astype(object).where(joined["_admin1"].notna(), None)
     in_region = joined["_study"].eq(True).to_numpy()
     return admin1.reset_index(drop=True), in_region
+
+
+def _closest(name: str, candidates: Iterable[str], n: int = 1) -> list[str]:
+    """The candidate spellings closest to `name` (accents and case ignored), for 'did you mean' hints."""
+    import difflib
+
+    by_key = {_nfc(_strip_accents(c)): c for c in candidates}
+    return [by_key[k] for k in difflib.get_close_matches(_nfc(_strip_accents(name)), list(by_key), n=n, cutoff=0.6)]
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFD", str(text)) if not unicodedata.combining(ch))
+
+
+# ----------------------------------------------------------------------------- coverage checks and the filter table
+
+FILTER_STEPS = ("missing_coordinates", "missing_date", "outside_period", "outside_polygons", "outside_study_regions")
+
+
+class CoverageError(ValueError):
+    """A source loses most of its rows to a filter, or lies outside the country: the run stops here."""
+
+
+def filter_table(filter_counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """The filter log as a table: one row per source and filter step, in the order applied.
+
+    Columns: source, step, rows_in (reaching the step), dropped, share_dropped (of rows_in),
+    share_of_read (of the source's rows read), rows_out. A last row per source (step `kept`) gives
+    the rows kept.
+    """
+    rows = []
+    for source, c in filter_counts.items():
+        read = int(c.get("read", 0))
+        n = read
+        for step in FILTER_STEPS:
+            d = int(c.get(step, 0))
+            rows.append({"source": source, "step": step, "rows_in": n, "dropped": d,
+                         "share_dropped": d / n if n else 0.0, "share_of_read": d / read if read else 0.0,
+                         "rows_out": n - d})
+            n -= d
+        rows.append({"source": source, "step": "kept", "rows_in": read, "dropped": read - n,
+                     "share_dropped": (read - n) / read if read else 0.0,
+                     "share_of_read": (read - n) / read if read else 0.0, "rows_out": n})
+    return pd.DataFrame(rows, columns=["source", "step", "rows_in", "dropped", "share_dropped", "share_of_read",
+                                       "rows_out"])
+
+
+def write_filter_table(filter_counts: Mapping[str, Mapping[str, int]], path) -> None:
+    """Write `filter_table` as CSV, atomically (for the report)."""
+    from qipstudy.atomic import write_with
+
+    write_with(path, lambda tmp: filter_table(filter_counts).to_csv(tmp, index=False))
+
+
+def _box(lon: np.ndarray, lat: np.ndarray) -> str:
+    return f"lon {np.nanmin(lon):.2f}..{np.nanmax(lon):.2f}, lat {np.nanmin(lat):.2f}..{np.nanmax(lat):.2f}"
+
+
+def _outside_cause(source: str, where: dict, polygons: gpd.GeoDataFrame, all_outside: bool) -> str:
+    lon, lat = where["lon"], where["lat"]
+    swapped, _ = _locate(lat, lon, polygons)
+    n_swapped = int(swapped.notna().sum())
+    x0, y0, x1, y1 = polygons.total_bounds
+    if all_outside and n_swapped >= 0.5 * len(lon):
+        return (f"every source misses the boundaries but fits them with lat/lon exchanged: the boundaries' axes are "
+                f"swapped (their bounds: lon {x0:.2f}..{x1:.2f}, lat {y0:.2f}..{y1:.2f})")
+    if n_swapped >= 0.5 * len(lon):
+        return (f"{n_swapped:,} of them fall inside when latitude and longitude are exchanged: the {source} file has "
+                "its latitude and longitude swapped")
+    if all_outside:
+        return (f"every source misses the boundaries (points: {_box(lon, lat)}; boundaries: lon {x0:.2f}..{x1:.2f}, "
+                f"lat {y0:.2f}..{y1:.2f}): the boundaries are of another country, in another CRS, or have swapped axes")
+    return (f"the points outside span {_box(lon, lat)}, the boundaries lon {x0:.2f}..{x1:.2f}, lat {y0:.2f}..{y1:.2f}: "
+            f"the {source} data covers another area (another country in the download, or coordinates in another CRS)")
+
+
+def _drop_cause(step: str, where: dict, start, end, study_regions: list) -> str:
+    if step == "missing_coordinates":
+        return ("the coordinate columns are empty (a column map pointing at the wrong columns, or an export without "
+                "coordinates)")
+    if step == "missing_date":
+        return "the date column is empty (the wrong column, or dates the reader could not parse)"
+    if step == "outside_period":
+        span = where.get("dropped_dates")
+        seen = f"the dropped dates span {span[0].date()}..{span[1].date()}; " if span else ""
+        return (f"{seen}the study period is {start.date()}..{end.date()} (a wrong period, or dates misread: day and "
+                "month exchanged, two-digit years, Excel serial numbers)")
+    if step == "outside_study_regions":
+        top = where["other_regions"].head(5)
+        seen = ", ".join(f"{name} ({k:,})" for name, k in top.items())
+        return (f"the points fall in {seen}, not in the study regions {study_regions} (a study-region typo, or the "
+                "wrong admin-1 field)")
+    return "see the filter table"
+
+
+def _check_coverage(counts, located, polygons, *, start, end, study_regions, max_share_outside_country,
+                    max_share_dropped) -> None:
+    """Raise CoverageError listing every source that lost (nearly) all rows or lies outside the country."""
+    problems = []
+    reaching = {s: c["read"] - c["missing_coordinates"] - c["missing_date"] - c["outside_period"]
+                for s, c in counts.items()}
+    outside_share = {s: counts[s]["outside_polygons"] / n for s, n in reaching.items() if n}
+    over = {s for s, share in outside_share.items()
+            if max_share_outside_country is not None and share > max_share_outside_country}
+    all_outside = bool(over) and over == set(outside_share)
+    for source, c in counts.items():
+        if source in over:
+            n, k = reaching[source], c["outside_polygons"]
+            problems.append(
+                f"{source}: {k:,} of {n:,} rows that reach the boundaries ({k / n:.1%}) fall on no admin-3 polygon "
+                f"(limit checks.max_share_outside_country = {max_share_outside_country:g}); likely cause: "
+                + _outside_cause(source, located[source], polygons, all_outside))
+            continue
+        if max_share_dropped is not None:
+            n = c["read"]
+            for step in FILTER_STEPS:
+                d = c[step]
+                if n and d / n > max_share_dropped:
+                    if step == "outside_polygons":
+                        cause = _outside_cause(source, located[source], polygons, all_outside)
+                    else:
+                        cause = _drop_cause(step, located[source], start, end, study_regions)
+                    problems.append(f"{source}: the filter {step} dropped {d:,} of {n:,} rows ({d / n:.1%}; limit "
+                                    f"checks.max_share_dropped = {max_share_dropped:g}); likely cause: {cause}")
+                    break
+                n -= d
+        if c["kept"] == 0 and not any(p.startswith(f"{source}:") for p in problems):
+            steps = ", ".join(f"{step} {c[step]:,}" for step in FILTER_STEPS if c[step])
+            problems.append(f"{source}: no row of {c['read']:,} survives the filters ({steps or 'the input is empty'})")
+    if problems:
+        raise CoverageError("prepare_events stopped:\n" + "\n".join(problems))
 
 
 def _to_events(t: pd.DataFrame, source: str, spec: dict[str, dict]) -> pd.DataFrame:

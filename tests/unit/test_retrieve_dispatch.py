@@ -219,26 +219,6 @@ def test_user_file_missing_core_column_and_pinned_checksum(tmp_path):
                          user_path=tmp_path / "absent.csv")
 
 
-def test_user_cod_ab_shapefile_zip_becomes_adm3_gpkg(tmp_path):
-    shp = tmp_path / "shp"
-    shp.mkdir()
-    adm3_frame().to_crs(32630).to_file(shp / "mli_admbnda_adm3_1m_dnct_20190802.shp")
-    adm3_frame().dissolve("ADM1_FR", as_index=False).to_file(shp / "mli_admbnda_adm1_1m_dnct_20190802.shp")
-    archive = tmp_path / "mli_adm_1m_dnct_2019_shp.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in shp.iterdir():
-            zf.write(path, path.name)
-    retrieve_dataset("boundaries", "user", country=COUNTRY, options={}, out_dir=tmp_path / "b",
-                     user_path=archive)
-    gdf = gpd.read_file(tmp_path / "b" / "adm3.gpkg", layer="adm3")
-    assert len(gdf) == 3 and gdf.crs.to_epsg() == 4326 and list(gdf.columns) == ADM_COLS + ["geometry"]
-    broken = tmp_path / "broken.zip"
-    broken.write_bytes(archive.read_bytes()[:200])
-    with pytest.raises(CorruptFileError, match="bad zip"):
-        retrieve_dataset("boundaries", "user", country=COUNTRY, options={}, out_dir=tmp_path / "b2",
-                         user_path=broken)
-
-
 def test_user_hot_export_directory(tmp_path):
     hot = tmp_path / "hot"
     hot.mkdir()
@@ -387,11 +367,3 @@ def test_user_geofabrik_extract(tmp_path):
     lake = water[water["osm_id"] == 102].iloc[0]
     assert (lake["natural"], lake["water"], lake.geometry.geom_type) == ("water", "lake", "MultiPolygon")
     assert json.loads(prov.read_text())["notes"] == {"roads": 1, "waterways": 2}
-
-
-def test_boundary_fields_follow_the_country_language():
-    from qipstudy.retrieve.boundaries import fields
-
-    english = fields({"boundaries": {"admin1_field": "ADM1_EN", "admin2_field": "ADM2_EN", "admin3_field": "ADM3_EN"}})
-    assert english["ADM0_FR"] == "ADM0_EN" and english["ADM1_FR"] == "ADM1_EN" and english["ADM3_FR"] == "ADM3_EN"
-    assert fields({})["ADM0_FR"] == "ADM0_FR"

@@ -14,6 +14,7 @@ rule prepare_events:
     output:
         events="results/{country}/{spec_dir}events/events.parquet",
         filter_log="results/{country}/{spec_dir}events/filter_log.json",
+        filter_table="results/{country}/{spec_dir}events/filter_table.csv",
     params:
         spec=spec_of,
         period=country_value("period"),
@@ -22,6 +23,8 @@ rule prepare_events:
         outcomes=outcome_selection(),
         outcome_source=lambda w: settings(w).outcome_source,
         placebo=lambda w: settings(w).placebo,
+        extent=country_value("extent"),
+        checks=config["checks"],
     log:
         "logs/{country}/{spec_dir}prepare_events.log",
     benchmark:

@@ -1,6 +1,15 @@
 """Rule prepare_events: one harmonised events table (period, regions, outcome flags[, placebo])."""
 from qipstudy.atomic import write_json
-from qipstudy.prepare import prepare_events, read_acled, read_admin3, read_iati, read_qips, read_ucdp, write_events
+from qipstudy.prepare import (
+    prepare_events,
+    read_acled,
+    read_admin3,
+    read_iati,
+    read_qips,
+    read_ucdp,
+    write_events,
+    write_filter_table,
+)
 from qipstudy.robustness import apply_placebo
 from qipstudy.runlog import log_to
 
@@ -24,6 +33,9 @@ with log_to(snakemake.log[0]) as log:
         outcomes=params.outcomes,
         outcome_source=source,
         ucdp=outcome_events if source == "ucdp" else None,
+        extent=params.extent,
+        max_share_outside_country=params.checks["max_share_outside_country"],
+        max_share_dropped=params.checks["max_share_dropped"],
     )
     if params.placebo:
         events = apply_placebo(
@@ -38,4 +50,5 @@ with log_to(snakemake.log[0]) as log:
     events.attrs["spec"] = {"outcome_source": source, "placebo": dict(params.placebo)}
     write_events(events, snakemake.output.events)
     write_json(events.attrs.get("filter_counts", {}), snakemake.output.filter_log)
+    write_filter_table(events.attrs.get("filter_counts", {}), snakemake.output.filter_table)
     log.info("kept %d events; filters: %s", len(events), events.attrs.get("filter_counts"))

@@ -49,7 +49,7 @@ class Spec:
 
 
 _BOUNDARY_KEYS = ("iso3", "iso2", "name", "boundaries", "sources.hdx_cod_ab_dataset", "sources.geoboundaries_iso3")
-_EXTENT_KEYS = ("iso3", "extent", "synthetic.bbox")
+_EXTENT_KEYS = ("iso3", "extent")
 
 DATASETS: dict[str, Spec] = {
     "acled": Spec({"acled.csv": acled.COLUMNS}, acled.download, acled.OPTIONS_SCHEMA,
@@ -98,7 +98,7 @@ def validate_file(path: Path, required: Any, *, country: Mapping[str, Any] | Non
         if required == "boundaries":
             if "adm3" not in layers:
                 raise SchemaError(f"{path}: no layer `adm3` (layers: {layers})")
-            columns, layer = list(boundaries.fields(country or {}).values()), "adm3"
+            columns, layer = boundaries.contract_fields(country or {}), "adm3"
         else:
             columns, layer = list(required), layers[0]
         gdf = gpd.read_file(path, layer=layer)
@@ -170,7 +170,7 @@ def _user_nightlights(user_path: Path, tmp: Path, out_dir: Path, bbox: list | No
 
 
 def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[str, Any],
-          options: Mapping[str, Any]) -> Retrieved:
+          options: Mapping[str, Any], version: str = "") -> Retrieved:
     if user_path is None or not Path(user_path).exists():
         raise RetrieveError(f"{dataset}: mode 'user' needs an existing user_path (got {user_path})")
     user_path = Path(user_path)
@@ -190,8 +190,8 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
     elif dataset == "iati":
         notes = iati.convert_user(user_path, out_dir / "activities.csv", options)
     elif dataset == "boundaries":
-        layer = options.get("layer") or (country.get("boundaries") or {}).get("cod_ab_layer")
-        notes = {"polygons": boundaries.cod_ab_to_gpkg(user_path, out_dir / "adm3.gpkg", country, layer)}
+        notes = boundaries.convert_boundaries(user_path, out_dir / "adm3.gpkg", country=country, options=options,
+                                              version=version)
     elif dataset == "osm" and user_path.name.lower().endswith((".osm.pbf", ".osm")):
         notes = osm.convert_osm_extract(user_path, out_dir)
     elif dataset == "osm":
@@ -203,7 +203,9 @@ def _user(dataset: str, user_path: Path | None, out_dir: Path, country: Mapping[
                  "waterways": osm.convert_hot_export(_find_osm_part(user_path, ("waterway", "water")),
                                                      "waterways", out_dir / "waterways.gpkg")}
     elif dataset in ("nightlights", "population", "worldpop"):
-        bbox = None if options.get("clip") is False else options.get("bbox")
+        from qipstudy.country import country_extent
+
+        bbox = None if options.get("clip") is False else (options.get("bbox") or country_extent(country))
         with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
             if dataset in ("population", "worldpop"):
                 tif = rasters.unpack_raster(user_path, Path(tmp), member=options.get("member", ""))
@@ -263,7 +265,7 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
     if mode == "synthetic":
         result = _synthetic(dataset, spec, synthetic_dir, out_dir, country)
     elif mode == "user":
-        result = _user(dataset, user_path, out_dir, country, options)
+        result = _user(dataset, user_path, out_dir, country, options, version)
     else:
         result = spec.download(country=country, options=options, out_dir=out_dir, version=version)
     for name, required in spec.files.items():
@@ -271,6 +273,10 @@ def retrieve_dataset(dataset: str, mode: str, *, country: dict, options: dict, o
         if not path.is_file():
             raise RetrieveError(f"{dataset}: {mode} produced no {name}")
         validate_file(path, required, country=country)
+    if dataset == "boundaries":  # study regions, bases and CRS against the boundaries, as soon as they exist
+        from qipstudy.countrycheck import check_boundaries_file
+
+        result.notes["country_check_warnings"] = check_boundaries_file(country, out_dir / "adm3.gpkg")
     return write_provenance(out_dir, dataset=dataset, country=str(country.get("iso3", "")),
                             version=version, mode=mode, files=result.files,
                             sources=result.sources, notes=result.notes,

@@ -93,7 +93,9 @@ def study_area(country: Mapping[str, Any], options: Mapping[str, Any]) -> BaseGe
         if gdf.crs is not None:
             gdf = gdf.to_crs(4326)
         return gdf.union_all()
-    bbox = options.get("bbox") or country.get("bbox") or (country.get("synthetic") or {}).get("bbox")
+    from qipstudy.country import country_extent
+
+    bbox = options.get("bbox") or country_extent(country)
     if not bbox:
         raise RetrieveError("osm: no study area; set options `area_path` (e.g. the boundaries "
                             "adm3.gpkg) or `bbox` [lon_min, lat_min, lon_max, lat_max]")

@@ -275,7 +275,9 @@ def _check_download(path: Path) -> None:
 def _bbox(country: Mapping[str, Any], options: Mapping[str, Any]) -> list[float] | None:
     if options.get("clip") is False:
         return None
-    return options.get("bbox") or country.get("bbox") or (country.get("synthetic") or {}).get("bbox")
+    from qipstudy.country import country_extent
+
+    return options.get("bbox") or country_extent(country)
 
 
 def _default_host(url: str, default_base: str) -> bool:

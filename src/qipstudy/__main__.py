@@ -1,0 +1,6 @@
+"""`python -m qipstudy ...` is the `qipstudy` command."""
+import sys
+
+from qipstudy.cli import main
+
+sys.exit(main())
