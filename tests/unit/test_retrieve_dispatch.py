@@ -31,6 +31,7 @@ COUNTRY = {
                    "admin2_field": "ADM2_FR", "admin3_field": "ADM3_FR"},
     "sources": {"acled_country": "Mali", "ucdp_country_id": 432, "qip_mission": "MINUSMA",
                 "iati_recipient_country": "ML", "hdx_cod_ab_dataset": "cod-ab-mli"},
+    "extent": [-12.24, 10.14, 4.24, 25.0],
 }
 ADM_COLS = ["ADM0_FR", "ADM0_PCODE", "ADM1_FR", "ADM1_PCODE", "ADM2_FR", "ADM2_PCODE", "ADM3_FR",
             "ADM3_PCODE"]
@@ -109,7 +110,7 @@ def world(tmp_path):
     adm3_frame().to_file(d / "adm3.gpkg", layer="adm3", driver="GPKG")
     roads_frame().to_file(d / "roads.gpkg", layer="roads", driver="GPKG")
     water_frame().to_file(d / "waterways.gpkg", layer="waterways", driver="GPKG")
-    write_tif(d / "nightlights.tif", 60)
+    write_tif(d / "nightlights_cf_cvg.tif", 60)
     write_tif(d / "nightlights_stable_lights.tif", 7)
     write_tif(d / "pop_density.tif", 2.5, dtype="float32")
     write_csv(d / "awsd.csv", AWSD_HEADER, [["1", "2019", "1", "2", "ML", "Mali", "1", "0", "0", "1"]])
@@ -158,8 +159,8 @@ def test_synthetic_missing_file_and_bad_rasters(world, tmp_path):
     with pytest.raises(SchemaError, match="pop_density.tif: raster has no CRS"):
         retrieve_dataset("population", "synthetic", country=COUNTRY, options={},
                          out_dir=tmp_path / "p", synthetic_dir=world)
-    (world / "nightlights.tif").write_bytes(b"not a tiff at all")
-    with pytest.raises(CorruptFileError, match="nightlights.tif: unreadable raster"):
+    (world / "nightlights_cf_cvg.tif").write_bytes(b"not a tiff at all")
+    with pytest.raises(CorruptFileError, match="nightlights_cf_cvg.tif: unreadable raster"):
         retrieve_dataset("nightlights", "synthetic", country=COUNTRY, options={},
                          out_dir=tmp_path / "n", synthetic_dir=world)
 
@@ -249,7 +250,7 @@ def test_user_dmsp_tar_gives_both_bands(tmp_path):
             tf.add(gz, arcname=gz.name)
     retrieve_dataset("nightlights", "user", country=COUNTRY, options={"bbox": [-4.0, 13.0, -2.0, 15.0]},
                      out_dir=tmp_path / "nl", user_path=tar_path)
-    with rasterio.open(tmp_path / "nl" / "nightlights.tif") as src:
+    with rasterio.open(tmp_path / "nl" / "nightlights_cf_cvg.tif") as src:
         assert src.read(1).max() == 66 and (src.width, src.height) == (4, 4)
     with rasterio.open(tmp_path / "nl" / "nightlights_stable_lights.tif") as src:
         assert src.read(1).max() == 9

@@ -33,7 +33,7 @@ from qipstudy.retrieve import rasters, retrieve_dataset
 from qipstudy.retrieve.http import AuthError, CorruptFileError
 from qipstudy.retrieve.secrets import MissingCredentialsError
 
-COUNTRY = {"iso3": "MLI", "sources": {}, "synthetic": {"bbox": [-12.2, 10.2, 4.2, 24.9]}}
+COUNTRY = {"iso3": "MLI", "sources": {}, "extent": [-12.24, 10.14, 4.24, 25.0]}
 FAST = {"retries": 2, "backoff": 0.001, "progress": False, "timeout": 5}
 DMSP_ROOT = "/wwwdata/dmsp/v4composites_rearrange"
 KEYCLOAK = "/auth/realms/master/protocol/openid-connect"
@@ -111,7 +111,7 @@ def test_dmsp_url_layout():
     assert urls["stable_lights"].endswith("/F18_2013/F182013.v4c.global.stable_lights.avg_vis.tif")
     older = rasters.dmsp_urls({"satellite": "F16", "year": 2008})["cf_cvg"]
     assert older.endswith("/F16_2008/F162008.v4b.global.cf_cvg.tif")
-    assert rasters.NIGHTLIGHTS_FILES == {"cf_cvg": "nightlights_cf_cvg.tif",
+    assert rasters.NIGHTLIGHT_BAND_FILES == {"cf_cvg": "nightlights_cf_cvg.tif",
                                          "stable_lights": "nightlights_stable_lights.tif"}
 
 

@@ -74,6 +74,17 @@ def file_record(path: Path) -> dict[str, Any]:
     return rec
 
 
+def _redact_tree(obj: Any) -> Any:
+    """A nested mapping without credential-like keys, URLs without userinfo or key parameters."""
+    if isinstance(obj, Mapping):
+        return {k: _redact_tree(v) for k, v in redact_params({k: v for k, v in obj.items()}).items()}
+    if isinstance(obj, (list, tuple)):
+        return [_redact_tree(v) for v in obj]
+    if isinstance(obj, str) and "://" in obj:
+        return redact_url(obj)
+    return obj
+
+
 def write_provenance(out_dir: Path, *, dataset: str, country: str, version: str, mode: str,
                      files: list[Path], sources: list[Mapping[str, Any]] | None = None,
                      notes: Mapping[str, Any] | None = None, request: Mapping[str, Any] | None = None) -> Path:
@@ -102,7 +113,7 @@ def write_provenance(out_dir: Path, *, dataset: str, country: str, version: str,
         "sources": clean_sources,
         "files": {Path(f).name: file_record(Path(f)) for f in files},
         "notes": dict(notes or {}),
-        "request": json.loads(json_dumps(redact_params(request))) if request else None,
+        "request": json.loads(json_dumps(_redact_tree(request))) if request else None,
     }
     dest = Path(out_dir) / "provenance.json"
     with atomic_path(dest) as tmp:
