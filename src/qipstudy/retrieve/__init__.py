@@ -35,7 +35,7 @@ class Spec:
 
     files: Mapping[str, Any]
     download: Callable[..., Retrieved]
-    options: Mapping[str, Any] | None
+    options: Mapping[str, Any]
     country_keys: tuple[str, ...]
 
     @property
@@ -43,8 +43,6 @@ class Spec:
         """The closed JSON schema of the dataset's `options` (client options + shared HTTP options)."""
         from . import http
 
-        if self.options is None:  # MERGE-PENDING: the boundaries client's schema arrives with its branch
-            return {"type": "object"}
         return http.options_schema(self.options["properties"])
 
 
@@ -60,7 +58,7 @@ DATASETS: dict[str, Spec] = {
                 ("sources.qip_mission", "mission")),
     "iati": Spec({"activities.csv": iati.REQUIRED_COLUMNS}, iati.download, iati.OPTIONS_SCHEMA,
                  ("sources.iati_recipient_country",)),
-    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download, getattr(boundaries, "OPTIONS_SCHEMA", None),
+    "boundaries": Spec({"adm3.gpkg": "boundaries"}, boundaries.download, boundaries.OPTIONS_SCHEMA,
                        _BOUNDARY_KEYS),
     "osm": Spec({"roads.gpkg": osm.ROAD_COLUMNS, "waterways.gpkg": osm.WATER_COLUMNS}, osm.download,
                 osm.OPTIONS_SCHEMA, _EXTENT_KEYS),

@@ -72,6 +72,8 @@ __all__ = [
 ]
 
 HDX_API = "https://data.humdata.org/api/3/action"
+# What replaces the download when HDX / geoBoundaries cannot be reached (named in the offline error).
+USER_FILE_HINT = "the COD-AB boundaries as distributed (a .zip of shapefiles, a folder, a .shp or a .gpkg)"
 GEOBOUNDARIES_API = "https://www.geoboundaries.org/api/current/gbOpen"
 
 # Country-file keys naming boundary fields; the three name fields are required everywhere.
@@ -453,7 +455,7 @@ def _package_show(client: HttpClient, api: str, dataset: str) -> Mapping[str, An
 
 
 def _download_hdx(country, options, out_dir, client, version) -> Retrieved:
-    api = str(options.get("hdx_url", HDX_API)).rstrip("/")
+    api = str(options.get("base_url") or HDX_API).rstrip("/")
     dataset = options.get("dataset") or (country.get("sources") or {}).get("hdx_cod_ab_dataset")
     if not dataset:
         raise RetrieveError(f"config/countries/{country.get('iso3')}.yaml: key 'sources.hdx_cod_ab_dataset' is not set "
@@ -520,7 +522,7 @@ def _gb_level(client: HttpClient, meta: Mapping[str, Any], iso3: str, level: str
 
 def _download_geoboundaries(country, options, out_dir, client, version) -> Retrieved:
     """geoBoundaries ADM3 carries no parent names: they are joined from ADM1/ADM2 by location."""
-    api = str(options.get("geoboundaries_url", GEOBOUNDARIES_API)).rstrip("/")
+    api = str(options.get("base_url") or GEOBOUNDARIES_API).rstrip("/")
     iso3 = options.get("iso3") or (country.get("sources") or {}).get("geoboundaries_iso3") or country["iso3"]
     cache = Path(options.get("cache_dir") or Path(out_dir) / ".download")
     names = configured_fields(country)
@@ -569,11 +571,35 @@ def _download_geoboundaries(country, options, out_dir, client, version) -> Retri
                             "edition_years": {str(y): e for y, e in years.items()}})
 
 
+OPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Options of the `boundaries` dataset (OCHA COD-AB on HDX, or geoBoundaries).",
+    "properties": {
+        "provider": {"type": "string", "enum": ["hdx", "geoboundaries"], "default": "hdx",
+                     "description": "hdx: OCHA COD-AB via HDX's CKAN API (the paper's source); geoboundaries: gbOpen."},
+        "base_url": {"type": ["string", "null"], "default": None,
+                     "description": f"Root of the provider's API (a mirror or a test server); null: {HDX_API} "
+                                    f"(hdx) or {GEOBOUNDARIES_API} (geoboundaries)."},
+        "dataset": {"type": ["string", "null"], "default": None,
+                    "description": "HDX dataset name; null: the country's sources.hdx_cod_ab_dataset."},
+        "resource_pattern": {"type": ["string", "null"], "default": None,
+                             "description": "Regular expression choosing the HDX resource (file) when several fit."},
+        "iso3": {"type": ["string", "null"], "default": None,
+                 "description": "geoBoundaries ISO3 code; null: sources.geoboundaries_iso3, else iso3."},
+        "layer": {"type": ["string", "null"], "default": None,
+                  "description": "Layer of the admin-3 polygons; null: the country's boundaries.cod_ab_layer."},
+        "fields": {"type": ["object", "null"], "additionalProperties": {"type": "string"}, "default": None,
+                   "description": "Fields of another edition: {country-file key (admin1_field, ...): source field}."},
+    },
+}
+
+
 def download(*, country: Mapping[str, Any], options: Mapping[str, Any], out_dir: Path,
              version: str) -> Retrieved:
     """`provider`: hdx (OCHA COD-AB, default, the paper's) or geoboundaries."""
     provider = options.get("provider", "hdx")
-    client = HttpClient.from_options(options)
+    client = HttpClient.from_options(options, dataset="boundaries", user_file_hint=USER_FILE_HINT)
     if provider == "hdx":
         return _download_hdx(country, options, out_dir, client, version)
     if provider == "geoboundaries":
