@@ -49,6 +49,7 @@ OUTPUT_DATASETS: dict[str, tuple[str, ...]] = {
     "appendix_figure1_covariate_histograms": COVARIATE_DATASETS,
     "appendix_figure2_covariate_correlations": COVARIATE_DATASETS,
     "balance_{outcome}": COVARIATE_DATASETS,
+    "inference": COVARIATE_DATASETS,  # inference/<outcome>/inference.{csv,tex,md}
     "inference_{outcome}": COVARIATE_DATASETS,
     "permutations_{outcome}": COVARIATE_DATASETS,
     # The variants swap in UCDP events and WorldPop population.
@@ -180,8 +181,9 @@ def read_sources(path: Path) -> dict:
         path = sources_path(path.with_suffix("") if path.suffix in (".csv", ".png", ".pdf", ".md", ".tex")
                             else path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no sources sidecar; the rule that writes {path.name.removesuffix('.sources.json')} "
-                                "must call qipstudy.sources.write_sources (or pass sources= to write_table/save_figure)")
+        output = path.name.removesuffix(".sources.json")
+        raise FileNotFoundError(f"{path}: no sources sidecar; the rule that writes {output} must call "
+                                "qipstudy.sources.write_sources (or pass sources= to write_table/save_figure)")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         return normalise_sources(record["inputs"])
