@@ -35,7 +35,8 @@ from .adjust import p_adjust
 from .rmath import r_pretty
 
 __all__ = ["plot_r_style", "plot_tiles", "plot_balance", "window_grid", "significance_class",
-           "with_matched_counts", "thin_support", "support_rule", "min_matched_pair",
+           "with_matched_counts", "thin_support", "support_rule", "min_matched_pair", "legend_handles",
+           "LEGEND_HANDLER_MAP",
            "MATCHED_COUNTS", "HATCH_SOLID", "HATCH_DASHED", "HATCH_NONE", "THIN_SUPPORT"]
 
 #: ``gid`` of the per-window Rectangle patches drawn by :func:`plot_r_style`, by class.
@@ -193,9 +194,13 @@ class _HatchLinesHandler(HandlerBase):
         return [box, *lines]
 
 
-def _legend_below(ax: Axes, handles, *, ncol: int = 2, handler_map=None) -> None:
+#: Draws the :func:`legend_handles` proxies of the R-style hatching.
+LEGEND_HANDLER_MAP = {_HatchLines: _HatchLinesHandler()}
+
+
+def _legend_below(ax: Axes, handles, *, ncol: int = 2) -> None:
     leg = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol,
-                    fontsize=7, frameon=False, handler_map=handler_map, handlelength=3.0,
+                    fontsize=7, frameon=False, handler_map=LEGEND_HANDLER_MAP, handlelength=3.0,
                     handleheight=1.4)
     leg.set_gid("mwa-legend")
 
@@ -211,6 +216,32 @@ def _thin_handle(min_matched, color: str) -> Patch:
     return Patch(facecolor="none", edgecolor=color, hatch=_THIN_HATCH, linewidth=0.0,
                  label=f"thin support: {support_rule(min_matched)}")
 
+
+
+def legend_handles(style: str, *, alpha1: float = 0.05, alpha2: float = 0.1, plot_nas: bool = True,
+                   adjust: str = "none", min_matched=None) -> list:
+    """The legend entries of a heatmap (``style`` "r" or "tiles"), for one shared legend under
+    small multiples: ``fig.legend(handles=..., handler_map=LEGEND_HANDLER_MAP)``."""
+    thin = [] if min_matched is None else [_thin_handle(min_matched, _THIN_COLOR[style])]
+    if style == "r":
+        na = ", or no estimate (drawn as 0)" if plot_nas else ", or no estimate"
+        handles = [_HatchLines("-", f"solid hatching: p > {alpha2:g}{na}")]
+        if alpha2 > alpha1:
+            handles.append(_HatchLines("--", f"dashed hatching: {alpha1:g} < p ≤ {alpha2:g}"))
+        handles.append(Patch(facecolor="none", edgecolor="0.4", linewidth=0.6, label=f"no hatching: p ≤ {alpha1:g}"))
+        return handles + thin
+    if style == "tiles":
+        adj = "" if str(adjust).lower() == "none" else f", {adjust}-adjusted"
+        handles = [Patch(facecolor="none", edgecolor="black", linewidth=1.5,
+                         label=f"framed, value shown: p ≤ {alpha1:g}{adj}")]
+        if alpha2 > alpha1:
+            handles.append(Patch(facecolor="none", edgecolor="0.25", hatch="///", linewidth=0.0,
+                                 label=f"hatched: {alpha1:g} < p ≤ {alpha2:g}"))
+        handles.append(Patch(facecolor="none", edgecolor="0.8", linewidth=0.6,
+                             label=f"no frame, no value: p > {max(alpha1, alpha2):g}"))
+        handles.append(Patch(facecolor="0.75", edgecolor="none", label="grey: no estimate (NA)"))
+        return handles + thin
+    raise ValueError(f"style must be 'r' or 'tiles', not {style!r}")
 
 def _fmt_window(v: float) -> str:
     """Tick label for a window size: integers without a decimal point."""
@@ -344,15 +375,8 @@ def plot_r_style(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float
                                 linestyles=ls, gid=f"mwa-hatch-lines-{style}")
             ax.add_collection(lc, autolim=False)
     if legend:
-        na = ", or no estimate (drawn as 0)" if plot_nas else ", or no estimate"
-        handles = [_HatchLines("-", f"solid hatching: p > {alpha2:g}{na}")]
-        if alpha2 > alpha1:
-            handles.append(_HatchLines("--", f"dashed hatching: {alpha1:g} < p ≤ {alpha2:g}"))
-        handles.append(Patch(facecolor="none", edgecolor="0.4", linewidth=0.6,
-                             label=f"no hatching: p ≤ {alpha1:g}"))
-        if min_matched is not None:
-            handles.append(_thin_handle(min_matched, _THIN_COLOR["r"]))
-        _legend_below(ax, handles, ncol=1, handler_map={_HatchLines: _HatchLinesHandler()})
+        handles = legend_handles("r", alpha1=alpha1, alpha2=alpha2, plot_nas=plot_nas, min_matched=min_matched)
+        _legend_below(ax, handles, ncol=1)
     return fig
 
 
@@ -362,10 +386,11 @@ def plot_tiles(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float =
     """One tile per window: diverging colours centred at 0, effect printed where p ≤ alpha1.
 
     Marginal windows (alpha1 < p ≤ alpha2) are hatched and windows without an estimate are grey,
-    so significance is readable without the contour's interpolation between windows. With
+    so significance is readable without the contour's interpolation between windows; ``legend``
+    (or, for small multiples, one :func:`legend_handles` legend) says which mark means what. With
     ``min_matched`` (treated, control; the estimates need :data:`MATCHED_COUNTS`), windows with
     fewer matched wakes are cross-hatched in black (gid :data:`THIN_SUPPORT`) and their printed
-    effect is put in parentheses. ``legend`` names every mark below the axes.
+    effect is put in parentheses.
     """
     t_vals, s_vals, est, pv = window_grid(estimates, adjust)
     thin = _thin_grid(estimates, t_vals, s_vals, min_matched)
@@ -416,20 +441,11 @@ def plot_tiles(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float =
     ax.set_yticks(np.arange(nt), [_fmt_window(v) for v in t_vals])
     ax.set_xlabel("Spatial window (km)")
     ax.set_ylabel(f"Temporal window ({t_unit})")
-    adj = "" if str(adjust).lower() == "none" else f", {adjust}-adjusted"
-    marginal = f"hatched: {alpha1:g} < p ≤ {alpha2:g}; " if alpha2 > alpha1 else ""
-    note = f"value shown: p ≤ {alpha1:g}{adj}; {marginal}blank: p > {alpha2:g}; grey: no estimate"
-    ax.set_title(note if title is None else f"{title}\n{note}", fontsize=8)
+    if title is not None:
+        ax.set_title(title, fontsize=9)
     if legend:
-        handles = [Patch(facecolor="none", edgecolor="black", linewidth=1.5,
-                         label=f"framed, value shown: p ≤ {alpha1:g}{adj}")]
-        if alpha2 > alpha1:
-            handles.append(Patch(facecolor="none", edgecolor="0.25", hatch="///", linewidth=0.0,
-                                 label=f"hatched: {alpha1:g} < p ≤ {alpha2:g}"))
-        handles.append(Patch(facecolor="0.75", edgecolor="none", label="grey: no estimate (NA)"))
-        if min_matched is not None:
-            handles.append(_thin_handle(min_matched, _THIN_COLOR["tiles"]))
-        _legend_below(ax, handles, ncol=1)
+        _legend_below(ax, legend_handles("tiles", alpha1=alpha1, alpha2=alpha2, adjust=adjust,
+                                         min_matched=min_matched), ncol=1)
     return fig
 
 

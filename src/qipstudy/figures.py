@@ -4,12 +4,13 @@ Every builder returns its matplotlib Figure and, given a `stem`, writes `stem.pn
 through :func:`save_figure` (atomic, without time stamps, so reruns give identical files), and
 beside them `stem.csv`, the numbers the figure plots (bin counts, points, window estimates), so
 that a figure can be checked and redrawn without the code. Given `sources` ({dataset: mode},
-from :func:`qipstudy.sources.sources_of`), a figure resting on synthetic inputs says so in a
-footer line, and `stem.sources.json` records its inputs.
+from :func:`qipstudy.sources.sources_of`), a figure resting on synthetic inputs says so under its
+title, and `stem.sources.json` records its inputs.
 """
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -81,14 +82,20 @@ SYNTHETIC_LABEL_GID = "synthetic-label"
 
 
 def mark_synthetic(fig: matplotlib.figure.Figure, sources: Mapping | None) -> str:
-    """Add the synthetic-data footer to `fig` when `sources` has a synthetic input; returns it.
+    """Put the synthetic-data label under `fig`'s overall title when `sources` has a synthetic
+    input (the title is created if there is none); returns the label ("" for real inputs).
 
-    Idempotent: a figure that already carries the footer is left as it is.
+    Idempotent: a figure that already carries the label is left as it is.
     """
     note = synthetic_note(sources)
-    if note and not any(t.get_gid() == SYNTHETIC_LABEL_GID for t in fig.texts):
-        fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8, fontweight="bold", color="#B2182B",
-                 wrap=True, gid=SYNTHETIC_LABEL_GID)
+    if not note:
+        return ""
+    current = fig.get_suptitle()
+    if note.splitlines()[0][:40] in current.replace("\n", " "):
+        return note
+    wrapped = "\n".join(textwrap.wrap(note, width=max(60, int(fig.get_figwidth() * 14))))
+    title = fig.suptitle(f"{current}\n{wrapped}" if current else wrapped)
+    title.set_gid(SYNTHETIC_LABEL_GID)
     return note
 
 
@@ -101,8 +108,8 @@ def save_figure(fig: matplotlib.figure.Figure, stem: Path, *, data: pd.DataFrame
     """Write `stem.png` (150 dpi) and `stem.pdf` atomically; returns the paths written.
 
     `data`: the numbers the figure plots, written as `stem.csv`. `sources` ({dataset: mode}):
-    the footer "SYNTHETIC DATA …" is drawn when any input is synthetic, and `stem.sources.json`
-    records the inputs. Time stamps and the software version are left out of the metadata so
+    the label "SYNTHETIC DATA …" goes under the figure's title when any input is synthetic, and
+    `stem.sources.json` records the inputs. Time stamps and the software version are left out of the metadata so
     that a rerun with the same inputs writes byte-identical files and Snakemake sees nothing new.
     """
     stem = Path(stem)
@@ -495,13 +502,22 @@ def _draw_heatmap(ax, estimates, *, style, t_unit, alpha1, alpha2, zlim, title, 
 
     if style == "tiles":
         plotting.plot_tiles(estimates, t_unit=t_unit, alpha1=alpha1, alpha2=alpha2, adjust="none", ax=ax,
-                            title=title, min_matched=min_matched)
+                            title=title, min_matched=min_matched, legend=False)
     elif style == "r":
         plotting.plot_r_style(estimates, t_unit=t_unit, alpha1=alpha1, alpha2=alpha2, zlim=zlim,
-                              plot_nas=True, adjust="none", ax=ax, min_matched=min_matched)
+                              plot_nas=True, adjust="none", ax=ax, min_matched=min_matched, legend=False)
         ax.set_title(title, loc="left")
     else:
         raise ValueError(f"style must be 'tiles' or 'r', not {style!r}")
+
+
+def _heatmap_legend(fig, *, style, alpha1, alpha2, min_matched) -> None:
+    """One legend under all panels, naming every mark (hatching, thin support)."""
+    from matchedwake import plotting
+
+    handles = plotting.legend_handles(style, alpha1=alpha1, alpha2=alpha2, plot_nas=True, min_matched=min_matched)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7, frameon=False,
+               handler_map=plotting.LEGEND_HANDLER_MAP, handlelength=3.0, handleheight=1.4)
 
 
 def _finite_range(frames) -> tuple[float, float] | None:
@@ -562,10 +578,11 @@ def heatmaps(estimates_by_outcome: Mapping[str, pd.DataFrame], stem: Path | None
         raise ValueError(f"style must be 'tiles' or 'r', not {style!r}")
     titles = {**OUTCOME_LABELS, **dict(titles or {})}
     with _style():
-        fig, axes = _grid(len(estimates_by_outcome), ncols, panel=(4.2, 4.4))
+        fig, axes = _grid(len(estimates_by_outcome), ncols, panel=(4.2, 3.6))
         for ax, (outcome, est) in zip(axes, estimates_by_outcome.items()):
             _draw_heatmap(ax, est, style=style, t_unit=t_unit, alpha1=alpha1, alpha2=alpha2, zlim=None,
                           title=titles.get(outcome, outcome), min_matched=min_matched)
+        _heatmap_legend(fig, style=style, alpha1=alpha1, alpha2=alpha2, min_matched=min_matched)
     data = heatmap_data(estimates_by_outcome, panel="outcome", alpha1=alpha1, alpha2=alpha2,
                         min_matched=min_matched)
     return _finish(fig, stem, data, sources)
@@ -593,10 +610,11 @@ def cross_country_heatmaps(estimates_by_country: Mapping[str, pd.DataFrame], out
                                 for name, est in estimates_by_country.items()}
     zlim = _finite_range(estimates_by_country.values()) if style == "r" else None
     with _style():
-        fig, axes = _grid(len(estimates_by_country), ncols, panel=(4.2, 4.4))
+        fig, axes = _grid(len(estimates_by_country), ncols, panel=(4.2, 3.6))
         for ax, (country, est) in zip(axes, estimates_by_country.items()):
             _draw_heatmap(ax, est, style=style, t_unit=t_unit, alpha1=alpha1, alpha2=alpha2, zlim=zlim,
                           title=country, min_matched=min_matched)
+        _heatmap_legend(fig, style=style, alpha1=alpha1, alpha2=alpha2, min_matched=min_matched)
         heading = title or f"Effect of QIPs on {OUTCOME_LABELS.get(outcome, outcome).lower()}, by country"
         if min_matched is not None and thin == "exclude":
             from matchedwake.plotting import support_rule

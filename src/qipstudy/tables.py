@@ -19,8 +19,15 @@ import numpy as np
 import pandas as pd
 
 from qipstudy.atomic import write_with
-from qipstudy.sources import describe_sources, input_status, normalise_sources, sources_of
-from qipstudy.sources import synthetic_datasets, synthetic_note, write_sources
+from qipstudy.sources import (
+    describe_sources,
+    input_status,
+    normalise_sources,
+    sources_of,
+    synthetic_datasets,
+    synthetic_note,
+    write_sources,
+)
 
 # Closed vocabularies of the QIP file (data contract), in the printed row order of the paper.
 ACTIVITY_TYPES = (
