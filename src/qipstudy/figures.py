@@ -521,11 +521,15 @@ def _heatmap_legend(fig, *, style, alpha1, alpha2, min_matched) -> None:
 
 
 def _finite_range(frames) -> tuple[float, float] | None:
+    """The shared colour range of R-style panels; it includes 0 when a window has no estimate,
+    because R's plot draws such windows as 0 (outside the range they would be left blank)."""
     values = np.concatenate([pd.to_numeric(f["estimate"], errors="coerce").to_numpy(float) for f in frames])
-    values = values[np.isfinite(values)]
-    if not len(values):
+    finite = values[np.isfinite(values)]
+    if not len(finite):
         return None
-    lo, hi = float(values.min()), float(values.max())
+    if len(finite) < len(values):
+        finite = np.append(finite, 0.0)
+    lo, hi = float(finite.min()), float(finite.max())
     return (lo, hi) if lo < hi else (lo - 0.5, hi + 0.5)
 
 

@@ -733,9 +733,9 @@ def reproduction_report(comparisons: Mapping[str, pd.DataFrame], path: Path, *,
         lines += [f"## {title}", "", _section_wording(sources_by_table.get(table_id)), ""]
         if status[table_id] in ("synthetic", "partly synthetic"):
             counts = comp["status"].value_counts()
-            lines += [f"Shape: {len(comp)} published cells; {counts.get('missing', 0)} published rows' cells have "
-                      f"no produced counterpart and {counts.get('extra', 0)} produced cells have no published one. "
-                      "Values are not compared.", ""]
+            lines += [f"Shape: {len(comp)} cells; {counts.get('missing', 0)} published cells have no produced row "
+                      f"and {counts.get('extra', 0)} produced cells have no published row. Values are not compared.",
+                      ""]
             continue
         n_match = int((comp["status"] == "match").sum())
         lines += [f"{n_match} of {len(comp)} cells match the published values within tolerance.", ""]

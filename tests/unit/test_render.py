@@ -525,6 +525,8 @@ def test_reproduction_report_words_each_table_by_its_inputs(tmp_path):
             "world; real: qip (user file), acled (downloaded from the provider), boundaries (user file)): its "
             "numbers are not expected to match") in text
     assert "| QIPs | nightlights |" not in text and tables.KNOWN_REASONS["table2_conditional_means"] not in text
+    assert ("Shape: 20 cells; 0 published cells have no produced row and 0 produced cells have no published row. "
+            "Values are not compared.") in text
     # all synthetic: the blanket label, and every table shape only
     text = tables.reproduction_report(comparisons, tmp_path / "all.md", sources_by_table={
         t: render.sources_of(t, SYNTHETIC_RUN) for t in comparisons})
