@@ -326,7 +326,16 @@ def map_events(events: pd.DataFrame, admin1, roads, towns, study_regions: Sequen
     """
     import geopandas as gpd  # heavy import only for the map
 
+    if admin1_field not in admin1.columns:
+        raise ValueError(f"Figure 4: the boundaries have no field {admin1_field!r} (country file "
+                         f"boundaries.admin1_field); they have {', '.join(map(str, admin1.columns))}")
+    if len(admin1) == 0 or admin1.geometry.is_empty.all():
+        raise ValueError("Figure 4: the boundaries file has no polygons: nothing to draw the events on")
     regions = dissolve_admin1(admin1, admin1_field)
+    unknown = sorted(set(study_regions) - set(regions[admin1_field].astype(str)))
+    if unknown:
+        warnings.warn(f"Figure 4: study region(s) {unknown} are not among the admin-1 names "
+                      f"({admin1_field}) of the boundaries and are not shaded", stacklevel=2)
     towns = pd.DataFrame(list(towns) if not isinstance(towns, pd.DataFrame) else towns)
     if towns.empty:
         towns = pd.DataFrame(columns=["name", "lat", "lon"])
@@ -500,6 +509,12 @@ def histogram_event_dates(events: pd.DataFrame, stem: Path | None = None, *, bin
 def _draw_heatmap(ax, estimates, *, style, t_unit, alpha1, alpha2, zlim, title, min_matched=None):
     from matchedwake import plotting  # written alongside; imported late so tables work without it
 
+    if len(estimates) == 0:  # an outcome without any window: say so instead of failing the figure
+        ax.text(0.5, 0.5, "no estimates", ha="center", va="center", color="#555555", transform=ax.transAxes,
+                gid="empty-panel")
+        ax.set_axis_off()
+        ax.set_title(title, loc="left")
+        return
     if style == "tiles":
         plotting.plot_tiles(estimates, t_unit=t_unit, alpha1=alpha1, alpha2=alpha2, adjust="none", ax=ax,
                             title=title, min_matched=min_matched, legend=False)

@@ -669,6 +669,18 @@ def test_empty_and_constant_inputs_draw_and_say_so(sample_events, tmp_path):
         tables.table_conditional_means(covariate_events().drop(columns="nl"))
     with pytest.raises(ValueError, match="no outcomes to draw"):
         figures.heatmaps({})
+    fig = figures.heatmaps({"civilians": grid_estimates(1), "battles": grid_estimates(2).iloc[:0]})
+    assert [[t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title(loc="left") == "Battles"] == [
+        ["no estimates"]]  # and the other panel is still drawn
+    plt.close(fig)
+    admin = gpd.GeoDataFrame({"ADM1_FR": ["Mopti"]}, geometry=[box(-5, 13, 1, 18)], crs="EPSG:4326")
+    with pytest.raises(ValueError, match=r"Figure 4: the boundaries have no field 'admin1Name' \(country file "
+                                         r"boundaries.admin1_field\); they have ADM1_FR, geometry"):
+        figures.map_events(sample_events, admin, None, [], ["Mopti"], None, admin1_field="admin1Name")
+    with pytest.raises(ValueError, match="the boundaries file has no polygons"):
+        figures.map_events(sample_events, admin.iloc[:0], None, [], ["Mopti"], None)
+    with pytest.warns(UserWarning, match=r"study region\(s\) \['Mopti '\] are not among the admin-1 names"):
+        plt.close(figures.map_events(sample_events, admin, None, [], ["Mopti "], None))
 
 
 # ---------------------------------------------------------------------------------------------
