@@ -37,6 +37,7 @@ This module adds three things:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -293,17 +294,64 @@ def permutation_inference(result, n_permutations: int = 999, seed: int = 0) -> p
 
 
 # ------------------------------------------------------------------ balance
+class ConstantCovariateWarning(UserWarning):
+    """A matching variable is (near-)constant in some windows: its SMD is undefined or fragile."""
+
+
+#: ``smd_status`` of :func:`balance_table`: why a standardized mean difference is what it is.
+SMD_STATUS = {
+    "ok": "defined",
+    "factor": "factor variable: no mean, matched exactly by CEM",
+    "constant": "constant in the window: SD 0, SMD undefined",
+    "separated": "constant within treated and within control, different values: SD 0, SMD undefined",
+    "near-constant": "near-constant: most wakes share one value, the SMD rests on a few wakes",
+    "no data": "no treated or no control wake with a value: SMD undefined",
+}
+_SD_REL_TOL = 1e-12  # a pooled SD this small relative to the values' magnitude counts as 0
+
+
 def _smd(mt: float, mc: float, sd: float) -> float:
-    """(mt − mc)/sd; with sd = 0 (each group constant) 0 for equal means, else ±inf."""
-    if math.isnan(mt) or math.isnan(mc) or math.isnan(sd):
+    """(mt − mc)/sd, NaN unless all three are finite and sd > 0."""
+    if not (math.isfinite(mt) and math.isfinite(mc) and math.isfinite(sd)) or sd <= 0:
         return math.nan
-    if sd > 0:
-        return (mt - mc) / sd
-    return 0.0 if mt == mc else math.copysign(math.inf, mt - mc)
+    return (mt - mc) / sd
+
+
+def _modal_share(x: np.ndarray) -> float:
+    """Share of the (non-missing) values equal to the most frequent one."""
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan
+    _, counts = np.unique(x, return_counts=True)
+    return float(counts.max()) / x.size
+
+
+def _warn_degenerate(rows: list[list], n_windows: int, near_constant_share: float) -> None:
+    """One warning per matching variable that is constant or near-constant in some window."""
+    by_var: dict[str, dict[str, int]] = {}
+    for row in rows:
+        variable, status = row[2], row[-1]
+        if status in ("constant", "separated", "near-constant"):
+            by_var.setdefault(variable, {}).setdefault(status, 0)
+            by_var[variable][status] += 1
+    for variable, counts in by_var.items():
+        parts = []
+        undefined = counts.get("constant", 0) + counts.get("separated", 0)
+        if undefined:
+            parts.append(f"constant in {undefined} of {n_windows} windows (standard deviation 0: "
+                         "SMD undefined there)")
+        if counts.get("near-constant"):
+            parts.append(f"near-constant in {counts['near-constant']} of {n_windows} windows "
+                         f"(at least {near_constant_share:.0%} of the wakes share one value: SMD fragile)")
+        advice = (" A covariate without spread cannot be balanced or matched on: check how it was built."
+                  if undefined else "")
+        warnings.warn(f"balance: matching variable {variable!r} is " + "; ".join(parts) + "." + advice,
+                      ConstantCovariateWarning, stacklevel=3)
 
 
 def balance_table(result_or_wakes, *, match_columns=None, tcm: bool | None = None,
-                  estimation_controls=None, match_default: bool | None = None) -> pd.DataFrame:
+                  estimation_controls=None, match_default: bool | None = None,
+                  near_constant_share: float = 0.95) -> pd.DataFrame:
     """Covariate balance per window and matching variable, before and after matching.
 
     Standardized mean difference (treated − control) / s, with s = √((s²_T + s²_C)/2) from the
@@ -311,9 +359,18 @@ def balance_table(result_or_wakes, *, match_columns=None, tcm: bool | None = Non
     before matching unweighted over all wakes, after matching CEM-weighted over the matched
     wakes. Factor (Categorical) variables have no mean: their SMDs are NaN (CEM matches them
     exactly anyway). L1 and common support before/after are the matching table's (R-rounded).
+
+    Degenerate variables never give an infinite or arbitrary SMD: when s is 0 (the variable is
+    constant in the window, or constant within each group) both SMDs are NaN; ``smd_status``
+    (keys of :data:`SMD_STATUS`) says why, ``sd_pooled`` holds s, and a
+    :class:`ConstantCovariateWarning` names each such variable. A variable whose most frequent
+    value covers at least ``near_constant_share`` of the window's wakes keeps its SMD but is
+    flagged ``near-constant`` (and warned about): its SD rests on a few wakes.
     Accepts a :class:`MatchedWakeResult` (options from its parameters, overridable) or a wakes
     table with ``match_columns``.
     """
+    if not 0 < near_constant_share <= 1:
+        raise ValueError(f"near_constant_share must be in (0, 1], got {near_constant_share!r}")
     if hasattr(result_or_wakes, "wakes") and hasattr(result_or_wakes, "parameters"):
         wakes = result_or_wakes.wakes
         o = _options(result_or_wakes)
@@ -337,9 +394,11 @@ def balance_table(result_or_wakes, *, match_columns=None, tcm: bool | None = Non
         values[v] = as_match_variable(wakes[v])
     g_all = wakes["treatment"].to_numpy(dtype=np.int64)
     rows = []
+    n_windows = 0
     for d in window_designs(wakes, match_columns=match_columns, estimation="lm",
                             estimation_controls=estimation_controls, tcm=tcm,
                             match_default=match_default, fit=False):
+        n_windows += 1
         g = g_all[d.rows]
         tr, co = g == 1, g == 0
         m = d.matched
@@ -350,23 +409,36 @@ def balance_table(result_or_wakes, *, match_columns=None, tcm: bool | None = Non
         for v in m_vars:
             x_all, is_factor = values[v]
             if is_factor:
-                rows.append(common + [v, True] + [math.nan] * 6 + tail)
+                rows.append(common + [v, True] + [math.nan] * 6 + tail + [math.nan, "factor"])
                 continue
             x = x_all[d.rows]
             with np.errstate(invalid="ignore", divide="ignore"):
-                mt0 = float(np.nanmean(x[tr])) if tr.any() else math.nan
-                mc0 = float(np.nanmean(x[co])) if co.any() else math.nan
-                vt = np.nanvar(x[tr], ddof=1) if tr.sum() > 1 else 0.0
-                vc = np.nanvar(x[co], ddof=1) if co.sum() > 1 else 0.0
+                has_t, has_c = bool((tr & ~np.isnan(x)).any()), bool((co & ~np.isnan(x)).any())
+                mt0 = float(np.nanmean(x[tr])) if has_t else math.nan
+                mc0 = float(np.nanmean(x[co])) if has_c else math.nan
+                vt = np.nanvar(x[tr], ddof=1) if (tr & ~np.isnan(x)).sum() > 1 else 0.0
+                vc = np.nanvar(x[co], ddof=1) if (co & ~np.isnan(x)).sum() > 1 else 0.0
                 sd = math.sqrt((float(vt) + float(vc)) / 2.0)
                 mt1 = mc1 = math.nan
                 sel_t, sel_c = m & tr & ~np.isnan(x), m & co & ~np.isnan(x)
                 if sel_t.any() and sel_c.any():
                     mt1 = float(np.average(x[sel_t], weights=w[sel_t]))
                     mc1 = float(np.average(x[sel_c], weights=w[sel_c]))
+            finite = x[~np.isnan(x)]
+            scale = max(1.0, float(np.max(np.abs(finite)))) if finite.size else 1.0
+            if not (has_t and has_c):
+                status = "no data"
+            elif sd <= _SD_REL_TOL * scale:
+                status = "constant" if float(np.ptp(finite)) <= _SD_REL_TOL * scale else "separated"
+                sd = 0.0
+            elif _modal_share(x) >= near_constant_share:
+                status = "near-constant"
+            else:
+                status = "ok"
             rows.append(common + [v, False, mt0, mc0, _smd(mt0, mc0, sd), mt1, mc1,
-                                  _smd(mt1, mc1, sd)] + tail)
+                                  _smd(mt1, mc1, sd)] + tail + [sd, status])
+    _warn_degenerate(rows, n_windows, near_constant_share)
     return pd.DataFrame(rows, columns=[
         "t_window", "spat_window", "variable", "factor", "mean_treated_pre", "mean_control_pre",
         "smd_pre", "mean_treated_post", "mean_control_post", "smd_post", "L1_pre", "L1_post",
-        "commonSupport_pre", "commonSupport_post"])
+        "commonSupport_pre", "commonSupport_post", "sd_pooled", "smd_status"])

@@ -1,7 +1,8 @@
 """One import point for the render rules: the table builders and the figure builders.
 
 The logic lives in :mod:`qipstudy.tables` (CSV + LaTeX + Markdown, comparison with the published
-numbers) and :mod:`qipstudy.figures` (PNG + PDF in one style); this module only re-exports them.
+numbers), :mod:`qipstudy.figures` (PNG + PDF in one style, with the plotted numbers as CSV) and
+:mod:`qipstudy.sources` (which inputs each output rests on); this module only re-exports them.
 """
 from qipstudy.figures import (  # noqa: F401
     correlation_matrix,
@@ -11,11 +12,15 @@ from qipstudy.figures import (  # noqa: F401
     histogram_covariates,
     histogram_event_dates,
     map_events,
+    permutation_histograms,
     save_figure,
 )
+from qipstudy.sources import read_sources, sources_of, write_sources  # noqa: F401
 from qipstudy.tables import (  # noqa: F401
     compare_table,
     compare_with_published,
+    exclude_thin_windows,
+    load_estimates,
     load_published,
     reproduction_report,
     table_aid_by_category,
@@ -24,13 +29,15 @@ from qipstudy.tables import (  # noqa: F401
     table_cross_country,
     table_qip_funding,
     table_significant_windows,
+    write_reproduction_report,
     write_table,
 )
 
 __all__ = [
     "compare_table", "compare_with_published", "correlation_matrix", "cross_country_heatmaps",
-    "figure_attacks", "heatmaps", "histogram_covariates", "histogram_event_dates", "load_published",
-    "map_events", "reproduction_report", "save_figure", "table_aid_by_category", "table_conditional_means",
+    "exclude_thin_windows", "figure_attacks", "heatmaps", "histogram_covariates", "histogram_event_dates",
+    "load_estimates", "load_published", "map_events", "permutation_histograms", "read_sources",
+    "reproduction_report", "save_figure", "sources_of", "table_aid_by_category", "table_conditional_means",
     "table_covariate_summary", "table_cross_country", "table_qip_funding", "table_significant_windows",
-    "write_table",
+    "write_reproduction_report", "write_sources", "write_table",
 ]

@@ -3,11 +3,15 @@ with the published numbers.
 
 Builders return DataFrames whose columns and row labels are those of the published CSVs in
 `resources/published/sauter2022/`, so a produced table can be compared row by row with the printed
-one. They write nothing unless given a `stem`; then they call :func:`write_table`.
+one. They write nothing unless given a `stem`; then they call :func:`write_table`, which with
+`sources` ({dataset: mode}) labels a caption resting on synthetic inputs and records the inputs in
+`stem.sources.json`. Window tables can carry each window's matched treated/control counts
+(:func:`load_estimates`) and flag or exclude windows below a minimum support (`min_matched`).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +19,15 @@ import numpy as np
 import pandas as pd
 
 from qipstudy.atomic import write_with
+from qipstudy.sources import (
+    describe_sources,
+    input_status,
+    normalise_sources,
+    sources_of,
+    synthetic_datasets,
+    synthetic_note,
+    write_sources,
+)
 
 # Closed vocabularies of the QIP file (data contract), in the printed row order of the paper.
 ACTIVITY_TYPES = (
@@ -78,6 +91,10 @@ def _format_cell(value, fmt: str | None) -> str:
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if fmt is not None and isinstance(value, (int, float, np.integer, np.floating)):
+        if fmt.endswith("d") and isinstance(value, (float, np.floating)):
+            if not float(value).is_integer():
+                return format(value, ".15g")
+            value = int(value)  # a count that went through a float column (outer join)
         return format(value, fmt)
     if isinstance(value, (float, np.floating)):
         return format(value, ".15g")
@@ -142,24 +159,123 @@ def to_markdown(df: pd.DataFrame, caption: str, *, formats: Mapping[str, str] | 
 
 
 def write_table(df: pd.DataFrame, stem: Path, caption: str, *,
-                formats: Mapping[str, str] | None = None) -> list[Path]:
-    """Write `stem.csv`, `stem.tex` and `stem.md` atomically; returns the three paths.
+                formats: Mapping[str, str] | None = None, sources: Mapping | None = None) -> list[Path]:
+    """Write `stem.csv`, `stem.tex` and `stem.md` atomically; returns the paths written.
 
     The CSV keeps full values (machine comparison); `formats` (column -> format spec such as
-    ".2f") only shapes the human-readable LaTeX and Markdown versions.
+    ".2f") only shapes the human-readable LaTeX and Markdown versions. `sources` ({dataset:
+    mode}): a caption resting on synthetic inputs says so, and `stem.sources.json` records them.
     """
     stem = Path(stem)
+    note = synthetic_note(sources)
+    if note:
+        caption = f"{caption} [{note}]"
     paths = [stem.with_name(stem.name + suffix) for suffix in (".csv", ".tex", ".md")]
     _write_text_atomic(paths[0], df.to_csv(index=False, lineterminator="\n"))
     _write_text_atomic(paths[1], to_latex(df, caption, formats=formats, label=f"tab:{stem.name}"))
     _write_text_atomic(paths[2], to_markdown(df, caption, formats=formats))
+    if sources is not None:
+        paths.append(write_sources(stem, sources))
     return paths
 
 
-def _maybe_write(df, stem, caption, formats):
+def _maybe_write(df, stem, caption, formats, sources=None):
     if stem is not None:
-        write_table(df, stem, caption, formats=formats)
+        write_table(df, stem, caption, formats=formats, sources=sources)
     return df
+
+
+# --------------------------------------------------------------------------------------------
+# Degenerate inputs and minimum support
+# --------------------------------------------------------------------------------------------
+
+class DegenerateInputWarning(UserWarning):
+    """A table or figure input without spread (constant, or without values): shown, and flagged."""
+
+
+def constant_columns(frame: pd.DataFrame, columns: Sequence[str], *, what: str) -> dict[str, str]:
+    """{column: why} for the columns with no values or a single value, each warned about once.
+
+    `what` names the table or figure in the warning. A missing column is an error that lists the
+    columns present.
+    """
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{what}: the covariates table has no column(s) {absent}; it has "
+                         f"{', '.join(map(str, frame.columns))}")
+    out = {}
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce").dropna()
+        if values.empty:
+            out[column] = f"no values (all {len(frame):,} missing)"
+        elif values.nunique() == 1:
+            out[column] = f"constant: all {len(values):,} values are {values.iat[0]:.6g} (SD 0)"
+        else:
+            continue
+        warnings.warn(f"{what}: covariate {column!r}: {out[column]}; it cannot tell events apart "
+                      "(check the raster or the layer it was built from)", DegenerateInputWarning, stacklevel=3)
+    return out
+
+
+MATCHED_TREATED, MATCHED_CONTROL = "n_treated_matched", "n_control_matched"
+ESTIMATE_VALUE_COLUMNS = ("estimate", "pvalue", "adj.r.squared")
+
+
+def load_estimates(estimates_csv: Path, matching_csv: Path | None = None) -> pd.DataFrame:
+    """An engine run's estimates table, with each window's matched counts when `matching_csv` is given.
+
+    The counts (`n_treated_matched`, `n_control_matched`) are the matching table's
+    `treatment_post`/`control_post`: the wakes each window's estimate rests on. Errors name the
+    file at fault.
+    """
+    from matchedwake.plotting import with_matched_counts
+
+    def read(path: Path, need: Sequence[str]) -> pd.DataFrame:
+        path = Path(path)
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: cannot read the table ({err})") from err
+        missing = [c for c in need if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: no column(s) {missing}; expected the engine's table with R mwa's column names")
+        return frame
+
+    estimates = read(estimates_csv, ("t_window", "spat_window", "estimate", "pvalue"))
+    if matching_csv is None:
+        return estimates
+    matching = read(matching_csv, ("t_window", "spat_window", "treatment_post", "control_post"))
+    try:
+        return with_matched_counts(estimates, matching)
+    except ValueError as err:
+        raise ValueError(f"{matching_csv} (for {estimates_csv}): {err}") from err
+
+
+def thin_windows(estimates: pd.DataFrame, min_matched) -> np.ndarray:
+    """True for the windows with fewer matched treated or control wakes than `min_matched`."""
+    from matchedwake.plotting import thin_support
+
+    return thin_support(estimates, min_matched)
+
+
+def support_rule(min_matched) -> str:
+    from matchedwake.plotting import support_rule as rule
+
+    return rule(min_matched)
+
+
+def exclude_thin_windows(estimates: pd.DataFrame, min_matched) -> pd.DataFrame:
+    """A copy with the estimate, p-value and fit of thin windows set to missing and flagged
+    (`thin_support`, `excluded`): the cross-country comparison's minimum-support rule."""
+    out = estimates.copy()
+    thin = thin_windows(out, min_matched)
+    for column in ESTIMATE_VALUE_COLUMNS:
+        if column in out.columns:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+            out.loc[thin, column] = np.nan
+    out["thin_support"] = thin
+    out["excluded"] = thin
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,32 +347,42 @@ def write_qip_funding_tables(qips: pd.DataFrame, *, by_activity_stem: Path, by_c
 
 def table_conditional_means(covariates: pd.DataFrame, *, stem: Path | None = None,
                             caption: str = "Conditional means of control variables. Distances in kilometres.",
-                            round_printed: bool = True) -> pd.DataFrame:
+                            round_printed: bool = True, sources: Mapping | None = None) -> pd.DataFrame:
     """Paper Table 2: covariate means for aid projects, QIPs, violence against civilians, battles.
 
     Distances are the unlogged kilometres; `pop_density` is the mean of the logged `pop_dens`
     and `nightlights` of `nl`, as printed. Rounded to the printed precision unless told not to.
+    A group without events (no battles in the sample, say) gets empty cells, not an error.
     """
+    needed = sorted({c for _, (c, _) in CONDITIONAL_MEAN_ROWS} | {c for _, c, _ in CONDITIONAL_MEAN_COLUMNS})
+    absent = [c for c in needed if c not in covariates.columns]
+    if absent:
+        raise ValueError(f"Table 2: the covariates table has no column(s) {absent}; it has "
+                         f"{', '.join(map(str, covariates.columns))}")
     rows = []
     for label, (column, value) in CONDITIONAL_MEAN_ROWS:
         subset = covariates.loc[covariates[column] == value]
         row = {"event_type": label}
         for printed, source, decimals in CONDITIONAL_MEAN_COLUMNS:
-            mean = float(subset[source].mean()) if len(subset) else float("nan")
+            mean = float(pd.to_numeric(subset[source], errors="coerce").mean()) if len(subset) else float("nan")
             row[printed] = round(mean, decimals) if round_printed else mean
         rows.append(row)
     table = pd.DataFrame(rows, columns=["event_type"] + [c[0] for c in CONDITIONAL_MEAN_COLUMNS])
     formats = {printed: f".{decimals}f" for printed, _, decimals in CONDITIONAL_MEAN_COLUMNS}
-    return _maybe_write(table, stem, caption, formats)
+    return _maybe_write(table, stem, caption, formats, sources)
 
 
 def table_significant_windows(estimates: pd.DataFrame, alpha: float = 0.05, *, decimals: int = 2,
-                              stem: Path | None = None, caption: str | None = None) -> pd.DataFrame:
+                              stem: Path | None = None, caption: str | None = None, min_matched=None,
+                              sources: Mapping | None = None) -> pd.DataFrame:
     """Paper Tables 3 and 4, appendix Table 4: the windows with p ≤ alpha, t-major.
 
     Reads an `estimates` table with R's column names (`t_window, spat_window, estimate, pvalue,
     adj.r.squared`). The filter uses the unrounded p-value, like mwa's `summary()`; NA rows
-    (failed windows) are dropped. Values are then rounded to the printed `decimals`.
+    (failed windows) are dropped. Values are then rounded to the printed `decimals`. With
+    `min_matched` (treated, control; the estimates need the matched counts, see
+    :func:`load_estimates`) the table adds `n_treated_matched`, `n_control_matched` and
+    `thin_support` (True: fewer matched wakes than the minimum), and the caption states the rule.
     """
     est = estimates.copy()
     pvalue = pd.to_numeric(est["pvalue"], errors="coerce")
@@ -269,11 +395,21 @@ def table_significant_windows(estimates: pd.DataFrame, alpha: float = 0.05, *, d
         "adj_r2": (pd.to_numeric(keep["adj.r.squared"], errors="coerce").round(decimals)
                    if "adj.r.squared" in keep else np.nan),
     })
+    rule = ""
+    if min_matched is not None:
+        thin = thin_windows(est, min_matched)[(pvalue.notna() & (pvalue <= alpha)).to_numpy()]
+        table[MATCHED_TREATED] = pd.to_numeric(keep[MATCHED_TREATED]).astype("int64").to_numpy()
+        table[MATCHED_CONTROL] = pd.to_numeric(keep[MATCHED_CONTROL]).astype("int64").to_numpy()
+        table["thin_support"] = thin
+        n_thin = int(thin_windows(est, min_matched).sum())
+        rule = (f"; thin_support marks windows with {support_rule(min_matched)} "
+                f"({n_thin} of {len(est)} windows of the grid), whose estimates rest on few wakes")
     table = table.sort_values(["t_days", "s_km"], kind="stable").reset_index(drop=True)
     if caption is None:
         caption = f"Effect of QIPs: space-time windows with p ≤ {alpha:g}"
     fmt = f".{decimals}f"
-    return _maybe_write(table, stem, caption, {"effect": fmt, "p_value": fmt, "adj_r2": fmt})
+    formats = {"effect": fmt, "p_value": fmt, "adj_r2": fmt, MATCHED_TREATED: "d", MATCHED_CONTROL: "d"}
+    return _maybe_write(table, stem, caption + rule, formats, sources)
 
 
 def table_aid_by_category(aid: pd.DataFrame, *, stem: Path | None = None,
@@ -295,8 +431,17 @@ def table_aid_by_category(aid: pd.DataFrame, *, stem: Path | None = None,
 
 
 def table_covariate_summary(covariates: pd.DataFrame, *, decimals: int = 3, stem: Path | None = None,
-                            caption: str = "Summary statistics of the matching covariates") -> pd.DataFrame:
-    """Appendix Table 3: n, mean, sd (n−1), min, quartiles (R type 7), max of the five covariates."""
+                            caption: str = "Summary statistics of the matching covariates",
+                            sources: Mapping | None = None) -> pd.DataFrame:
+    """Appendix Table 3: n, mean, sd (n−1), min, quartiles (R type 7), max of the five covariates.
+
+    A covariate without values or with a single value is kept (n = 0, or sd 0), warned about and
+    named in the caption, since such a covariate cannot match anything.
+    """
+    degenerate = constant_columns(covariates, [c for _, c in COVARIATE_LABELS], what="Appendix Table 3")
+    if degenerate:
+        labels = dict((c, label) for label, c in COVARIATE_LABELS)
+        caption += ". Degenerate: " + "; ".join(f"{labels[c]} {why}" for c, why in degenerate.items())
     rows = []
     for label, column in COVARIATE_LABELS:
         values = pd.to_numeric(covariates[column], errors="coerce").dropna().to_numpy(float)
@@ -310,41 +455,60 @@ def table_covariate_summary(covariates: pd.DataFrame, *, decimals: int = 3, stem
     table["n"] = table["n"].astype("int64")
     fmt = f".{decimals}f"
     return _maybe_write(table, stem, caption,
-                        {c: fmt for c in ("mean", "sd", "min", "p25", "p75", "max")} | {"n": ",d"})
+                        {c: fmt for c in ("mean", "sd", "min", "p25", "p75", "max")} | {"n": ",d"}, sources)
 
 
 def table_cross_country(estimates_by_country: Mapping[str, pd.DataFrame], alpha: float = 0.05, *,
                         only_significant: bool = True, decimals: int = 2, stem: Path | None = None,
-                        caption: str | None = None) -> pd.DataFrame:
+                        caption: str | None = None, min_matched=None,
+                        sources: Mapping | None = None) -> pd.DataFrame:
     """Effects and p-values of several countries side by side, one row per space-time window.
 
     Columns `t_days, s_km`, then `<country> effect` and `<country> p_value` per country in the
     order given. With `only_significant`, keeps the windows significant (p ≤ alpha) in at least
-    one country, so differences in where effects appear are visible at a glance.
+    one country, so differences in where effects appear are visible at a glance. With
+    `min_matched` (treated, control; the estimates need the matched counts, see
+    :func:`load_estimates`), a window with fewer matched wakes is excluded from the comparison:
+    its effect and p-value are left empty, `<country> n_treated_matched` / `n_control_matched`
+    say why and `<country> excluded` flags it; the caption states the rule.
     """
     if not estimates_by_country:
         raise ValueError("estimates_by_country is empty")
     merged: pd.DataFrame | None = None
+    count_columns = []
+    n_excluded = 0
     for country, est in estimates_by_country.items():
+        if min_matched is not None:
+            est = exclude_thin_windows(est, min_matched)
+            n_excluded += int(est["excluded"].sum())
         part = pd.DataFrame({
             "t_days": pd.to_numeric(est["t_window"]).astype("int64"),
             "s_km": pd.to_numeric(est["spat_window"]).astype("int64"),
             f"{country} effect": pd.to_numeric(est["estimate"], errors="coerce"),
             f"{country} p_value": pd.to_numeric(est["pvalue"], errors="coerce"),
         })
+        if min_matched is not None:
+            for column in (MATCHED_TREATED, MATCHED_CONTROL):
+                part[f"{country} {column}"] = pd.to_numeric(est[column]).astype("int64")
+                count_columns.append(f"{country} {column}")
+            part[f"{country} excluded"] = est["excluded"].to_numpy(bool)
         merged = part if merged is None else merged.merge(part, on=["t_days", "s_km"], how="outer")
     merged = merged.sort_values(["t_days", "s_km"], kind="stable").reset_index(drop=True)
     p_columns = [c for c in merged.columns if c.endswith(" p_value")]
     if only_significant:
         significant = (merged[p_columns] <= alpha).any(axis=1)
         merged = merged.loc[significant].reset_index(drop=True)
-    value_columns = [c for c in merged.columns if c not in ("t_days", "s_km")]
+    value_columns = [c for c in merged.columns if c.endswith((" effect", " p_value"))]
     merged[value_columns] = merged[value_columns].round(decimals)
     if caption is None:
         caption = (f"Effect of QIPs by country: windows with p ≤ {alpha:g} in at least one country"
                    if only_significant else "Effect of QIPs by country: all windows")
+    if min_matched is not None:
+        caption += (f". Windows with {support_rule(min_matched)} are excluded (effect and p-value empty, "
+                    f"`excluded` true): {n_excluded} country-window(s)")
     fmt = f".{decimals}f"
-    return _maybe_write(merged, stem, caption, {c: fmt for c in value_columns})
+    formats = {c: fmt for c in value_columns} | {c: "d" for c in count_columns}
+    return _maybe_write(merged, stem, caption, formats, sources)
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,6 +668,23 @@ KNOWN_REASONS: dict[str, str] = {
 SYNTHETIC_REASON = (
     "These results come from the built-in synthetic world, not from the real data, so no number is "
     "expected to match: the comparison only shows that every table has the published shape.")
+MIXED_REASON = (
+    "Some inputs of this run are synthetic. Each section below says which inputs its table rests on: "
+    "only tables resting on real inputs alone (downloaded or user files) are compared with the published "
+    "numbers; the others are labelled and compared for their shape only.")
+
+# How a section reads, by the status of its inputs (qipstudy.sources.input_status).
+_SECTION_WORDING = {
+    "real": "Rests on real inputs only: {inputs}. Compared with the published numbers.",
+    "partly synthetic": ("Rests partly on synthetic inputs ({synthetic} from the built-in synthetic world; "
+                         "real: {real}): its numbers are not expected to match, so the comparison shows the "
+                         "table's shape only."),
+    "synthetic": ("Rests only on the built-in synthetic world ({synthetic}): no number is expected to match; "
+                  "the comparison shows the table's shape only."),
+    "not recorded": "Its inputs were not recorded: read the comparison with care.",
+}
+_SUMMARY_STATUS = {"real": "real", "partly synthetic": "partly synthetic (shape only)",
+                   "synthetic": "synthetic (shape only)", "not recorded": "not recorded"}
 
 
 def load_published(table_id: str, published_dir: Path) -> pd.DataFrame:
@@ -538,30 +719,64 @@ def _markdown_cell(value) -> str:
     return str(value).replace("|", r"\|")
 
 
-def reproduction_report(comparisons: Mapping[str, pd.DataFrame], path: Path, *, synthetic: bool = False,
-                        data_note: str = "", reasons: Mapping[str, str] | None = None) -> str:
-    """Write a Markdown report: per table, how many cells match and which differ, and why they may.
+def _section_wording(sources: Mapping | None) -> str:
+    status = input_status(sources)
+    if status == "not recorded":
+        return _SECTION_WORDING[status]
+    records = normalise_sources(sources)
+    synthetic = synthetic_datasets(records)
+    real = {d: rec for d, rec in records.items() if d not in synthetic}
+    return _SECTION_WORDING[status].format(
+        inputs=describe_sources(records), synthetic=", ".join(synthetic),
+        real=describe_sources(real) if real else "none")
+
+
+def reproduction_report(comparisons: Mapping[str, pd.DataFrame], path: Path, *,
+                        sources_by_table: Mapping[str, Mapping] | None = None, data_note: str = "",
+                        reasons: Mapping[str, str] | None = None) -> str:
+    """Write a Markdown report: per table, which inputs it rests on, how many cells match and which
+    differ, and why they may.
 
     `comparisons` maps a table id (keys of `PUBLISHED_TABLES`, or any name) to the output of
-    :func:`compare_with_published`. Returns the Markdown text as well.
+    :func:`compare_with_published`; `sources_by_table` maps the same ids to the datasets the
+    table rests on and their modes ({dataset: mode}, see :func:`qipstudy.sources.sources_of`).
+    A table resting on real inputs only is compared cell by cell, with its differences and their
+    known reasons; a table with any synthetic input is labelled as such and only its shape (cell,
+    missing and extra counts) is reported — its numbers could not match. The banner says whether
+    the whole run, part of it or none of it is synthetic. Returns the Markdown text as well.
     """
     reasons = {**KNOWN_REASONS, **dict(reasons or {})}
+    sources_by_table = dict(sources_by_table or {})
+    status = {table_id: input_status(sources_by_table.get(table_id)) for table_id in comparisons}
     lines = ["# Reproduction report: Sauter (2022)", ""]
-    if synthetic:
+    kinds = set(status.values())
+    if kinds == {"synthetic"}:
         lines += [f"> {SYNTHETIC_REASON}", ""]
+    elif kinds & {"synthetic", "partly synthetic"}:
+        lines += [f"> {MIXED_REASON}", ""]
     if data_note:
         lines += [data_note, ""]
-    lines += ["| table | cells | match | differ | missing | extra |", "|:---|---:|---:|---:|---:|---:|"]
+    lines += ["| table | inputs | cells | match | differ | missing | extra |",
+              "|:---|:---|---:|---:|---:|---:|---:|"]
     for table_id, comp in comparisons.items():
         counts = comp["status"].value_counts()
-        lines.append(f"| {table_id} | {len(comp)} | {counts.get('match', 0)} | {counts.get('differs', 0)} "
+        shape_only = status[table_id] in ("synthetic", "partly synthetic")
+        match = "–" if shape_only else counts.get("match", 0)
+        differ = "–" if shape_only else counts.get("differs", 0)
+        lines.append(f"| {table_id} | {_SUMMARY_STATUS[status[table_id]]} | {len(comp)} | {match} | {differ} "
                      f"| {counts.get('missing', 0)} | {counts.get('extra', 0)} |")
     lines.append("")
     for table_id, comp in comparisons.items():
         title = PUBLISHED_TABLES.get(table_id, {}).get("title", table_id)
+        lines += [f"## {title}", "", _section_wording(sources_by_table.get(table_id)), ""]
+        if status[table_id] in ("synthetic", "partly synthetic"):
+            counts = comp["status"].value_counts()
+            lines += [f"Shape: {len(comp)} cells; {counts.get('missing', 0)} published cells have no produced row "
+                      f"and {counts.get('extra', 0)} produced cells have no published row. Values are not compared.",
+                      ""]
+            continue
         n_match = int((comp["status"] == "match").sum())
-        lines += [f"## {title}", "", f"{n_match} of {len(comp)} cells match the published values "
-                  "within tolerance.", ""]
+        lines += [f"{n_match} of {len(comp)} cells match the published values within tolerance.", ""]
         off = comp.loc[comp["status"] != "match"]
         if len(off):
             columns = list(off.columns)
@@ -578,3 +793,34 @@ def reproduction_report(comparisons: Mapping[str, pd.DataFrame], path: Path, *, 
     text = "\n".join(lines)
     _write_text_atomic(Path(path), text)
     return text
+
+
+def write_reproduction_report(table_csvs: Sequence[Path], published_dir: Path, path: Path, *,
+                              published_tables: Mapping[str, str], dataset_modes: Mapping[str, object],
+                              outcome_source: str = "acled", data_note: str = "") -> str:
+    """The reproduction report of one country's produced tables (rule make_reproduction_report).
+
+    `table_csvs`: the produced tables (`<stem>.csv`); a `significant_windows_<outcome>` table is
+    compared with the published table `published_tables[<outcome>]`, any other with the
+    published table of the same stem. The inputs of each table come from the registry
+    (:data:`qipstudy.sources.OUTPUT_DATASETS`) and the run's `dataset_modes`.
+    """
+    comparisons, sources_by_table = {}, {}
+    for csv in map(Path, table_csvs):
+        stem = csv.name.removesuffix(".csv")
+        table_id = stem
+        if stem.startswith("significant_windows_"):
+            outcome = stem.removeprefix("significant_windows_")
+            if outcome not in published_tables:
+                raise ValueError(f"{csv}: outcome {outcome!r} has no published table "
+                                 f"(config outcomes.{outcome}.published_table)")
+            table_id = published_tables[outcome]
+        if table_id not in PUBLISHED_TABLES:
+            raise ValueError(f"{csv}: no published table {table_id!r}; known: {', '.join(PUBLISHED_TABLES)}")
+        try:
+            produced = pd.read_csv(csv)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise ValueError(f"{csv}: cannot read the produced table ({err})") from err
+        comparisons[table_id] = compare_table(table_id, produced, published_dir)
+        sources_by_table[table_id] = sources_of(stem, dataset_modes, outcome_source=outcome_source)
+    return reproduction_report(comparisons, path, sources_by_table=sources_by_table, data_note=data_note)

@@ -1,5 +1,7 @@
-"""R-style and tile heatmaps: geometry, hatching classes, NA handling, single windows, ax=."""
+"""Heatmaps and the balance figure: geometry, hatching classes, NA handling, single windows, ax=,
+minimum-support hatching and legends, and degenerate (constant) covariates."""
 import math
+import warnings
 
 import matplotlib
 
@@ -13,10 +15,25 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from matchedwake.plotting import (HATCH_DASHED, HATCH_NONE, HATCH_SOLID,  # noqa: E402
-                                  plot_r_style, plot_tiles)
+from matchedwake import matched_wake  # noqa: E402
+from matchedwake.inference import ConstantCovariateWarning, balance_table  # noqa: E402
+from matchedwake.plotting import (  # noqa: E402
+    HATCH_DASHED,
+    HATCH_NONE,
+    HATCH_SOLID,
+    MATCHED_COUNTS,
+    THIN_SUPPORT,
+    plot_balance,
+    plot_r_style,
+    plot_tiles,
+    support_rule,
+    thin_support,
+    with_matched_counts,
+)
 from matchedwake.result import MatchedWakeResult  # noqa: E402
 from matchedwake.rmath import r_pretty  # noqa: E402
+from matchedwake.simulate import simulate_events  # noqa: E402
+from matchedwake.windows import WindowWarning  # noqa: E402
 
 NA = math.nan
 
@@ -165,7 +182,7 @@ def test_small_multiples_with_ax():
     assert plot_r_style(EST, ax=a1) is fig
     assert plot_tiles(EST, ax=a2, title="tiles") is fig
     assert len(cells(a1)) == 6
-    assert a2.get_title().startswith("tiles\n")
+    assert a2.get_title() == "tiles" and a2.get_legend() is not None
 
 
 def test_tiles_classes_labels_and_na(tmp_path):
@@ -214,3 +231,156 @@ def test_result_methods_use_parameters():
 def test_empty_estimates_raise():
     with pytest.raises(ValueError, match="empty"):
         plot_r_style(EST.iloc[:0])
+
+
+# ------------------------------------------------------------------ degenerate balance inputs
+TYPES = (("type", "treatment"), ("type", "control"), ("type", "dependent"))
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    """A small simulated study with a constant and a near-constant (97 % zeros) covariate."""
+    df = simulate_events(60, 60, 500, days=200, box_km=30, seed=9)
+    df["const"] = 3.0  # constant everywhere: SD 0, the case that crashed plot_balance
+    rng = np.random.default_rng(2)
+    df["rare"] = np.where(rng.uniform(size=len(df)) < 0.03, 1.0, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WindowWarning)
+        return matched_wake(df, (5, 10, 5), (2, 4, 2), *TYPES, ["cov1", "const", "rare"], tcm=False)
+
+
+def test_constant_covariate_has_undefined_smd_a_warning_and_no_crash(small_run, tmp_path):
+    with pytest.warns(ConstantCovariateWarning) as caught:
+        bal = balance_table(small_run)
+    messages = [str(w.message) for w in caught]
+    assert ("balance: matching variable 'const' is constant in 4 of 4 windows (standard deviation 0: SMD "
+            "undefined there). A covariate without spread cannot be balanced or matched on: check how it "
+            "was built.") in messages
+    const = bal[bal["variable"] == "const"]
+    assert len(const) == 4 and const["smd_status"].eq("constant").all()
+    assert const["smd_pre"].isna().all() and const["smd_post"].isna().all()  # was 0 and -inf before
+    assert (const["sd_pooled"] == 0).all()
+    assert const["mean_treated_pre"].tolist() == [3.0] * 4  # the means themselves are still reported
+    ok = bal[bal["variable"] == "cov1"]
+    assert ok["smd_status"].eq("ok").all() and np.isfinite(ok["smd_pre"]).all()
+    fig = plot_balance(bal)  # raised "Axis limits cannot be NaN or Inf"
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert np.isfinite([lo, hi]).all() and hi == pytest.approx(-lo)
+    finite = bal[["smd_pre", "smd_post"]].abs().to_numpy()
+    assert hi == pytest.approx(1.1 * max(np.nanmax(finite), 0.1))
+    notes = {t.get_text() for t in ax.texts if t.get_gid() == "balance-note"}
+    assert "no spread (SD 0) in every window: SMD undefined" in notes
+    fig.savefig(tmp_path / "balance.png")
+
+
+def test_near_constant_covariate_keeps_its_smd_and_is_drawn_as_diamonds(small_run):
+    with pytest.warns(ConstantCovariateWarning, match=r"'rare' is near-constant in \d of 4 windows \(at least "
+                                                      r"95% of the wakes share one value: SMD fragile\)\.$"):
+        bal = balance_table(small_run)
+    rare = bal[bal["variable"] == "rare"]
+    near = rare[rare["smd_status"] == "near-constant"]
+    assert len(near) >= 1 and np.isfinite(near["smd_pre"]).all()
+    # by hand: the share of the most frequent value among the window's wakes
+    wk = small_run.wakes
+    first = near.iloc[0]
+    x = wk.loc[(wk.t_window == first.t_window) & (wk.spat_window == first.spat_window), "rare"].to_numpy()
+    assert max((x == 0).mean(), (x == 1).mean()) >= 0.95
+    fig = plot_balance(bal)
+    diamonds = [c for c in fig.axes[0].collections if c.get_gid() == "balance-near-constant"]
+    assert len(diamonds) == 2 and len(diamonds[1].get_offsets()) == len(near)
+    assert any("◆ near-constant window" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_separated_covariate_and_tables_without_status_column():
+    bal = pd.DataFrame({
+        "t_window": [10, 10, 20, 20], "spat_window": [3, 3, 3, 3], "variable": ["a", "b", "a", "b"],
+        "factor": [False] * 4, "smd_pre": [0.2, np.inf, -0.1, np.nan], "smd_post": [0.05, -np.inf, 0.0, np.nan],
+        "L1_pre": [0.5, 0.5, np.nan, np.nan], "L1_post": [0.3, 0.3, np.nan, np.nan]})
+    fig = plot_balance(bal)  # a CSV from before smd_status: infinite SMDs must not set the limits
+    assert fig.axes[0].get_xlim() == pytest.approx((-0.22, 0.22))
+    texts = {t.get_text() for a in fig.axes for t in a.texts if t.get_gid() == "balance-note"}
+    assert "no spread (SD 0) in every window: SMD undefined" in texts
+    assert "1 window(s) without matched strata: no L1 after matching" in texts
+    empty = plot_balance(bal.iloc[:0])
+    assert [t.get_text() for a in empty.axes for t in a.texts] == ["no windows: nothing to show"] * 2
+
+
+def test_separated_groups_are_undefined_not_infinite(small_run):
+    wakes = small_run.wakes.copy()
+    wakes["sep"] = wakes["treatment"].astype(float)  # treated all 1, controls all 0: SD 0 within groups
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bal = balance_table(wakes, match_columns=["cov1", "sep"])
+    sep = bal[bal["variable"] == "sep"]
+    assert sep["smd_status"].eq("separated").all() and sep["smd_pre"].isna().all()
+    assert sep["mean_treated_pre"].eq(1.0).all() and sep["mean_control_pre"].eq(0.0).all()
+
+
+# ------------------------------------------------------------------ minimum support
+MATCHING = pd.DataFrame({  # R mwa's matching table: treatment_post / control_post are the matched wakes
+    "t_window": [10, 10, 10, 20, 20, 20], "spat_window": [2.5, 5.0, 7.5] * 2,
+    "control_pre": [90] * 6, "treatment_pre": [40] * 6, "L1_pre": [0.5] * 6, "commonSupport_pre": [10.0] * 6,
+    "control_post": [0, 30, 12, 9, 10, 50], "treatment_post": [0, 3, 10, 20, 10, 40],
+    "L1_post": [0.2] * 6, "commonSupport_post": [50.0] * 6})
+# thin at (10, 10): (t=10, s=2.5) 0/0, (10, 5) 3 treated, (20, 2.5) 9 control;
+# (10, 7.5) and (20, 5) have 10/12 and 10/10
+THIN = {(10.0, 2.5), (10.0, 5.0), (20.0, 2.5)}
+
+
+def test_matched_counts_join_and_thin_rule():
+    est = with_matched_counts(EST, MATCHING)
+    assert est[list(MATCHED_COUNTS)].values.tolist() == [[0, 0], [3, 30], [10, 12], [20, 9], [10, 10], [40, 50]]
+    assert list(est.columns[:4]) == list(EST.columns)  # the engine's columns stay first
+    flags = thin_support(est, (10, 10))
+    assert {(t, s) for t, s, f in zip(est.t_window, est.spat_window, flags) if f} == THIN
+    assert thin_support(est, 0).sum() == 0 and thin_support(est, (0, 10)).sum() == 2
+    assert support_rule((10, 5)) == "fewer than 10 matched treated or 5 matched control wakes"
+    with pytest.raises(ValueError, match=r"matching table has no row for 1 window\(s\) of the estimates "
+                                         r"\(t=20, s=7.5\): both must come from the same run"):
+        with_matched_counts(EST, MATCHING.iloc[:5])
+    with pytest.raises(ValueError, match="no column"):
+        with_matched_counts(EST, MATCHING.drop(columns="control_post"))
+    with pytest.raises(ValueError, match="with_matched_counts"):
+        thin_support(EST, 10)
+    with pytest.raises(ValueError, match="min_matched"):
+        thin_support(est, "10")
+
+
+def thin_patches(ax):
+    return {p.mwa_window for p in ax.patches if p.get_gid() == THIN_SUPPORT}
+
+
+def legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_tiles_hatch_thin_windows_with_a_legend_entry():
+    est = with_matched_counts(EST, MATCHING)
+    ax = plot_tiles(est, min_matched=(10, 10)).axes[0]
+    assert thin_patches(ax) == THIN
+    assert all(p.get_hatch() == "xx" for p in ax.patches if p.get_gid() == THIN_SUPPORT)
+    labels = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text()
+              for t in ax.texts if t.get_gid() == "tile-label"}
+    # (t=20, s=2.5) is significant but rests on 9 control wakes: its value is bracketed
+    assert labels == {(0, 1): "(1.00)", (2, 1): "0.30"}
+    assert legend_texts(ax) == ["framed, value shown: p ≤ 0.05", "hatched: 0.05 < p ≤ 0.1",
+                                "no frame, no value: p > 0.1", "grey: no estimate (NA)",
+                                "thin support: fewer than 10 matched treated or 10 matched control wakes"]
+    plain = plot_tiles(est).axes[0]  # without min_matched nothing is flagged
+    assert thin_patches(plain) == set() and not any("thin" in t for t in legend_texts(plain))
+
+
+def test_r_style_hatch_thin_windows_and_names_every_hatching():
+    est = with_matched_counts(EST, MATCHING)
+    fig = plot_r_style(est, min_matched=(10, 10))
+    ax = fig.axes[0]
+    assert thin_patches(ax) == THIN
+    assert len(cells(ax)) == 6  # the significance hatching is unchanged
+    assert legend_texts(ax) == ["solid hatching: p > 0.1, or no estimate (drawn as 0)",
+                                "dashed hatching: 0.05 < p ≤ 0.1", "no hatching: p ≤ 0.05",
+                                "thin support: fewer than 10 matched treated or 10 matched control wakes"]
+    fig.canvas.draw()  # the custom legend handles render
+    one_class = plot_r_style(EST, alpha1=0.05, alpha2=0.05, plot_nas=False).axes[0]
+    assert legend_texts(one_class) == ["solid hatching: p > 0.05, or no estimate", "no hatching: p ≤ 0.05"]
+    assert plot_r_style(EST, legend=False).axes[0].get_legend() is None

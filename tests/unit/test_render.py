@@ -1,6 +1,7 @@
 """Tables and figures of the paper: hand-computed values, the published shapes, and written files."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -342,14 +343,18 @@ def test_reproduction_report_lists_differences_with_reasons(tmp_path):
     comp = tables.compare_table("table2_conditional_means", produced, PUBLISHED)
     ok = tables.compare_table("table4_battles_significant_windows", published("table4_battles_significant_windows"),
                               PUBLISHED)
+    real = {"qip": "download", "iati": "download", "acled": "user", "boundaries": "user", "osm": "download",
+            "nightlights": "download", "population": "download"}
     text = tables.reproduction_report({"table2_conditional_means": comp, "table4_battles_significant_windows": ok},
-                                      tmp_path / "report.md", synthetic=True)
+                                      tmp_path / "report.md",
+                                      sources_by_table={"table2_conditional_means": real,
+                                                        "table4_battles_significant_windows": real})
     assert (tmp_path / "report.md").read_text() == text
-    assert "| table2_conditional_means | 20 | 19 | 1 | 0 | 0 |" in text
+    assert "| table2_conditional_means | real | 20 | 19 | 1 | 0 | 0 |" in text
     assert "| QIPs | nightlights | 75 | 70.89 | 4.11 | 0.005 | differs |" in text
     assert tables.KNOWN_REASONS["table2_conditional_means"] in text
     assert "24 of 24 cells match" in text and "All cells match." in text
-    assert tables.SYNTHETIC_REASON in text
+    assert tables.SYNTHETIC_REASON not in text and tables.MIXED_REASON not in text  # nothing synthetic
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,3 +599,283 @@ def test_figure1_filters_and_years_are_arguments(tmp_path):
 def test_render_reexports_the_public_functions():
     for name in render.__all__:
         assert callable(getattr(render, name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Honest labels: per-table wording of the reproduction report, synthetic marks, sources sidecars
+# ---------------------------------------------------------------------------------------------
+
+SYNTHETIC_RUN = {d: "synthetic" for d in ("acled", "ucdp", "qip", "iati", "boundaries", "osm", "nightlights",
+                                          "population", "worldpop", "awsd", "un_fatalities")}
+# Real QIPs, ACLED events and boundaries (the case the old report called "synthetic world"), synthetic rest.
+MIXED_RUN = SYNTHETIC_RUN | {"qip": "user", "acled": "download", "boundaries": "user"}
+
+
+def test_reproduction_report_words_each_table_by_its_inputs(tmp_path):
+    table1 = published("table1_qip_funding_by_activity_type")
+    table1 = pd.concat([table1, pd.DataFrame({"activity_type": ["Total"], "funding_usd": [15349350]})],
+                       ignore_index=True)
+    table1.loc[0, "funding_usd"] = 52000  # a planted difference in a table resting on real QIPs only
+    table2 = published("table2_conditional_means")
+    table2.loc[1, "nightlights"] = 75.0  # a difference in a table resting partly on synthetic rasters
+    comparisons = {"table1_qip_funding_by_activity_type":
+                   tables.compare_table("table1_qip_funding_by_activity_type", table1, PUBLISHED),
+                   "table2_conditional_means": tables.compare_table("table2_conditional_means", table2, PUBLISHED)}
+    sources = {table_id: render.sources_of(table_id, MIXED_RUN) for table_id in comparisons}
+    text = tables.reproduction_report(comparisons, tmp_path / "report.md", sources_by_table=sources)
+    assert tables.SYNTHETIC_REASON not in text  # the old blanket label is gone
+    assert f"> {tables.MIXED_REASON}" in text
+    # Table 1 rests on the QIP file only: compared cell by cell, the planted difference listed
+    assert "| table1_qip_funding_by_activity_type | real | 7 | 6 | 1 | 0 | 0 |" in text
+    assert "Rests on real inputs only: qip (user file). Compared with the published numbers." in text
+    assert "| Conferences/seminars | funding_usd | 52,000 | 52,993 | 993 | 1 | differs |" in text
+    assert tables.KNOWN_REASONS["table1_qip_funding_by_activity_type"] in text
+    # Table 2 rests on synthetic rasters and roads too: labelled, shape only, no cell listed
+    assert "| table2_conditional_means | partly synthetic (shape only) | 20 | – | – | 0 | 0 |" in text
+    assert ("Rests partly on synthetic inputs (iati, osm, nightlights, population from the built-in synthetic "
+            "world; real: qip (user file), acled (downloaded from the provider), boundaries (user file)): its "
+            "numbers are not expected to match") in text
+    assert "| QIPs | nightlights |" not in text and tables.KNOWN_REASONS["table2_conditional_means"] not in text
+    assert ("Shape: 20 cells; 0 published cells have no produced row and 0 produced cells have no published row. "
+            "Values are not compared.") in text
+    # all synthetic: the blanket label, and every table shape only
+    text = tables.reproduction_report(comparisons, tmp_path / "all.md", sources_by_table={
+        t: render.sources_of(t, SYNTHETIC_RUN) for t in comparisons})
+    assert f"> {tables.SYNTHETIC_REASON}" in text and "| real |" not in text
+    assert text.count("Rests only on the built-in synthetic world") == 2
+
+
+def test_write_reproduction_report_reads_tables_and_maps_outcomes(tmp_path):
+    pub4 = published("table4_battles_significant_windows")
+    pub4.to_csv(tmp_path / "significant_windows_battles.csv", index=False)
+    appendix2 = published("appendix_table2_aid_projects_by_category")
+    appendix2.to_csv(tmp_path / "appendix_table2_aid_projects_by_category.csv", index=False)
+    modes = SYNTHETIC_RUN | {"iati": "download"}
+    text = tables.write_reproduction_report(
+        [tmp_path / "significant_windows_battles.csv", tmp_path / "appendix_table2_aid_projects_by_category.csv"],
+        PUBLISHED, tmp_path / "report.md", published_tables={"battles": "table4_battles_significant_windows"},
+        dataset_modes=modes, outcome_source="acled")
+    assert "| table4_battles_significant_windows | partly synthetic (shape only) |" in text  # iati is real
+    assert "| appendix_table2_aid_projects_by_category | real |" in text  # counts IATI rows only
+    with pytest.raises(ValueError, match=r"significant_windows_battles.csv: outcome 'battles' has no published "
+                                         r"table \(config outcomes.battles.published_table\)"):
+        tables.write_reproduction_report([tmp_path / "significant_windows_battles.csv"], PUBLISHED,
+                                         tmp_path / "r.md", published_tables={}, dataset_modes=modes)
+
+
+def test_synthetic_figures_say_so_and_record_their_sources(tmp_path):
+    est = {"civilians": grid_estimates(1)}
+    fig = figures.heatmaps(est, tmp_path / "fig6", sources=render.sources_of("figure6_heatmaps", SYNTHETIC_RUN))
+    label = fig.get_suptitle()
+    assert fig._suptitle.get_gid() == figures.SYNTHETIC_LABEL_GID
+    assert " ".join(label.split()).startswith("SYNTHETIC DATA: every input comes from the built-in synthetic "
+                                              "world (qip, iati, acled, boundaries, osm, nightlights, population)")
+    plt.close(fig)
+    record = json.loads((tmp_path / "fig6.sources.json").read_text())
+    assert record["status"] == "synthetic" and record["inputs"]["acled"] == {"mode": "synthetic"}
+    fig = figures.heatmaps(est, tmp_path / "mixed", sources=render.sources_of("figure6_heatmaps", MIXED_RUN))
+    assert " ".join(fig.get_suptitle().split()).startswith(
+        "PARTLY SYNTHETIC: iati, osm, nightlights, population from the built-in synthetic world; "
+        "real: qip, acled, boundaries.")
+    figures.save_figure(fig, tmp_path / "again", sources=render.sources_of("figure6_heatmaps", MIXED_RUN))
+    assert fig.get_suptitle().count("PARTLY SYNTHETIC") == 1  # labelled once, however often it is saved
+    plt.close(fig)
+    real = {d: "download" for d in SYNTHETIC_RUN}
+    fig = figures.heatmaps(est, tmp_path / "real", sources=render.sources_of("figure6_heatmaps", real))
+    assert fig.get_suptitle() == ""
+    plt.close(fig)
+    assert json.loads((tmp_path / "real.sources.json").read_text())["status"] == "real"
+    # tables: the caption of the LaTeX and Markdown versions carries the same label
+    tables.table_conditional_means(covariate_events(), stem=tmp_path / "table2",
+                                   sources=render.sources_of("table2_conditional_means", SYNTHETIC_RUN))
+    assert "[SYNTHETIC DATA: every input" in (tmp_path / "table2.md").read_text().splitlines()[0]
+    assert json.loads((tmp_path / "table2.sources.json").read_text())["synthetic"] == [
+        "qip", "iati", "acled", "boundaries", "osm", "nightlights", "population"]
+
+
+def test_map_draws_the_bases_and_writes_the_points_it_plots(sample_events, tmp_path):
+    admin = gpd.GeoDataFrame({"ADM1_FR": ["Mopti", "Gao"]}, geometry=[box(-5, 13, -2, 18), box(-2, 13, 1, 18)],
+                             crs="EPSG:4326")
+    bases = [{"name": "Mopti", "admin3": "Mopti", "lat": 14.4843, "lon": -4.1830, "source": "map"},
+             {"name": "Gao", "admin3": "Gao", "lat": 16.2666, "lon": -0.0400, "source": "map"}]
+    # no `synthetic.towns` (a real run): no towns, no capital, the bases still drawn
+    fig = figures.map_events(sample_events, admin, None, [], ["Mopti"], None, tmp_path / "fig4", bases=bases,
+                             mission="MINUSMA")
+    ax = fig.axes[0]
+    assert "MINUSMA bases (n = 2)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    (drawn,) = [c for c in ax.collections if c.get_gid() == "mission-bases"]
+    np.testing.assert_allclose(drawn.get_offsets(), [[-4.1830, 14.4843], [-0.0400, 16.2666]])
+    assert {t.get_text() for t in ax.texts} >= {"Mopti", "Gao"}  # labelled, so the positions can be checked
+    plt.close(fig)
+    assert_written(tmp_path / "fig4")
+    points = pd.read_csv(tmp_path / "fig4.csv")
+    assert points.groupby("layer").size().to_dict() == {"Aid projects": 40, "QIPs": 15,
+                                                        "Violence against civilians": 25, "Mission bases": 2}
+    qips = sample_events[sample_events["event_type"] == "qip"]
+    np.testing.assert_allclose(points.loc[points.layer == "QIPs", ["lon", "lat"]], qips[["lon", "lat"]])
+    with pytest.raises(ValueError, match=r"bases: lat of \['Gao'\] is not a number"):
+        figures.map_events(sample_events, admin, None, [], ["Mopti"], None,
+                           bases=[bases[0], {**bases[1], "lat": "north"}])
+    plt.close("all")
+
+
+def bar_heights(ax):
+    return [p.get_height() for p in ax.patches]
+
+
+def test_figure_csvs_hold_exactly_what_is_drawn(sample_events, tmp_path):
+    fig = figures.histogram_event_dates(sample_events, tmp_path / "fig5")
+    data = pd.read_csv(tmp_path / "fig5.csv")
+    assert data.groupby("event_type", sort=False)["count"].sum().to_dict() == {
+        "iati": 40, "qip": 15, "Violence against civilians": 25, "Battles": 20}
+    for ax, (_, part) in zip(fig.axes, data.groupby("event_type", sort=False)):
+        assert bar_heights(ax) == part["count"].tolist()
+    plt.close(fig)
+    fig = figures.histogram_covariates(sample_events, tmp_path / "afig1")
+    data = pd.read_csv(tmp_path / "afig1.csv")
+    for ax, (column, _) in zip(fig.axes, figures.COVARIATES):
+        part = data[data["covariate"] == column]
+        assert bar_heights(ax) == part["count"].tolist() and part["count"].sum() == 100
+        np.testing.assert_allclose(part["bin_start"].iloc[0], sample_events[column].min())
+    plt.close(fig)
+    fig = figures.correlation_matrix(sample_events, tmp_path / "afig2")
+    data = pd.read_csv(tmp_path / "afig2.csv").set_index("covariate")
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown == [f"{v:.2f}".replace("-0.00", "0.00") for v in data.to_numpy().ravel()]
+    assert data.loc["Nightlights", "ln(Road Distance)"] == pytest.approx(
+        sample_events["nl"].corr(sample_events["road_dist"]))
+    plt.close(fig)
+    est = {"civilians": grid_estimates(1), "battles": grid_estimates(2)}
+    fig = figures.heatmaps(est, tmp_path / "fig6")
+    data = pd.read_csv(tmp_path / "fig6.csv")
+    assert data["outcome"].unique().tolist() == ["civilians", "battles"]
+    np.testing.assert_allclose(data.loc[data.outcome == "battles", "estimate"], est["battles"]["estimate"])
+    assert (data["significance"] == "sig").sum() == sum(int((e["pvalue"] <= 0.05).sum()) for e in est.values())
+    plt.close(fig)
+
+
+def test_empty_and_constant_inputs_draw_and_say_so(sample_events, tmp_path):
+    fig = figures.histogram_event_dates(sample_events.iloc[:0], tmp_path / "empty")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no events with a date: nothing to draw"]
+    assert pd.read_csv(tmp_path / "empty.csv").empty
+    plt.close(fig)
+    flat = sample_events.assign(pop_dens=4.5, nl=np.nan)
+    with pytest.warns(tables.DegenerateInputWarning, match=r"covariate 'pop_dens': constant: all 100 values are 4.5"):
+        fig = figures.histogram_covariates(flat, tmp_path / "flat")
+    notes = [t.get_text() for a in fig.axes for t in a.texts if t.get_gid() == "covariate-note"]
+    assert notes == ["constant: all 100 values are 4.5 (SD 0)", "no values (all 100 missing)"]
+    assert set(pd.read_csv(tmp_path / "flat.csv")["covariate"]) == {"unbase", "road_dist", "water_dist", "pop_dens"}
+    plt.close(fig)
+    with pytest.warns(tables.DegenerateInputWarning):
+        fig = figures.correlation_matrix(flat)
+    assert [t.get_text() for t in fig.axes[0].texts].count("n/a") == 16  # two of five covariates: 25 - 3 * 3 cells
+    assert "ln(Population Density): constant" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    with pytest.warns(tables.DegenerateInputWarning, match="Appendix Table 3"):
+        table = tables.table_covariate_summary(flat, stem=tmp_path / "at3")
+    assert table.set_index("statistic").loc["ln(Population Density)", "sd"] == 0.0
+    assert ("Degenerate: ln(Population Density) constant: all 100 values are 4.5 (SD 0); Nightlights no values"
+            in (tmp_path / "at3.md").read_text())
+    with pytest.raises(ValueError, match=r"Table 2: the covariates table has no column\(s\) \['nl'\]; it has"):
+        tables.table_conditional_means(covariate_events().drop(columns="nl"))
+    with pytest.raises(ValueError, match="no outcomes to draw"):
+        figures.heatmaps({})
+    fig = figures.heatmaps({"civilians": grid_estimates(1), "battles": grid_estimates(2).iloc[:0]})
+    assert [[t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title(loc="left") == "Battles"] == [
+        ["no estimates"]]  # and the other panel is still drawn
+    plt.close(fig)
+    admin = gpd.GeoDataFrame({"ADM1_FR": ["Mopti"]}, geometry=[box(-5, 13, 1, 18)], crs="EPSG:4326")
+    with pytest.raises(ValueError, match=r"Figure 4: the boundaries have no field 'admin1Name' \(country file "
+                                         r"boundaries.admin1_field\); they have ADM1_FR, geometry"):
+        figures.map_events(sample_events, admin, None, [], ["Mopti"], None, admin1_field="admin1Name")
+    with pytest.raises(ValueError, match="the boundaries file has no polygons"):
+        figures.map_events(sample_events, admin.iloc[:0], None, [], ["Mopti"], None)
+    with pytest.warns(UserWarning, match=r"study region\(s\) \['Mopti '\] are not among the admin-1 names"):
+        plt.close(figures.map_events(sample_events, admin, None, [], ["Mopti "], None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Minimum support in the tables and the cross-country comparison
+# ---------------------------------------------------------------------------------------------
+
+def with_counts(est: pd.DataFrame, treated, control) -> pd.DataFrame:
+    return est.assign(n_treated_matched=treated, n_control_matched=control)
+
+
+def test_significant_windows_flag_thin_support(tmp_path):
+    est = with_counts(estimates_grid([(10, 3, 2.56, 0.01, 0.3, 0, 1), (10, 6, 0.5, 0.02, 0.2, 0, 1),
+                                      (20, 3, 0.1, 0.5, 0.0, 0, 1)]), [3, 40, 2], [3, 55, 2])
+    table = tables.table_significant_windows(est, min_matched=(10, 10), stem=tmp_path / "t3")
+    assert table[["t_days", "s_km", "n_treated_matched", "n_control_matched", "thin_support"]].values.tolist() == [
+        [10, 3, 3, 3, True], [10, 6, 40, 55, False]]
+    caption = (tmp_path / "t3.md").read_text().splitlines()[0]
+    assert ("thin_support marks windows with fewer than 10 matched treated or 10 matched control wakes "
+            "(2 of 3 windows of the grid)") in caption
+    comp = tables.compare_table("table3_civilians_significant_windows", table, PUBLISHED)  # extra columns: fine
+    assert set(comp["column"]) == {"effect", "p_value", "adj_r2"}
+    with pytest.raises(ValueError, match="with_matched_counts"):
+        tables.table_significant_windows(estimates_grid([(10, 3, 1.0, 0.01, 0.3, 0, 1)]), min_matched=10)
+
+
+def test_cross_country_excludes_thin_windows_with_the_rule_in_the_caption(tmp_path):
+    mli = with_counts(estimates_grid([(10, 3, 0.5, 0.01, 0.1, 0, 1), (10, 6, 0.2, 0.5, 0.1, 0, 1)]), [50, 50], [60, 60])
+    lbn = with_counts(estimates_grid([(10, 3, 0.1, 0.6, 0.1, 0, 1), (10, 6, 2.56, 0.001, 0.1, 0, 1)]), [40, 3], [45, 3])
+    table = tables.table_cross_country({"MLI": mli, "LBN": lbn}, stem=tmp_path / "xc", min_matched=(10, 10))
+    # LBN's 2.56 from 3 + 3 wakes is out: (10, 6) is significant nowhere else, so only (10, 3) stays
+    assert table[["t_days", "s_km"]].values.tolist() == [[10, 3]]
+    full = tables.table_cross_country({"MLI": mli, "LBN": lbn}, only_significant=False, min_matched=(10, 10))
+    row = full.set_index(["t_days", "s_km"]).loc[(10, 6)]
+    assert np.isnan(row["LBN effect"]) and np.isnan(row["LBN p_value"]) and row["LBN excluded"]
+    assert (row["LBN n_treated_matched"], row["LBN n_control_matched"]) == (3, 3)
+    assert row["MLI effect"] == 0.2 and not row["MLI excluded"]
+    caption = (tmp_path / "xc.md").read_text().splitlines()[0]
+    assert ("Windows with fewer than 10 matched treated or 10 matched control wakes are excluded (effect and "
+            "p-value empty, `excluded` true): 1 country-window(s)") in caption
+    fig = figures.cross_country_heatmaps({"MLI": mli, "LBN": lbn}, "civilians", tmp_path / "xch",
+                                         min_matched=(10, 10))
+    data = pd.read_csv(tmp_path / "xch.csv")
+    lbn_row = data[(data.country == "LBN") & (data.spat_window == 6)].iloc[0]
+    assert lbn_row["excluded"] and lbn_row["thin_support"] and np.isnan(lbn_row["estimate"])
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "Treatment effect"]
+    assert bars[0].get_ylim()[1] < 1.0  # the excluded 2.56 does not stretch the shared colour scale
+    assert "are excluded (cross-hatched, no estimate)" in fig.get_suptitle()
+    plt.close(fig)
+    hatched = figures.cross_country_heatmaps({"MLI": mli, "LBN": lbn}, "civilians", style="tiles",
+                                             min_matched=(10, 10), thin="hatch")
+    assert pd.DataFrame(hatched.plotted_data).query("country == 'LBN' and spat_window == 6")["estimate"].item() == 2.56
+    plt.close(hatched)
+
+
+def test_load_estimates_joins_matching_and_names_the_file(tmp_path):
+    est = estimates_grid([(10, 3, 0.5, 0.01, 0.1, 0, 1), (10, 6, 0.2, 0.5, 0.1, 0, 1)])
+    est.to_csv(tmp_path / "estimates.csv", index=False)
+    pd.DataFrame({"t_window": [10.0, 10.0], "spat_window": [3.0, 6.0], "control_pre": [9, 9],
+                  "treatment_pre": [5, 5], "L1_pre": [0.5, 0.5], "commonSupport_pre": [1.0, 1.0],
+                  "control_post": [12, 4], "treatment_post": [11, 4], "L1_post": [0.1, 0.1],
+                  "commonSupport_post": [9.0, 9.0]}).to_csv(tmp_path / "matching.csv", index=False)
+    loaded = tables.load_estimates(tmp_path / "estimates.csv", tmp_path / "matching.csv")
+    assert loaded[["n_treated_matched", "n_control_matched"]].values.tolist() == [[11, 12], [4, 4]]
+    pd.DataFrame({"t_window": [10.0]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match=r"bad.csv: no column\(s\) \['spat_window', 'treatment_post', "
+                                         r"'control_post'\]"):
+        tables.load_estimates(tmp_path / "estimates.csv", tmp_path / "bad.csv")
+
+
+def test_permutation_csv_equals_the_permutation_figure():
+    from qipstudy.robustness import plot_permutation_distribution
+
+    rng = np.random.default_rng(3)
+    windows = [(t, s) for t in (10, 20) for s in (3, 6)]
+    draws = pd.DataFrame([(b, t, s, rng.normal(), rng.normal()) for b in range(40) for t, s in windows],
+                         columns=["permutation", "t_window", "spat_window", "estimate", "t_value"])
+    table = pd.DataFrame({"t_window": [10, 10, 20, 20], "spat_window": [3, 6, 3, 6], "estimate": [0.1, 0.9, 0.2, 0.3],
+                          "t_value": [1.0, -3.5, 0.5, np.nan], "pvalue_ri": [0.5, 0.02, 0.7, np.nan]})
+    data = figures.permutation_histograms(draws, table)
+    fig = plot_permutation_distribution(draws, table)
+    left, right = fig.axes[:2]
+    assert bar_heights(left) == data.loc[data.series == "max_abs_t", "count"].tolist()
+    assert bar_heights(right) == data.loc[data.series == "window_estimate", "count"].tolist()
+    assert data.loc[data.series == "observed_abs_t", "value"].tolist() == [1.0, 3.5, 0.5]
+    observed = data[data.series == "observed_estimate"].iloc[0]
+    assert (observed.t_window, observed.spat_window, observed.value) == (10, 6, 0.9)  # largest |t|
+    plt.close(fig)

@@ -3,21 +3,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from qipstudy.render import save_figure, write_table
+from qipstudy.render import permutation_histograms, save_figure, sources_of, write_table
 from qipstudy.robustness import inference_table, plot_inference_heatmaps, plot_permutation_distribution
 from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]):
+    params = snakemake.params
     draws = [pd.read_parquet(path) for path in snakemake.input.draws]
     table = inference_table(Path(snakemake.input.parameters).parent, draws)
-    title = snakemake.params.title
-    write_table(table, Path(snakemake.output.table[0]).with_suffix(""),
+    title = params.title
+    stems = {name: Path(getattr(snakemake.output, name)[0]).with_suffix("")
+             for name in ("table", "figure", "permutations")}
+    sources = {name: sources_of(stem.name, params.dataset_modes, outcome_source=params.outcome_source)
+               for name, stem in stems.items()}
+    write_table(table, stems["table"], sources=sources["table"],
                 caption=f"{title}: p-values per window, uncorrected and corrected for the window grid")
     save_figure(
-        plot_inference_heatmaps(table, t_unit=snakemake.params.t_unit, alpha=snakemake.params.alpha, title=title),
-        Path(snakemake.output.figure[0]).with_suffix(""),
+        plot_inference_heatmaps(table, t_unit=params.t_unit, alpha=params.alpha, title=title),
+        stems["figure"], data=table, sources=sources["figure"],
     )
+    all_draws = pd.concat(draws, ignore_index=True)
     save_figure(
-        plot_permutation_distribution(pd.concat(draws, ignore_index=True), table, title=title),
-        Path(snakemake.output.permutations[0]).with_suffix(""),
+        plot_permutation_distribution(all_draws, table, title=title),
+        stems["permutations"], data=permutation_histograms(all_draws, table), sources=sources["permutations"],
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 from matchedwake.plotting import plot_balance
 
 from qipstudy.atomic import atomic_path
-from qipstudy.render import save_figure
+from qipstudy.render import save_figure, sources_of
 from qipstudy.robustness import balance_of_run
 from qipstudy.runlog import log_to
 
@@ -15,4 +15,6 @@ with log_to(snakemake.log[0]):
     figure = plot_balance(balance)
     figure.set_layout_engine("constrained")  # room for the overall title above the panel titles
     figure.suptitle(f"{snakemake.params.title}: covariate balance before and after matching")
-    save_figure(figure, Path(snakemake.output.figure[0]).with_suffix(""))
+    stem = Path(snakemake.output.figure[0]).with_suffix("")
+    sources = sources_of(stem.name, snakemake.params.dataset_modes, outcome_source=snakemake.params.outcome_source)
+    save_figure(figure, stem, data=balance, sources=sources)
