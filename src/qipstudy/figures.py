@@ -231,7 +231,7 @@ def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str | 
                    stem: Path | None = None, *, years: Sequence[int] = FIGURE1_YEARS, top_n: int = FIGURE1_TOP_N,
                    incident_types: Sequence[str] | None = None, personnel_types: Sequence[str] | None = None,
                    missions: Sequence[str] | None = None, countries: Sequence[str] | None = None,
-                   awsd_measure: str = "incidents") -> matplotlib.figure.Figure:
+                   awsd_measure: str = "incidents", sources: Mapping | None = None) -> matplotlib.figure.Figure:
     """Figure 1: yearly attacks on aid workers (AWSD) and peacekeeper fatalities (UN), top groups.
 
     As published: every fatality type, the years 2010-2020 (both inclusive, for both panels) and
@@ -286,11 +286,7 @@ def figure_attacks(awsd: pd.DataFrame, fatalities: pd.DataFrame, country: str | 
     data = pd.concat([_panel_data("aid_workers_awsd", aid_counts, aid_groups, focus_country),
                       _panel_data("peacekeeper_fatalities", pk_counts, pk_groups, focus_mission)],
                      ignore_index=True)
-    if stem is not None:
-        stem = Path(stem)
-        write_with(stem.with_name(stem.name + ".csv"),
-                   lambda tmp: tmp.write_text(data.to_csv(index=False, lineterminator="\n"), encoding="utf-8"))
-    return _finish(fig, stem)
+    return _finish(fig, stem, data, sources)
 
 
 # --------------------------------------------------------------------------------------------

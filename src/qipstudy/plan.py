@@ -169,23 +169,6 @@ class Plan:
             "population": "worldpop" if s.population == "worldpop" else "population",
         }
 
-    def sources(self, country: str, item_key: str, spec: str = MAIN) -> dict[str, dict[str, str]]:
-        """Which inputs a paper item rests on and how each was obtained (for its sources sidecar).
-
-        {role: {"dataset", "mode" (synthetic | download | user), "version", "provenance"}}; roles are
-        the registry's (`outcome` resolves to ACLED or UCDP, `population` to GPW or WorldPop).
-        """
-        from qipstudy.registry import paper_item
-
-        resolved = self.spec_datasets(spec)
-        out = {}
-        for role in paper_item(item_key).datasets:
-            dataset = resolved.get(role, role)
-            out[role] = {"dataset": dataset, "mode": self.mode(dataset),
-                         "version": self.config["datasets"][dataset]["version"],
-                         "provenance": f"{self.dataset_dir(country, dataset)}/provenance.json"}
-        return out
-
     def mode(self, dataset: str) -> str:
         return self.config["datasets"][dataset]["mode"]
 
@@ -220,13 +203,14 @@ class Plan:
     def mwa_file(self, country: str, spec: str, outcome: str, name: str = "estimates.csv") -> str:
         return f"results/{country}/{self.spec_dir(spec)}mwa/{outcome}/{name}"
 
-    def paper_outputs(self, country: str, part: str) -> list[str]:
+    def paper_outputs(self, country: str | None, part: str) -> list[str]:
+        """The registry's outputs of one part, below results/<country>/ (results/ for cross_country)."""
+        base = "results" if country is None else f"results/{country}"
         out = []
         for item in PAPER_ITEMS:
             if item.part != part:
                 continue
-            out += [f"results/{country}/{path}"
-                    for path in item_outputs(item, self.outcomes, self.config["robustness"]["outcome"])]
+            out += [f"{base}/{path}" for path in item_outputs(item, self.outcomes, self.config["robustness"]["outcome"])]
         return out
 
     def country_outputs(self, country: str) -> list[str]:
@@ -241,6 +225,5 @@ class Plan:
     def all_outputs(self) -> list[str]:
         out = [path for country in self.countries for path in self.country_outputs(country)]
         if len(self.countries) > 1:
-            out += [f"results/cross_country/table_cross_country_{o}.csv" for o in self.outcomes]
-            out += [f"results/cross_country/heatmaps_{o}.png" for o in self.outcomes]
+            out += self.paper_outputs(None, "cross_country")
         return out

@@ -33,7 +33,8 @@ class PaperItem:
     configured outcomes, `{robustness_outcome}` is `robustness.outcome`. `datasets` are the inputs
     its numbers rest on ("outcome" = the outcome provider of the run, ACLED or UCDP). `kind` is
     "table" (.csv/.tex/.md), "figure" (.png/.pdf and the plotted numbers as .csv) or "csv" (a data
-    table only). `part` is "paper" (always made) or "robustness" (with `robustness.enabled`).
+    table only). `part` is "paper" (always made), "robustness" (with `robustness.enabled`) or
+    "cross_country" (with several countries; below `results/`, not a country's folder).
     `published` names the published tables (resources/published/sauter2022/) it is compared with.
     """
 
@@ -48,6 +49,8 @@ class PaperItem:
 
 
 _COVS = ("outcome", *EVENT_DATASETS, *COVARIATE_DATASETS)
+# The robustness variants swap in UCDP events and WorldPop population.
+_VARIANT_COVS = (*_COVS, "ucdp", "worldpop")
 
 PAPER_ITEMS: tuple[PaperItem, ...] = (
     PaperItem("figure1", "Figure 1 (attacks on aid workers and peacekeepers)", "plot_attacks",
@@ -95,17 +98,26 @@ PAPER_ITEMS: tuple[PaperItem, ...] = (
     PaperItem("balance_figure", "*beyond the paper:* balance diagnostics (figure)", "plot_balance",
               ("figures/balance_{outcome}",), "figure", _COVS, part="robustness"),
     PaperItem("robustness", "*beyond the paper:* robustness and placebos", "make_robustness_table",
-              ("tables/robustness_{robustness_outcome}",), "table", _COVS, part="robustness"),
+              ("tables/robustness_{robustness_outcome}",), "table", _VARIANT_COVS, part="robustness"),
     PaperItem("robustness_windows", "*beyond the paper:* robustness and placebos (every window)",
-              "make_robustness_table", ("tables/robustness_windows_{robustness_outcome}",), "csv", _COVS,
+              "make_robustness_table", ("tables/robustness_windows_{robustness_outcome}",), "csv", _VARIANT_COVS,
               part="robustness"),
     PaperItem("robustness_figure", "*beyond the paper:* robustness and placebos (figure)", "make_robustness_table",
-              ("figures/robustness_{robustness_outcome}",), "figure", _COVS, part="robustness"),
+              ("figures/robustness_{robustness_outcome}",), "figure", _VARIANT_COVS, part="robustness"),
+    # With several countries (results/cross_country/).
+    PaperItem("cross_country", "*beyond the paper:* cross-country comparison", "make_cross_country_comparison",
+              ("cross_country/table_cross_country_{outcome}",), "table", _COVS, part="cross_country"),
+    PaperItem("cross_country_figure", "*beyond the paper:* cross-country comparison (figure)",
+              "make_cross_country_comparison", ("cross_country/heatmaps_{outcome}",), "figure", _COVS,
+              part="cross_country"),
 )
 
 #: File extensions of each kind of item.
 KIND_EXTS: dict[str, tuple[str, ...]] = {"table": ("csv", "tex", "md"), "figure": ("png", "pdf"),
                                          "csv": ("csv",)}
+#: What every output carries beside it: a figure the numbers it plots, every item its inputs' record.
+SIDECAR_EXTS: dict[str, tuple[str, ...]] = {"table": ("sources.json",), "figure": ("csv", "sources.json"),
+                                            "csv": ()}
 
 
 def paper_item(key: str) -> PaperItem:
@@ -130,9 +142,9 @@ def item_stems(item: PaperItem, outcomes, robustness_outcome: str | None = None)
 
 
 def item_outputs(item: PaperItem, outcomes, robustness_outcome: str | None = None) -> list[str]:
-    """Every file of an item below `results/<country>/` (its kind's extensions)."""
+    """Every file of an item below `results/<country>/` (its kind's files and sidecars)."""
     return [f"{stem}.{ext}" for stem in item_stems(item, outcomes, robustness_outcome)
-            for ext in KIND_EXTS[item.kind]]
+            for ext in (*KIND_EXTS[item.kind], *SIDECAR_EXTS[item.kind])]
 
 
 def readme_table() -> str:

@@ -1,8 +1,8 @@
 """Where each table's and figure's numbers come from: downloaded, user files or synthetic.
 
 A result is only as real as its inputs, and a run may mix them (real QIPs and ACLED events with
-synthetic rasters, say). :data:`OUTPUT_DATASETS` is the one registry of the datasets every output
-of the workflow rests on; :func:`sources_of` resolves it against the run's dataset modes (config
+synthetic rasters, say). :data:`OUTPUT_DATASETS` (read from the registry of outputs,
+qipstudy.registry.PAPER_ITEMS) says which datasets every output rests on; :func:`sources_of` resolves it against the run's dataset modes (config
 ``datasets.<name>.mode``), :func:`write_sources` records the result beside the output as
 ``<stem>.sources.json``, and :func:`synthetic_note` is the label that figures and captions carry
 when any of those inputs is synthetic. The reproduction report reads the sidecars back
@@ -26,38 +26,22 @@ REAL_MODES = ("download", "user")
 #: Placeholder for the outcome events' provider: ``acled`` or ``ucdp`` (config ``outcome_source``).
 OUTCOME = "{outcome_source}"
 
-# The events table holds QIPs, aid projects and outcome events located in the study regions.
-EVENT_DATASETS = ("qip", "iati", OUTCOME, "boundaries")
-# The covariates table adds roads and waterways, night lights and population to every event.
-COVARIATE_DATASETS = (*EVENT_DATASETS, "osm", "nightlights", "population")
+
+def _output_datasets() -> dict[str, tuple[str, ...]]:
+    """Output stem (file name without folder) → the datasets its numbers rest on, from the one
+    registry of outputs (qipstudy.registry.PAPER_ITEMS); the role `outcome` becomes OUTCOME."""
+    from qipstudy.registry import PAPER_ITEMS
+
+    out: dict[str, tuple[str, ...]] = {}
+    for item in PAPER_ITEMS:
+        datasets = tuple(OUTCOME if d == "outcome" else d for d in item.datasets)
+        for stem in item.stems:
+            out[stem.rsplit("/", 1)[-1].replace("{robustness_outcome}", "{outcome}")] = datasets
+    return out
+
 
 #: Output stem → the datasets its numbers rest on; ``{outcome}`` matches any outcome name.
-OUTPUT_DATASETS: dict[str, tuple[str, ...]] = {
-    # The paper's Table 1 and appendix Table 1 are over the mission's whole QIP list.
-    "table1_qip_funding_by_activity_type": ("qip",),
-    "appendix_table1_qip_funding_by_category": ("qip",),
-    "table2_conditional_means": COVARIATE_DATASETS,
-    # Every aid-project row of the export, before the study filters.
-    "appendix_table2_aid_projects_by_category": ("iati",),
-    "appendix_table3_covariate_summary": COVARIATE_DATASETS,
-    "significant_windows_{outcome}": COVARIATE_DATASETS,
-    "figure1_attacks": ("awsd", "un_fatalities"),
-    "figure4_map": COVARIATE_DATASETS,
-    "figure5_event_dates": COVARIATE_DATASETS,
-    "figure6_heatmaps": COVARIATE_DATASETS,
-    "heatmap_r_style_{outcome}": COVARIATE_DATASETS,
-    "appendix_figure1_covariate_histograms": COVARIATE_DATASETS,
-    "appendix_figure2_covariate_correlations": COVARIATE_DATASETS,
-    "balance_{outcome}": COVARIATE_DATASETS,
-    "inference": COVARIATE_DATASETS,  # inference/<outcome>/inference.{csv,tex,md}
-    "inference_{outcome}": COVARIATE_DATASETS,
-    "permutations_{outcome}": COVARIATE_DATASETS,
-    # The variants swap in UCDP events and WorldPop population.
-    "robustness_{outcome}": (*COVARIATE_DATASETS, "ucdp", "worldpop"),
-    "robustness_windows_{outcome}": (*COVARIATE_DATASETS, "ucdp", "worldpop"),
-    "table_cross_country_{outcome}": COVARIATE_DATASETS,
-    "heatmaps_{outcome}": COVARIATE_DATASETS,
-}
+OUTPUT_DATASETS: dict[str, tuple[str, ...]] = _output_datasets()
 
 
 def _registry_key(output: str) -> str:

@@ -288,7 +288,7 @@ def _qip_rows(qips: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_qip_funding(qips: pd.DataFrame, by: str = "activity_type", *, stem: Path | None = None,
-                      caption: str | None = None) -> pd.DataFrame:
+                      caption: str | None = None, sources: Mapping | None = None) -> pd.DataFrame:
     """Paper Table 1 (`by="activity_type"`) or appendix Table 1 (`by="category"`).
 
     The paper's tables are over the mission's whole QIP list (451 QIPs, US$ 15,349,350), located
@@ -318,7 +318,7 @@ def table_qip_funding(qips: pd.DataFrame, by: str = "activity_type", *, stem: Pa
     if caption is None:
         caption = ("Types of activities of QIPs, amount in US$" if by == "activity_type"
                    else "Categories of QIPs, amount in US$")
-    return _maybe_write(table, stem, caption, {"funding_usd": ",d"})
+    return _maybe_write(table, stem, caption, {"funding_usd": ",d"}, sources)
 
 
 SAMPLE_CAPTION = " (analysis sample: QIPs left after the period, location and region filters)"
@@ -326,21 +326,28 @@ SAMPLE_CAPTION = " (analysis sample: QIPs left after the period, location and re
 
 def write_qip_funding_tables(qips: pd.DataFrame, *, by_activity_stem: Path, by_category_stem: Path,
                              events: pd.DataFrame | None = None, sample_by_activity_stem: Path | None = None,
-                             sample_by_category_stem: Path | None = None) -> dict[str, pd.DataFrame]:
+                             sample_by_category_stem: Path | None = None,
+                             sources: Mapping[str, Mapping] | None = None) -> dict[str, pd.DataFrame]:
     """Table 1 and appendix Table 1 over the whole QIP list, and optionally both over the sample.
 
     `qips` is the mission's QIP list (prepare.read_qips of the retrieved qips.csv), `events` the
-    prepared events table; the sample versions need both `events` and their stems.
+    prepared events table; the sample versions need both `events` and their stems. `sources`
+    maps each table's stem name to the record of its inputs (qipstudy.sources.sources_of).
     """
-    out = {"by_activity": table_qip_funding(qips, "activity_type", stem=by_activity_stem),
-           "by_category": table_qip_funding(qips, "category", stem=by_category_stem)}
+    sources = dict(sources or {})
+
+    def of(stem):
+        return sources.get(Path(stem).name) if stem is not None else None
+
+    out = {"by_activity": table_qip_funding(qips, "activity_type", stem=by_activity_stem, sources=of(by_activity_stem)),
+           "by_category": table_qip_funding(qips, "category", stem=by_category_stem, sources=of(by_category_stem))}
     for key, by, stem in (("sample_by_activity", "activity_type", sample_by_activity_stem),
                           ("sample_by_category", "category", sample_by_category_stem)):
         if stem is not None:
             if events is None:
                 raise ValueError(f"{key}: the sample version needs the events table (events=...)")
             base = "Types of activities of QIPs" if by == "activity_type" else "Categories of QIPs"
-            out[key] = table_qip_funding(events, by, stem=stem,
+            out[key] = table_qip_funding(events, by, stem=stem, sources=of(stem),
                                          caption=f"{base}, amount in US${SAMPLE_CAPTION}")
     return out
 
@@ -413,7 +420,8 @@ def table_significant_windows(estimates: pd.DataFrame, alpha: float = 0.05, *, d
 
 
 def table_aid_by_category(aid: pd.DataFrame, *, stem: Path | None = None,
-                          caption: str = "Categories of humanitarian aid projects") -> pd.DataFrame:
+                          caption: str = "Categories of humanitarian aid projects",
+                          sources: Mapping | None = None) -> pd.DataFrame:
     """Appendix Table 2: number of aid-project (IATI) rows per sector group, alphabetical as printed.
 
     Counts the rows of the table given, as the paper did: its 15,670 projects are every location
@@ -427,7 +435,7 @@ def table_aid_by_category(aid: pd.DataFrame, *, stem: Path | None = None,
     table = pd.DataFrame({"category": labels,
                           "n_projects": [int(counts[label]) for label in labels]})
     table["n_projects"] = table["n_projects"].astype("int64")
-    return _maybe_write(table, stem, caption, {"n_projects": ",d"})
+    return _maybe_write(table, stem, caption, {"n_projects": ",d"}, sources)
 
 
 def table_covariate_summary(covariates: pd.DataFrame, *, decimals: int = 3, stem: Path | None = None,

@@ -108,15 +108,3 @@ def test_outputs_come_from_the_registry():
     assert "results/MLI/tables/robustness_civilians.md" in outputs
     assert not any("robustness_battles" in p for p in outputs)
     assert not any("robustness" in p for p in _plan(robustness={"enabled": False}).country_outputs("MLI"))
-
-
-def test_sources_say_how_each_input_of_an_item_was_obtained():
-    datasets = {"acled": {"mode": "user", "version": "user", "user_file": "config/config.yaml"},
-                "qip": {"mode": "download", "version": "snap-1"}}
-    plan = _plan(datasets=datasets)
-    table2 = plan.sources("MLI", "table2")
-    assert table2["outcome"] == {"dataset": "acled", "mode": "user", "version": "user",
-                                 "provenance": "resources/automatic/MLI/acled/user/provenance.json"}
-    assert table2["qip"]["mode"] == "download" and table2["population"]["mode"] == "synthetic"
-    assert set(plan.sources("MLI", "table1")) == {"qip"}
-    assert plan.sources("MLI", "figure1")["un_fatalities"]["mode"] == "synthetic"

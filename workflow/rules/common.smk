@@ -141,3 +141,25 @@ def compared_stems():
     from qipstudy.registry import PAPER_ITEMS, item_stems
 
     return [stem for item in PAPER_ITEMS if item.published for stem in item_stems(item, OUTCOMES)]
+
+
+def figure_data(stem):
+    """A figure's plotted numbers (.csv) and its inputs' record (.sources.json), beside its PNG/PDF."""
+    return multiext(f"results/{{country}}/figures/{stem}", ".csv", ".sources.json")
+
+
+def table_sources(stem):
+    """A table's inputs' record: which datasets its numbers rest on and how each was obtained."""
+    return f"results/{{country}}/tables/{stem}.sources.json"
+
+
+# What the render rules record about their inputs (qipstudy.sources): every dataset's mode and
+# version, and the outcome provider.
+SOURCES_PARAMS = dict(
+    dataset_modes={
+        name: {"mode": s["mode"], "version": s["version"]} for name, s in config["datasets"].items()
+    },
+    outcome_source=config["outcome_source"],
+)
+# The minimum matched support of a window: (treated, control) wakes.
+MIN_MATCHED = [config["render"]["min_matched_treated"], config["render"]["min_matched_control"]]

@@ -1,4 +1,6 @@
-# The paper's tables (CSV + LaTeX + Markdown) and figures (PNG + PDF), and the report.
+# The paper's tables (CSV + LaTeX + Markdown) and figures (PNG + PDF + the plotted numbers as CSV),
+# each with a .sources.json recording which inputs were downloaded, user files or synthetic.
+
 
 rule make_table_qip_funding:
     message:
@@ -16,6 +18,17 @@ rule make_table_qip_funding:
         by_category=table_outputs("appendix_table1_qip_funding_by_category"),
         sample_by_activity=table_outputs("table1_qip_funding_by_activity_type_sample"),
         sample_by_category=table_outputs("appendix_table1_qip_funding_by_category_sample"),
+        sources=[
+            table_sources(stem)
+            for stem in (
+                "table1_qip_funding_by_activity_type",
+                "appendix_table1_qip_funding_by_category",
+                "table1_qip_funding_by_activity_type_sample",
+                "appendix_table1_qip_funding_by_category_sample",
+            )
+        ],
+    params:
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_qip_funding.log",
     benchmark:
@@ -34,7 +47,14 @@ rule make_table_conditional_means:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.tables"),
     output:
-        table=report(table_outputs("table2_conditional_means"), caption="../report/table2.rst", category="Tables"),
+        table=report(
+            table_outputs("table2_conditional_means"),
+            caption="../report/table2.rst",
+            category="Tables",
+        ),
+        sources=table_sources("table2_conditional_means"),
+    params:
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_conditional_means.log",
     benchmark:
@@ -51,6 +71,7 @@ rule make_table_significant_windows:
         "Significant windows of {wildcards.outcome} for {wildcards.country}"
     input:
         estimates="results/{country}/mwa/{outcome}/estimates.csv",
+        matching="results/{country}/mwa/{outcome}/matching.csv",
         code=module_files("qipstudy.tables"),
     output:
         table=report(
@@ -59,9 +80,12 @@ rule make_table_significant_windows:
             category="Tables",
             subcategory="{outcome}",
         ),
+        sources=table_sources("significant_windows_{outcome}"),
     params:
         alpha=config["mwa"]["alpha1"],
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        min_matched=MIN_MATCHED,
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_significant_windows_{outcome}.log",
     benchmark:
@@ -82,6 +106,9 @@ rule make_table_aid_categories:
         code=module_files("qipstudy.tables", "qipstudy.prepare"),
     output:
         table=table_outputs("appendix_table2_aid_projects_by_category"),
+        sources=table_sources("appendix_table2_aid_projects_by_category"),
+    params:
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_aid_categories.log",
     benchmark:
@@ -101,6 +128,9 @@ rule make_table_covariate_summary:
         code=module_files("qipstudy.tables"),
     output:
         table=table_outputs("appendix_table3_covariate_summary"),
+        sources=table_sources("appendix_table3_covariate_summary"),
+    params:
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_covariate_summary.log",
     benchmark:
@@ -118,12 +148,16 @@ rule plot_attacks:
     input:
         awsd=dataset_file("awsd", "awsd.csv"),
         fatalities=dataset_file("un_fatalities", "fatalities.csv"),
-        code=module_files("qipstudy.figures"),
+        code=module_files("qipstudy.figures", "qipstudy.retrieve.figure1"),
     output:
-        figure=report(figure_outputs("figure1_attacks"), caption="../report/figure1.rst", category="Figures"),
+        figure=report(
+            figure_outputs("figure1_attacks"), caption="../report/figure1.rst", category="Figures"
+        ),
+        data=figure_data("figure1_attacks"),
     params:
         country=country_keys("name", "iso2", "mission"),
         figure1=config["figures"]["figure1"],
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_attacks.log",
     benchmark:
@@ -137,17 +171,23 @@ rule plot_attacks:
 
 rule plot_map_events:
     message:
-        "Figure 4 (map of projects, QIPs and violence) for {wildcards.country}"
+        "Figure 4 (map of projects, QIPs, violence and bases) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         admin3=dataset_file("boundaries", "adm3.gpkg"),
         roads=dataset_file("osm", "roads.gpkg"),
         code=module_files("qipstudy.figures"),
     output:
-        figure=report(figure_outputs("figure4_map"), caption="../report/figure4.rst", category="Figures"),
+        figure=report(
+            figure_outputs("figure4_map"), caption="../report/figure4.rst", category="Figures"
+        ),
+        data=figure_data("figure4_map"),
     params:
-        country=country_keys("name", "study_regions", "boundaries.admin1_field", "synthetic.towns", "bases"),
+        country=country_keys(
+            "name", "mission", "study_regions", "boundaries.admin1_field", "synthetic.towns", "bases"
+        ),
         road_classes=config["covariates"]["road_classes"],
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_map_events.log",
     benchmark:
@@ -167,7 +207,12 @@ rule plot_event_dates:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.figures"),
     output:
-        figure=report(figure_outputs("figure5_event_dates"), caption="../report/figure5.rst", category="Figures"),
+        figure=report(
+            figure_outputs("figure5_event_dates"), caption="../report/figure5.rst", category="Figures"
+        ),
+        data=figure_data("figure5_event_dates"),
+    params:
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_event_dates.log",
     benchmark:
@@ -184,16 +229,26 @@ rule plot_heatmaps:
         "Figure 6 (space-time heatmaps of the estimates) for {wildcards.country}"
     input:
         estimates=expand("results/{{country}}/mwa/{outcome}/estimates.csv", outcome=OUTCOMES),
+        matching=expand("results/{{country}}/mwa/{outcome}/matching.csv", outcome=OUTCOMES),
         code=module_files("qipstudy.figures", "matchedwake.plotting"),
     output:
-        figure=report(figure_outputs("figure6_heatmaps"), caption="../report/figure6.rst", category="Figures"),
-        r_style=expand("results/{{country}}/figures/heatmap_r_style_{outcome}.{ext}", outcome=OUTCOMES, ext=FIGURE_EXTS),
+        figure=report(
+            figure_outputs("figure6_heatmaps"), caption="../report/figure6.rst", category="Figures"
+        ),
+        data=figure_data("figure6_heatmaps"),
+        r_style=expand(
+            "results/{{country}}/figures/heatmap_r_style_{outcome}.{ext}",
+            outcome=OUTCOMES,
+            ext=FIGURE_EXTS + ["csv", "sources.json"],
+        ),
     params:
         outcomes=OUTCOMES,
         titles=[config["outcomes"][o]["title"] for o in OUTCOMES],
         t_unit=config["mwa"]["t_unit"],
         alpha1=config["mwa"]["alpha1"],
         alpha2=config["mwa"]["alpha2"],
+        min_matched=MIN_MATCHED,
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_heatmaps.log",
     benchmark:
@@ -212,10 +267,21 @@ rule plot_covariates:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.figures"),
     output:
-        histograms=report(figure_outputs("appendix_figure1_covariate_histograms"), caption="../report/appendix_figure1.rst", category="Appendix"),
-        correlations=report(figure_outputs("appendix_figure2_covariate_correlations"), caption="../report/appendix_figure2.rst", category="Appendix"),
+        histograms=report(
+            figure_outputs("appendix_figure1_covariate_histograms"),
+            caption="../report/appendix_figure1.rst",
+            category="Appendix",
+        ),
+        correlations=report(
+            figure_outputs("appendix_figure2_covariate_correlations"),
+            caption="../report/appendix_figure2.rst",
+            category="Appendix",
+        ),
+        histograms_data=figure_data("appendix_figure1_covariate_histograms"),
+        correlations_data=figure_data("appendix_figure2_covariate_correlations"),
     params:
         match_columns=config["mwa"]["match_columns"],
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_covariates.log",
     benchmark:
@@ -233,14 +299,16 @@ rule make_reproduction_report:
     input:
         tables=lambda w: [f"results/{w.country}/{stem}.csv" for stem in compared_stems()],
         published="resources/published/sauter2022",
-        code=module_files("qipstudy.tables"),
+        code=module_files("qipstudy.tables", "qipstudy.sources"),
     output:
-        report=report("results/{country}/reproduction_report.md", caption="../report/reproduction.rst", category="Reproduction"),
+        report=report(
+            "results/{country}/reproduction_report.md",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+        ),
     params:
         published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
-        synthetic=any(
-            PLAN.mode(d) == "synthetic" for d in PLAN.spec_datasets(MAIN).values()
-        ),
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_reproduction_report.log",
     benchmark:
@@ -257,17 +325,30 @@ rule make_cross_country_comparison:
         "Cross-country comparison of {wildcards.outcome}"
     input:
         estimates=expand("results/{country}/mwa/{{outcome}}/estimates.csv", country=list(COUNTRIES)),
+        matching=expand("results/{country}/mwa/{{outcome}}/matching.csv", country=list(COUNTRIES)),
         code=module_files("qipstudy.tables", "qipstudy.figures"),
     output:
-        table=report("results/cross_country/table_cross_country_{outcome}.csv", caption="../report/cross_country.rst", category="Cross-country"),
+        table=report(
+            "results/cross_country/table_cross_country_{outcome}.csv",
+            caption="../report/cross_country.rst",
+            category="Cross-country",
+        ),
         table_formats=multiext("results/cross_country/table_cross_country_{outcome}", ".tex", ".md"),
-        figure=report("results/cross_country/heatmaps_{outcome}.png", caption="../report/cross_country.rst", category="Cross-country"),
+        table_sources="results/cross_country/table_cross_country_{outcome}.sources.json",
+        figure=report(
+            "results/cross_country/heatmaps_{outcome}.png",
+            caption="../report/cross_country.rst",
+            category="Cross-country",
+        ),
         figure_pdf="results/cross_country/heatmaps_{outcome}.pdf",
+        data=multiext("results/cross_country/heatmaps_{outcome}", ".csv", ".sources.json"),
     params:
         countries=list(COUNTRIES),
         alpha=config["mwa"]["alpha1"],
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
         t_unit=config["mwa"]["t_unit"],
+        min_matched=MIN_MATCHED,
+        **SOURCES_PARAMS,
     log:
         "logs/cross_country/make_cross_country_comparison_{outcome}.log",
     benchmark:

@@ -58,10 +58,14 @@ rule make_inference_table:
             category="Robustness",
             subcategory="{outcome}",
         ),
+        data=multiext("results/{country}/figures/inference_{outcome}", ".csv", ".sources.json")
+        + multiext("results/{country}/figures/permutations_{outcome}", ".csv", ".sources.json")
+        + ["results/{country}/inference/{outcome}/inference.sources.json"],
     params:
         alpha=config["mwa"]["alpha1"],
         t_unit=config["mwa"]["t_unit"],
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_inference_table_{outcome}.log",
     benchmark:
@@ -88,8 +92,10 @@ rule plot_balance:
             category="Robustness",
             subcategory="{outcome}",
         ),
+        data=multiext("results/{country}/figures/balance_{outcome}", ".csv", ".sources.json"),
     params:
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_balance_{outcome}.log",
     benchmark:
@@ -106,7 +112,11 @@ rule make_robustness_table:
         "Robustness table and figure of {wildcards.outcome} for {wildcards.country}"
     input:
         main="results/{country}/mwa/{outcome}/estimates.csv",
+        main_matching="results/{country}/mwa/{outcome}/matching.csv",
         variants=lambda w: [PLAN.mwa_file(w.country, v, w.outcome) for v in PLAN.run_variants()],
+        variants_matching=lambda w: [
+            PLAN.mwa_file(w.country, v, w.outcome, "matching.csv") for v in PLAN.run_variants()
+        ],
         code=module_files("qipstudy.robustness", "qipstudy.figures"),
     output:
         table=report(
@@ -120,8 +130,12 @@ rule make_robustness_table:
             caption="../report/robustness.rst",
             category="Robustness",
         ),
+        data=multiext("results/{country}/figures/robustness_{outcome}", ".csv", ".sources.json"),
+        table_sources="results/{country}/tables/robustness_{outcome}.sources.json",
     params:
         variants=PLAN.run_variants(),
+        min_matched=MIN_MATCHED,
+        **SOURCES_PARAMS,
         titles={spec: PLAN.settings(spec).title for spec in PLAN.specs},
         skipped={v: PLAN.skip_reason(v) for v in PLAN.variants if PLAN.skip_reason(v)},
         alpha=config["mwa"]["alpha1"],

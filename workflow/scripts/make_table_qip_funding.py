@@ -9,6 +9,7 @@ import pandas as pd
 
 from qipstudy.prepare import read_qips
 from qipstudy.runlog import log_to
+from qipstudy.sources import sources_of
 from qipstudy.tables import write_qip_funding_tables
 
 
@@ -18,6 +19,8 @@ def stem(name):
 
 with log_to(snakemake.log[0]):
     events = pd.read_parquet(snakemake.input.events)
+    names = ["by_activity", "by_category", "sample_by_activity", "sample_by_category"]
+    modes, outcome_source = snakemake.params.dataset_modes, snakemake.params.outcome_source
     write_qip_funding_tables(
         read_qips(snakemake.input.qips),
         events=events,
@@ -25,4 +28,5 @@ with log_to(snakemake.log[0]):
         by_category_stem=stem("by_category"),
         sample_by_activity_stem=stem("sample_by_activity"),
         sample_by_category_stem=stem("sample_by_category"),
+        sources={stem(n).name: sources_of(stem(n).name, modes, outcome_source=outcome_source) for n in names},
     )

@@ -5,6 +5,7 @@ import pandas as pd
 
 from qipstudy.render import figure_attacks
 from qipstudy.runlog import log_to
+from qipstudy.sources import sources_of
 
 with log_to(snakemake.log[0]):
     country = snakemake.params.country
@@ -14,5 +15,7 @@ with log_to(snakemake.log[0]):
         [country["name"], country["iso2"]],
         country["mission"],
         stem=Path(snakemake.output.figure[0]).with_suffix(""),
-        **dict(snakemake.params.get("figure1") or {}),
+        sources=sources_of("figure1_attacks", snakemake.params.dataset_modes,
+                           outcome_source=snakemake.params.outcome_source),
+        **dict(snakemake.params.figure1),
     )
