@@ -285,31 +285,41 @@ def count_wakes(
         complete = np.zeros((0, n_t), dtype=bool)
 
     edges = _trend_edges(t_windows)
-    hist = np.zeros((6, n_w, n_s, n_t), dtype=np.int64)
-    lag_hist = np.zeros((n_w, n_s, edges.size - 1), dtype=np.int64)
+    # Wake-minor layouts (S, T, W) and (lags, S, W): cumulative sums then run over whole
+    # contiguous blocks, and the wakes table (spatial window, then t, then wake) reads them as is.
+    hist = np.zeros((6, n_s, n_t, n_w), dtype=np.int64)
+    lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=np.int64)
     partners = np.flatnonzero(is_dep | is_tr | is_co)
     if n_w and partners.size:
         ctx = _Context(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr, t_windows,
                        s_windows, edges, unit_ms, hist, lag_hist, progress)
         ctx.count(partners)
 
-    # Smallest-window bins -> cumulative windows.
-    counts = np.cumsum(hist, axis=2, out=hist)
-    counts = np.cumsum(counts, axis=3, out=counts)
-    lag_cum = np.cumsum(lag_hist, axis=1, out=lag_hist)
-    prefix = np.concatenate([np.zeros((n_w, n_s, 1), dtype=np.int64),
-                             np.cumsum(lag_cum, axis=2, out=lag_cum)], axis=2)
+    # Smallest-window bins -> cumulative windows (integer sums, so the order is immaterial).
+    for si in range(1, n_s):
+        hist[:, si] += hist[:, si - 1]
+    for ti in range(1, n_t):
+        hist[:, :, ti] += hist[:, :, ti - 1]
+    for si in range(1, n_s):
+        lag_hist[:, si] += lag_hist[:, si - 1]
+    prefix = np.zeros((edges.size, n_s, n_w), dtype=np.int64)
+    for li in range(edges.size - 1):
+        np.add(prefix[li], lag_hist[li], out=prefix[li + 1])
     pos = {int(e): i for i, e in enumerate(edges)}
 
-    trend = np.zeros((n_w, n_s, n_t), dtype=float)
+    trend = np.zeros((n_s, n_t, n_w), dtype=float)
     for j, t in enumerate(t_windows):
         def lag_sum(a: int, b: int) -> np.ndarray:
-            return prefix[:, :, pos[b + 1]] - prefix[:, :, pos[a]]
-        trend[:, :, j] = trend_from_lags(lag_sum, int(t))
+            return prefix[pos[b + 1]] - prefix[pos[a]]
+        trend[:, j] = trend_from_lags(lag_sum, int(t))
+
+    def wst(arr: np.ndarray) -> np.ndarray:  # (S, T, W) storage seen as (W, S, T)
+        return arr.transpose(2, 0, 1)
 
     return WakeCounts(
-        dependent_pre=counts[0], dependent_trend=trend, so_pre=counts[1], mo_pre=counts[2],
-        dependent_post=counts[3], so_post=counts[4], mo_post=counts[5], complete=complete)
+        dependent_pre=wst(hist[0]), dependent_trend=wst(trend), so_pre=wst(hist[1]),
+        mo_pre=wst(hist[2]), dependent_post=wst(hist[3]), so_post=wst(hist[4]),
+        mo_post=wst(hist[5]), complete=complete)
 
 
 # A location whose events are expected to give more candidate pairs per wake than this many per
@@ -427,9 +437,9 @@ class _Context:
         w, k, pre, dd, dist = w[keep], k[keep], pre[keep], dd[keep], dist[keep]
         si = np.searchsorted(s_windows, dist, side="left")
         ti = np.searchsorted(t_windows, dd, side="left")
-        hist = self.hist[:, lo_w:hi_w]
-        n_w, n_s, n_t = hist.shape[1:]
-        flat = (w * n_s + si) * n_t + ti
+        hist = self.hist[:, :, :, lo_w:hi_w]
+        n_s, n_t, n_w = hist.shape[1:]
+        flat = (si * n_t + ti) * n_w + w
         wt = self.wake_tr[lo_w:hi_w][w]
         dep = self.is_dep[k]
         so = np.where(wt, self.is_tr[k], self.is_co[k])
@@ -443,10 +453,10 @@ class _Context:
                 view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
         sel = pre & dep
         if sel.any():
-            lag_hist = self.lag_hist[lo_w:hi_w]
+            lag_hist = self.lag_hist[:, :, lo_w:hi_w]
             li = np.searchsorted(self.edges, dd[sel], side="right") - 1
-            n_l = lag_hist.shape[2]
-            lflat = (w[sel] * n_s + si[sel]) * n_l + li
+            n_l = lag_hist.shape[0]
+            lflat = (li * n_s + si[sel]) * n_w + w[sel]
             lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
 
     # ---------------------------------------------------------------- location by location
@@ -506,6 +516,8 @@ class _Context:
             else:
                 c_x = np.where(wt, cum["co", phase], cum["tr", phase])
             at_t = c_x[:, t_at]
-            np.add.at(self.hist[m], (w, si), np.diff(at_t, axis=1, prepend=0))
+            # hist[m][si, :, w] has shape (pairs, T): index arrays split by a slice come first
+            np.add.at(self.hist[m], (si, slice(None), w), np.diff(at_t, axis=1, prepend=0))
         at_edges = cum["dep", "pre"][:, np.searchsorted(x, self.edges[1:] - 1)]
-        np.add.at(self.lag_hist, (w, si), np.diff(at_edges, axis=1, prepend=0))
+        # lag_hist[:, si, w] has shape (lags, pairs): the index arrays are adjacent
+        np.add.at(self.lag_hist, (slice(None), si, w), np.diff(at_edges, axis=1, prepend=0).T)
