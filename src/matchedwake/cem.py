@@ -14,7 +14,8 @@ import pandas as pd
 
 from .rmath import nclass_sturges
 
-__all__ = ["CemResult", "cem", "coarsen_sturges", "as_match_variable", "combine_codes", "format_r_number"]
+__all__ = ["CemResult", "cem", "coarsen_sturges", "as_match_variable", "combine_codes", "dense_ids",
+           "format_r_number", "sorted_unique"]
 
 
 @dataclass
@@ -81,20 +82,43 @@ def coarsen_sturges(x: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray 
     it cannot cut as it is), NaN staying NaN.
     """
     nan = np.isnan(x)
-    if nan.all():
+    has_nan = bool(nan.any())
+    if has_nan and nan.all():
         return x.copy(), None
-    ok = x[~nan]
+    ok = x[~nan] if has_nan else x
     lo = ok.min()
     hi = ok.max()
     k = nclass_sturges(n_rows)
     # R's seq(min, max, length.out = k): ends exact, interior min + i*(max-min)/(k-1)
-    breaks = np.unique(np.linspace(lo, hi, k)) if k >= 2 else np.array([lo])
+    breaks = sorted_unique(np.linspace(lo, hi, k)) if k >= 2 else np.array([lo])
     if breaks.size < 2:
         return x.copy(), None
     codes = np.searchsorted(breaks, x, side="left")
-    codes[codes == 0] = 1  # include.lowest: x == min goes to the first interval
-    codes[nan] = 0
+    np.maximum(codes, 1, out=codes)  # include.lowest: x == min goes to the first interval
+    if has_nan:
+        codes[nan] = 0
     return codes, breaks
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an already ascending array (break points), without sorting it again."""
+    if a.size < 2:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]
+
+
+def dense_ids(ids: np.ndarray, span: int) -> np.ndarray:
+    """``np.unique(ids, return_inverse=True)[1]`` for ids in 0..span-1.
+
+    When the id space is not much larger than the data, occupancy counts replace the sort; the
+    ids come out the same (0..k-1 in ascending order of the value).
+    """
+    if span <= 4 * ids.size + 4096:
+        occupied = np.zeros(span, dtype=np.int64)
+        occupied[ids] = 1
+        return (np.cumsum(occupied) - 1)[ids]
+    _, dense = np.unique(ids, return_inverse=True)
+    return dense.astype(np.int64).reshape(-1)
 
 
 def _small_int_codes(c: np.ndarray) -> tuple[np.ndarray, int]:
@@ -131,8 +155,7 @@ def combine_codes(columns: list, n: int) -> np.ndarray:
             span = int(ids.max()) + 1
         ids = ids * radix + code
         span *= radix
-    _, dense = np.unique(ids, return_inverse=True)
-    return dense.astype(np.int64).reshape(-1)
+    return dense_ids(ids, span)
 
 
 def cem(treatment: np.ndarray, data: dict[str, np.ndarray], factors: set[str] = frozenset(),

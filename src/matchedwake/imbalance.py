@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from .cem import combine_codes
-from .rmath import nclass_scott, r_pretty
+from .cem import combine_codes, sorted_unique
+from .rmath import nclass_scott_range, r_pretty
 
 __all__ = ["imbalance_cells", "l1_lcs"]
 
@@ -19,9 +19,10 @@ def _cut_right_closed(x: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, in
     """R's cut(right=TRUE, include.lowest=TRUE) as int codes 1..k-1 with 0 for missing or
     outside; returned with the radix k for :func:`combine_codes`."""
     codes = np.searchsorted(breaks, x, side="left")
-    codes[x == breaks[0]] = 1
-    codes[codes >= breaks.size] = 0
-    codes[np.isnan(x)] = 0
+    low = codes == 0
+    if low.any():  # only x <= breaks[0]; include.lowest keeps x == breaks[0]
+        codes[low] = x[low] == breaks[0]
+    codes[codes >= breaks.size] = 0  # above the last break, and NaN (sorted to the end)
     return codes, int(breaks.size)
 
 
@@ -39,7 +40,8 @@ def imbalance_cells(columns: list[np.ndarray], factors: list[bool] | None = None
         if ok.size == 0:
             coded.append(x)
             continue
-        br = np.unique(r_pretty(ok.min(), ok.max(), nclass_scott(ok), 1))
+        lo, hi = float(ok.min()), float(ok.max())
+        br = sorted_unique(r_pretty(lo, hi, nclass_scott_range(ok, lo, hi), 1))
         coded.append(_cut_right_closed(x, br))
     return combine_codes(coded, n)
 

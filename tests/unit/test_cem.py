@@ -4,7 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matchedwake.cem import as_match_variable, cem, coarsen_sturges, combine_codes, format_r_number
+from matchedwake.cem import (
+    as_match_variable,
+    cem,
+    coarsen_sturges,
+    combine_codes,
+    dense_ids,
+    format_r_number,
+    sorted_unique,
+)
 
 # 6 rows: Sturges k = ceil(log2 6 + 1) = 4 breaks 0, 10/3, 20/3, 10
 G6 = np.array([1, 1, 0, 0, 0, 1])
@@ -106,3 +114,18 @@ def test_format_r_number():
     assert format_r_number(1e15) == "1e+15"
     assert format_r_number(0.00012345) == "0.00012345"
     assert format_r_number(1.5e-300) == "1.5e-300"
+
+
+def test_dense_ids_equal_numpy_unique_inverse_on_both_paths():
+    rng = np.random.default_rng(8)
+    for span, n in ((50, 1000), (10**9, 1000), (7, 1), (5000, 200)):  # occupancy path and sort path
+        ids = rng.integers(0, span, n)
+        _, want = np.unique(ids, return_inverse=True)
+        got = dense_ids(ids, span)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+def test_sorted_unique_drops_repeated_breaks():
+    np.testing.assert_array_equal(sorted_unique(np.array([0.0, 0.0, 1.5, 3.0, 3.0])), [0.0, 1.5, 3.0])
+    np.testing.assert_array_equal(sorted_unique(np.array([2.0])), [2.0])

@@ -119,8 +119,9 @@ class TestClassCounts:
 def test_scalar_and_array_paths_agree():
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.integers(-99999, 99999, 2000) / 10000 + 0.00005,  # many decimal halves
-                        rng.normal(scale=100, size=2000), [0.0, -0.0, 0.5, -1.5]])
-    for d in (0, 1, 3, -1):
+                        rng.normal(scale=100, size=2000), [0.0, -0.0, 0.5, -1.5],
+                        [np.nan, np.inf, -np.inf, 1e300, 5e-324, 0.4525, 2.675, 123456789.125]])
+    for d in (0, 1, 3, -1, 7, 15):  # Python floats take a scalar path of their own
         arr = r_round(x, d)
         sca = np.array([r_round(float(v), d) for v in x])
         np.testing.assert_array_equal(arr, sca)
