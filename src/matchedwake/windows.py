@@ -30,7 +30,16 @@ import numpy as np
 import pandas as pd
 
 from .cem import as_match_variable, cem
-from .estimation import FORMULA_LEVEL, FORMULAS, VCOV_TYPES, WindowFit, build_design, estimate
+from .estimation import (
+    DEFAULT_BLAS_THREADS,
+    FORMULA_LEVEL,
+    FORMULAS,
+    VCOV_TYPES,
+    WindowFit,
+    build_design,
+    estimate,
+)
+from .estimation import blas_threads as _limit_blas
 from .imbalance import l1_lcs
 from .rmath import r_round
 
@@ -162,21 +171,30 @@ def window_designs(
     vcov: str = "classical",
     cluster_column: str | None = None,
     fit: bool = True,
+    blas_threads: int | None = DEFAULT_BLAS_THREADS,
 ):
     """Yield a :class:`WindowDesign` per (t, s) window in table order (t-major, s ascending).
 
     This is the single code path behind :func:`analyse_windows`; ``fit=False`` skips the
     estimation (for balance diagnostics). Warns (:class:`WindowWarning`) for windows without
-    matched strata or with a failed GLM fit.
+    matched strata or with a failed GLM fit. Each fit runs with at most ``blas_threads`` BLAS
+    threads (None: the library default); the numbers do not depend on it.
     """
     m_vars, controls, cem_vars = _check_options(wakes, match_columns, estimation, formula,
                                                 estimation_controls, tcm, vcov, cluster_column)
+    limit_blas = _blas_limiter(blas_threads)
     return _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
-                    match_default, match_details, vcov, cluster_column, fit)
+                    match_default, match_details, vcov, cluster_column, fit, limit_blas)
+
+
+def _blas_limiter(limit):
+    """A factory of the per-fit BLAS limit; the limit is validated here, at the call."""
+    _limit_blas(limit)
+    return lambda: _limit_blas(limit)
 
 
 def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, match_default,
-             match_details, vcov, cluster_column, fit):
+             match_details, vcov, cluster_column, fit, limit_blas):
     """The generator behind :func:`window_designs` (options already validated, so that errors
     surface at the call, not at the first iteration)."""
     t_all = wakes["t_window"].to_numpy()
@@ -244,7 +262,8 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
             y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
             cl = clusters[idx] if clusters is not None else None
             if fit:
-                window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
+                with limit_blas():
+                    window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
                 if estimation in ("nb", "poisson") and not window_fit.ok:
                     warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
                                   "set to NA", WindowWarning, stacklevel=4)
@@ -271,12 +290,14 @@ def analyse_windows(
     match_details: bool = False,
     vcov: str = "classical",
     cluster_column: str | None = None,
+    blas_threads: int | None = DEFAULT_BLAS_THREADS,
 ) -> WindowTables:
     """Match and estimate every (t, s) window of a wakes table (after deleteSUTVA).
 
     ``wakes`` has R's wake columns (eventID, t_window, spat_window, treatment, dependent_pre,
     dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post) plus the covariates
-    (and ``cluster_column`` for ``vcov="cluster"``).
+    (and ``cluster_column`` for ``vcov="cluster"``). ``blas_threads`` caps the BLAS threads
+    of each fit (see :func:`window_designs`).
     """
     m_vars, controls, _ = _check_options(wakes, match_columns, estimation, formula,
                                          estimation_controls, tcm, vcov, cluster_column)
@@ -291,7 +312,7 @@ def analyse_windows(
                             formula=formula, weighted=weighted,
                             estimation_controls=estimation_controls, tcm=tcm,
                             match_default=match_default, match_details=match_details, vcov=vcov,
-                            cluster_column=cluster_column):
+                            cluster_column=cluster_column, blas_threads=blas_threads):
         t_val, s_val, rows = w.t_window, w.spat_window, w.rows
         g = trt_all[rows]
         g_md = g[w.matched]
