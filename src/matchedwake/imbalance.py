@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .cem import combine_codes, sorted_unique
+from .cem import bin_index, combine_codes, sorted_unique
 from .rmath import nclass_scott_range, r_pretty
 
 __all__ = ["imbalance_cells", "l1_lcs"]
@@ -18,7 +18,7 @@ __all__ = ["imbalance_cells", "l1_lcs"]
 def _cut_right_closed(x: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, int]:
     """R's cut(right=TRUE, include.lowest=TRUE) as int codes 1..k-1 with 0 for missing or
     outside; returned with the radix k for :func:`combine_codes`."""
-    codes = np.searchsorted(breaks, x, side="left")
+    codes = bin_index(breaks, x)
     low = codes == 0
     if low.any():  # only x <= breaks[0]; include.lowest keeps x == breaks[0]
         codes[low] = x[low] == breaks[0]

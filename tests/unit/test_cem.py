@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matchedwake.cem import (
     as_match_variable,
+    bin_index,
     cem,
     coarsen_sturges,
     combine_codes,
@@ -129,3 +132,27 @@ def test_dense_ids_equal_numpy_unique_inverse_on_both_paths():
 def test_sorted_unique_drops_repeated_breaks():
     np.testing.assert_array_equal(sorted_unique(np.array([0.0, 0.0, 1.5, 3.0, 3.0])), [0.0, 1.5, 3.0])
     np.testing.assert_array_equal(sorted_unique(np.array([2.0])), [2.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_bin_index_equals_searchsorted(data):
+    # Even breaks (as linspace/pretty make them), uneven ones, repeated ones; values on the
+    # breaks, between them, outside them, NaN and infinities.
+    m = data.draw(st.integers(1, 40), label="m")
+    lo = data.draw(st.floats(-1e6, 1e6), label="lo")
+    width = data.draw(st.floats(1e-9, 1e6), label="width")
+    kind = data.draw(st.sampled_from(["even", "uneven", "repeated"]), label="kind")
+    breaks = np.linspace(lo, lo + width, m)
+    if kind == "uneven":
+        breaks = np.sort(lo + width * np.array(data.draw(
+            st.lists(st.floats(0, 1), min_size=m, max_size=m), label="u")))
+    elif kind == "repeated" and m > 2:
+        breaks[1] = breaks[0]
+    n = data.draw(st.integers(60, 300), label="n")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x = rng.uniform(lo - 0.2 * width, lo + 1.2 * width, n)
+    on = rng.random(n) < 0.2
+    x[on] = rng.choice(breaks, int(on.sum()))
+    x[:3] = [np.nan, np.inf, -np.inf]
+    np.testing.assert_array_equal(bin_index(breaks, x), np.searchsorted(breaks, x, side="left"))
