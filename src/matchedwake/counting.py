@@ -29,8 +29,7 @@ __all__ = [
 
 KM_PER_DEGREE = 111.111
 UNIT_MS = {"secs": 1_000, "mins": 60_000, "hours": 3_600_000, "days": 86_400_000}
-_DATE_RE = r"\d{4}-\d{2}-\d{2}"
-_DATETIME_RE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+_DATE_OR_DATETIME_RE = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
 # Upper bound of (wake, partner) candidate pairs handled at once; bounds the per-chunk memory.
 _PAIR_BUDGET = 2_000_000
 
@@ -48,12 +47,17 @@ def timestamps_to_ms(col: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         ts = col
     elif pd.api.types.is_string_dtype(col.dtype) or col.dtype == object:
-        is_str = col.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if pd.api.types.infer_dtype(col, skipna=False) == "string" and not col.isna().any():
+            is_str = np.ones(len(col), dtype=bool)  # all strings, known without a Python loop
+        else:
+            is_str = col.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
         if is_str.all():
             s = col.astype(str)
-            is_dt = s.str.fullmatch(_DATETIME_RE).to_numpy(dtype=bool)
-            is_d = s.str.fullmatch(_DATE_RE).to_numpy(dtype=bool)
-            bad = ~(is_dt | is_d)
+            # One regex pass for both forms; the length tells them apart.
+            ok = s.str.fullmatch(_DATE_OR_DATETIME_RE).to_numpy(dtype=bool)
+            is_dt = ok & (s.str.len().to_numpy() == 19)
+            is_d = ok & ~is_dt
+            bad = ~ok
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(
