@@ -56,15 +56,17 @@ def _sig_and_exponent(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             mant, exp = ("%.6e" % a[i]).split("e")
             m[i] = int(mant.replace(".", ""))
             e[i] = int(exp)
-    # Strip trailing zeros of the 7-digit integer mantissa.
+    # Strip trailing zeros of the 7-digit integer mantissa (at most 6), following only the values
+    # that still end in 0, so real-valued data costs one pass.
     sig = np.full(m.shape, _DIGITS, dtype=np.int64)
-    rest = m.copy()
+    idx = np.flatnonzero(m % 10 == 0)
+    rest = m[idx] // 10
     for _ in range(_DIGITS - 1):
-        z = (rest % 10 == 0) & (sig > 1)
-        if not z.any():
+        if idx.size == 0:
             break
-        sig = np.where(z, sig - 1, sig)
-        rest = np.where(z, rest // 10, rest)
+        sig[idx] -= 1
+        more = rest % 10 == 0
+        idx, rest = idx[more], rest[more] // 10
     return sig, e
 
 
