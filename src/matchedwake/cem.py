@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .rmath import nclass_sturges
+from .rmath import linspace, nclass_sturges
 
 __all__ = ["CemResult", "cem", "bin_index", "coarsen_sturges", "as_match_variable", "combine_codes",
            "dense_ids", "format_r_number", "sorted_unique"]
@@ -90,7 +90,7 @@ def coarsen_sturges(x: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray 
     hi = ok.max()
     k = nclass_sturges(n_rows)
     # R's seq(min, max, length.out = k): ends exact, interior min + i*(max-min)/(k-1)
-    breaks = sorted_unique(np.linspace(lo, hi, k)) if k >= 2 else np.array([lo])
+    breaks = sorted_unique(linspace(lo, hi, k)) if k >= 2 else np.array([lo])
     if breaks.size < 2:
         return x.copy(), None
     codes = bin_index(breaks, x)
@@ -114,12 +114,10 @@ def bin_index(breaks: np.ndarray, x: np.ndarray) -> np.ndarray:
     step = (breaks[-1] - b0) / (m - 1)
     if not (step > 0 and np.isfinite(step)):
         return np.searchsorted(breaks, x, side="left")
-    with np.errstate(invalid="ignore", over="ignore"):
-        guess = np.ceil((x - b0) / step)
+    guess = np.ceil((x - b0) / step)  # NaN stays NaN silently; no warning state needed
     code = np.fmax(np.fmin(guess, m), 0).astype(np.int64)  # NaN -> m, checked below
     ext = np.concatenate(([-np.inf], breaks, [np.inf]))
-    with np.errstate(invalid="ignore"):
-        wrong = ~(ext[code] < x) | (ext[code + 1] < x)
+    wrong = ~(ext[code] < x) | (ext[code + 1] < x)
     if wrong.any():
         code[wrong] = np.searchsorted(breaks, x[wrong], side="left")
     return code

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["r_round", "r_pretty", "nclass_scott", "nclass_sturges", "r_var"]
+__all__ = ["linspace", "r_round", "r_pretty", "nclass_scott", "nclass_scott_range", "nclass_sturges", "r_var"]
 
 _DBL_EPSILON = np.finfo(float).eps
 _DBL_MIN = np.finfo(float).tiny
@@ -57,6 +57,26 @@ def r_round(x, digits: int = 0):
                 r = np.where((du < dd) | ((du == dd) & odd), xu, xd)
                 out[todo] = np.copysign(r, a[todo])
     return float(out[0]) if scalar else out
+
+
+def linspace(start: float, stop: float, num: int) -> np.ndarray:
+    """``np.linspace(start, stop, num)`` for float scalars, the same operations without its
+    generic overhead (it is called for every variable of every window)."""
+    start, stop = float(start), float(stop)
+    if num < 2:
+        return np.linspace(start, stop, num)
+    div = num - 1
+    delta = stop - start
+    y = np.arange(num, dtype=float)
+    step = delta / div
+    if step == 0:  # numpy's path for denormal steps
+        y /= div
+        y *= delta
+    else:
+        y *= step
+    y += start
+    y[-1] = stop
+    return y
 
 
 def _r_round_scalar(x: float, digits: int) -> float:
@@ -148,7 +168,7 @@ def r_pretty(lo: float, up: float, n: int, min_n: int = 1) -> np.ndarray:
     lo_b = ns * unit if ns * unit < lo else lo
     up_b = nu * unit if nu * unit > up else up
     # R: seq.int(l, u, length.out = ndiv + 1): ends exact, interior l + i*((u-l)/ndiv), as linspace
-    s = np.linspace(lo_b, up_b, ndiv + 1)
+    s = linspace(lo_b, up_b, ndiv + 1)
     delta = (up_b - lo_b) / ndiv
     s[np.abs(s) < 1e-14 * delta] = 0.0
     return s

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from matchedwake.rmath import nclass_scott, nclass_sturges, r_pretty, r_round, r_var
+from matchedwake.rmath import linspace, nclass_scott, nclass_sturges, r_pretty, r_round, r_var
 
 
 class TestRRound:
@@ -126,3 +126,15 @@ def test_scalar_and_array_paths_agree():
         sca = np.array([r_round(float(v), d) for v in x])
         np.testing.assert_array_equal(arr, sca)
     assert r_round(1234.5, -1) == 1230.0 and r_round(1235.0, -1) == 1240.0
+
+
+def test_linspace_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(9)
+    cases = [(0.0, 1.0, 5), (-3.7, 12.25, 13), (5.0, 5.0, 4), (1e-310, 3e-310, 6), (-0.0, 0.0, 3),
+             (2.0, 1.0, 2), (7.5, 7.5, 1)]
+    cases += [(float(a), float(a + abs(b)), int(k)) for a, b, k in
+              zip(rng.normal(0, 1e3, 300), rng.normal(0, 1e2, 300), rng.integers(2, 40, 300))]
+    for lo, hi, k in cases:
+        got, want = linspace(lo, hi, k), np.linspace(lo, hi, k)
+        np.testing.assert_array_equal(got, want)
+        assert np.signbit(got).tolist() == np.signbit(want).tolist()
