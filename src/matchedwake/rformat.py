@@ -26,6 +26,19 @@ def _pow10(k: np.ndarray) -> np.ndarray:
     return np.take(_POW10, np.asarray(k, dtype=np.int64) + 330)  # take: cheaper than fancy indexing
 
 
+def _scale_down(a: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """a / 10**shift, dividing by an exact power (better than multiplying by an inexact inverse)
+    for shift >= 0 and multiplying by 10**-shift below; one branch when all shifts agree in sign
+    (the usual case: a column's values share their magnitude)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if shift.size and shift.min() >= 0:
+            return a / _pow10(np.minimum(shift, 300))
+        if shift.size and shift.max() < 0:
+            return a * _pow10(np.minimum(-shift, 300))
+        return np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
+                        a * _pow10(np.minimum(-shift, 300)))
+
+
 def _decimal_exponent(a: np.ndarray) -> np.ndarray:
     """e with 10**e <= a < 10**(e+1), for finite a > 0."""
     e = np.floor(np.log10(a)).astype(np.int64)
@@ -50,9 +63,7 @@ def _sig_and_exponent(a: np.ndarray, e: np.ndarray | None = None) -> tuple[np.nd
         e = _decimal_exponent(a)
     # a / 10**(e-6): dividing by an exact power is better than multiplying by an inexact inverse.
     shift = e - (_DIGITS - 1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
-                          a * _pow10(np.minimum(-shift, 300)))
+    scaled = _scale_down(a, shift)
     bad = _near_tie(scaled) | ~np.isfinite(scaled) | (np.abs(shift) > 280)
     m = np.rint(scaled).astype(np.int64)
     carry = m >= 10 ** _DIGITS  # 9999999.6 -> 1.000000e+07: rounding widens the exponent
@@ -98,14 +109,17 @@ def _round_sci(x: np.ndarray, digits: int, e: np.ndarray | None = None) -> np.nd
     if e is None:
         e = _decimal_exponent(a)
     shift = e - (digits - 1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
-                          a * _pow10(np.minimum(-shift, 300)))
+    scaled = _scale_down(a, shift)
     n = np.rint(scaled)
     # n·10**shift is correctly rounded only when 10**|shift| is exact (|shift| <= 22).
     with np.errstate(over="ignore", invalid="ignore"):
-        val = np.where(shift >= 0, n * _pow10(np.clip(shift, 0, 300)),
-                       n / _pow10(np.clip(-shift, 0, 300)))
+        if shift.size and shift.min() >= 0:
+            val = n * _pow10(np.minimum(shift, 300))
+        elif shift.size and shift.max() < 0:
+            val = n / _pow10(np.minimum(-shift, 300))
+        else:
+            val = np.where(shift >= 0, n * _pow10(np.clip(shift, 0, 300)),
+                           n / _pow10(np.clip(-shift, 0, 300)))
     bad = _near_tie(scaled) | (np.abs(shift) > 22) | ~np.isfinite(val)
     res = np.copysign(val, x[nz])
     xs = x[nz]
