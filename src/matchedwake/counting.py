@@ -479,7 +479,7 @@ class _Context:
         a_x <= k < e, a_x the first event with t > t_e − (x+1)·unit; post partners those with
         b <= k < c_x, b the first with t >= t_e + unit and c_x the first with t >= t_e + (x+1)·unit.
         """
-        time_ms, unit_ms, n = self.time_ms, self.unit_ms, self.time_ms.size
+        n = self.time_ms.size
         coords, loc = np.unique(self.lat[heavy] + 1j * self.lon[heavy], return_inverse=True)
         loc = loc.reshape(-1).astype(np.int64)
         loc_lat, loc_lon = coords.real, coords.imag
@@ -502,21 +502,28 @@ class _Context:
             return
         si = np.searchsorted(self.s_windows, dist, side="left")
 
+        keys = {}  # per type: location · n + event id, ascending
+        for name, flag in (("dep", self.is_dep), ("tr", self.is_tr), ("co", self.is_co)):
+            sel = flag[heavy]
+            keys[name] = np.sort(loc[sel] * n + heavy[sel])
         x = self._thresholds()
+        step = max(1, _PAIR_BUDGET // (4 * x.size))  # bounds the (pairs × thresholds) arrays
+        for lo in range(0, w.size, step):
+            part = slice(lo, lo + step)
+            self._add_location_counts(w[part], place[part], e[part], si[part], keys, x)
+
+    def _add_location_counts(self, w, place, e, si, keys, x) -> None:
+        """Histogram contributions of (wake row w, location place) pairs in spatial bin si."""
+        time_ms, unit_ms, n = self.time_ms, self.unit_ms, self.time_ms.size
         t_e = time_ms[e][:, None]
         a = np.searchsorted(time_ms, t_e - (x + 1) * unit_ms, side="right")
         b = np.searchsorted(time_ms, t_e[:, 0] + unit_ms, side="left")[:, None]
         c = np.searchsorted(time_ms, t_e + (x + 1) * unit_ms, side="left")
         base = place[:, None] * n
         cum = {}
-        for name, flag in (("dep", self.is_dep), ("tr", self.is_tr), ("co", self.is_co)):
-            sel = flag[heavy]
-            keys = loc[sel] * n + heavy[sel]  # ascending: heavy is ascending within a location
-            keys = np.sort(keys)
-            cum[name, "pre"] = (np.searchsorted(keys, base + e[:, None])
-                                - np.searchsorted(keys, base + a))
-            cum[name, "post"] = (np.searchsorted(keys, base + c)
-                                 - np.searchsorted(keys, base + b))
+        for name, k in keys.items():
+            cum[name, "pre"] = np.searchsorted(k, base + e[:, None]) - np.searchsorted(k, base + a)
+            cum[name, "post"] = np.searchsorted(k, base + c) - np.searchsorted(k, base + b)
         wt = self.wake_tr[w][:, None]
         t_at = np.searchsorted(x, self.t_windows)
         for m, (phase, kind) in enumerate([("pre", "dep"), ("pre", "so"), ("pre", "mo"),

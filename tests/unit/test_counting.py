@@ -375,3 +375,10 @@ def test_piled_and_scattered_events_count_the_same_by_ranks_and_by_pairs(monkeyp
                  "so_post", "mo_post", "complete"):
         np.testing.assert_array_equal(getattr(by_ranks, name), getattr(by_pairs, name), err_msg=name)
     assert by_pairs.dependent_pre.sum() > 10_000  # the pile really is dense in the windows
+    # Small memory budgets cut both paths into many chunks; the counts stay the same.
+    monkeypatch.setattr(counting, "_HEAVY_PAIRS_PER_THRESHOLD", 8.0)
+    monkeypatch.setattr(counting, "_PAIR_BUDGET", 200)
+    chunked = count_wakes(*args)
+    assert calls == [n_pile, n_pile]
+    for name in ("dependent_pre", "dependent_trend", "so_post", "mo_pre"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(by_pairs, name), err_msg=name)
