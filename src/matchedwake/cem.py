@@ -14,7 +14,7 @@ import pandas as pd
 
 from .rmath import linspace, nclass_sturges
 
-__all__ = ["CemResult", "cem", "bin_index", "coarsen_sturges", "as_match_variable", "combine_codes",
+__all__ = ["CemResult", "CodeMemo", "cem", "bin_index", "coarsen_sturges", "as_match_variable", "combine_codes",
            "dense_ids", "format_r_number", "sorted_unique"]
 
 
@@ -181,12 +181,33 @@ def combine_codes(columns: list, n: int) -> np.ndarray:
     return dense_ids(ids, span)
 
 
+class CodeMemo:
+    """The codes of the last array coarsened under each key, reused when the next array is equal.
+
+    Consecutive windows often hold the same wakes (the spatial windows of one temporal window),
+    so their covariate columns, and those columns' codes, are identical; comparing costs one
+    pass, coarsening about twenty. Cached codes are never modified by their users.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict = {}
+
+    def get(self, key, x: np.ndarray, compute):
+        hit = self._last.get(key)
+        if hit is not None and hit[0].shape == x.shape and np.array_equal(hit[0], x):
+            return hit[1]
+        out = compute(x)
+        self._last[key] = (x, out)
+        return out
+
+
 def cem(treatment: np.ndarray, data: dict[str, np.ndarray], factors: set[str] = frozenset(),
-        describe_bins: bool = True) -> CemResult:
+        describe_bins: bool = True, memo: CodeMemo | None = None) -> CemResult:
     """Match on the coarsened variables in ``data`` (name → numeric array) with groups ``treatment``.
 
     Weights follow cem with treatment as baseline: treated matched 1, control matched in stratum
-    j (n_T,j / n_C,j)·(M_C / M_T), unmatched 0.
+    j (n_T,j / n_C,j)·(M_C / M_T), unmatched 0. ``memo`` reuses the codes of a variable whose
+    values equal those of the previous call.
     """
     g = np.asarray(treatment).astype(np.int64)
     n = g.size
@@ -200,7 +221,8 @@ def cem(treatment: np.ndarray, data: dict[str, np.ndarray], factors: set[str] = 
                 ok = x[~np.isnan(x)]
                 bins[name] = ", ".join(format_r_number(v) for v in np.unique(ok))
             continue
-        c, br = coarsen_sturges(x, n)
+        c, br = (coarsen_sturges(x, n) if memo is None
+                 else memo.get(name, x, lambda v: coarsen_sturges(v, n)))
         codes.append(c if br is None else (c, br.size))
         if not describe_bins:
             continue

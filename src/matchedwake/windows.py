@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cem import as_match_variable, cem
+from .cem import CodeMemo, as_match_variable, cem
 from .estimation import (
     DEFAULT_BLAS_THREADS,
     FORMULA_LEVEL,
@@ -228,6 +228,8 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
     m_list = [mvals[v] for v in m_vars]
     m_fac = [is_factor[v] for v in m_vars]
     cem_factors = {v for v in cem_vars if is_factor[v]}
+    # Windows of one temporal window share their wakes, so covariate codes carry over.
+    memo_l1, memo_cem = CodeMemo(), CodeMemo()
 
     for a, b in zip(starts, ends):
         t_val = t_sorted[a]
@@ -235,10 +237,11 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
         sl = slice(a, b)
         g = trt[sl]
         n = b - a
-        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac)
+        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac, memo_l1)
 
         if match_default:
-            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details)
+            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details,
+                      memo=memo_cem)
             matched, weights, strata = res.matched, res.weights, res.strata
             n_strata = res.n_matched_strata
             bins = res.bins

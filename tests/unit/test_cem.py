@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matchedwake.cem import (
+    CodeMemo,
     as_match_variable,
     bin_index,
     cem,
@@ -156,3 +157,28 @@ def test_bin_index_equals_searchsorted(data):
     x[on] = rng.choice(breaks, int(on.sum()))
     x[:3] = [np.nan, np.inf, -np.inf]
     np.testing.assert_array_equal(bin_index(breaks, x), np.searchsorted(breaks, x, side="left"))
+
+
+def test_code_memo_reuses_codes_only_for_equal_values():
+    calls = []
+
+    def coarsen(v):
+        calls.append(v.size)
+        return coarsen_sturges(v, v.size)
+
+    memo = CodeMemo()
+    x = np.array([0.5, 1.5, 2.5, 9.0])
+    first = memo.get("cov1", x, coarsen)
+    again = memo.get("cov1", x.copy(), coarsen)  # equal values in another array: cached
+    assert calls == [4] and again is first
+    other = memo.get("cov1", np.array([0.5, 1.5, 2.5, 9.5]), coarsen)  # one value differs
+    shorter = memo.get("cov1", x[:3], coarsen)
+    assert calls == [4, 4, 3]
+    np.testing.assert_array_equal(other[0], coarsen_sturges(np.array([0.5, 1.5, 2.5, 9.5]), 4)[0])
+    assert shorter[1].tolist() == coarsen_sturges(x[:3], 3)[1].tolist()
+    # the memoised cem equals the plain one
+    g = np.array([1, 0, 1, 0])
+    plain = cem(g, {"cov1": x}, describe_bins=False)
+    cached = cem(g, {"cov1": x}, describe_bins=False, memo=memo)
+    np.testing.assert_array_equal(plain.weights, cached.weights)
+    np.testing.assert_array_equal(plain.strata, cached.strata)
