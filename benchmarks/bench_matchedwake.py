@@ -24,8 +24,8 @@ Cases (``--case``; default ``all``):
 
 Every timing is the best of ``--repeat`` runs by the wall clock, printed with the CPU seconds of
 that run (the machine is shared: the best run is the least disturbed one, and when other jobs
-queue for the cores the CPU time is the better measure of the work). Memory-heavy cases run in a fresh child process, so that its peak RSS
-(getrusage) is the case's own, data generation included.
+queue for the cores the CPU time is the better measure of the work). Memory-heavy cases run in a
+fresh child process, so that its peak RSS (getrusage) is the case's own, data generation included.
 
 Usage: ``python benchmarks/bench_matchedwake.py [--case NAME ...] [--repeat N]``.
 """
@@ -230,8 +230,8 @@ def case_counting(repeat: int, tiles=(1, 10, 100)) -> None:
     for n_tiles in tiles:
         inputs = count_inputs(paper_world(n_tiles), **PAPER_GRID)
         reps = repeat if n_tiles < 100 else max(1, min(repeat, 2))
-        t_eng, counts = best_of(lambda: count_wakes(*inputs), reps)
-        t_flo, floor = best_of(lambda: floor_counts(*inputs), reps)
+        t_eng, counts = best_of(lambda args=inputs: count_wakes(*args), reps)
+        t_flo, floor = best_of(lambda args=inputs: floor_counts(*args), reps)
         same = all(np.array_equal(a, b) for a, b in zip(engine_arrays(counts), floor))
         ratio = t_eng / t_flo
         print(f"  {n_tiles:>5} {inputs[0].size:>10,} {inputs[6].size:>8,} {t_eng:>9.3f} "
