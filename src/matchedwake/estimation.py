@@ -45,6 +45,7 @@ __all__ = [
     "VCOV_TYPES",
     "DEFAULT_BLAS_THREADS",
     "blas_threads",
+    "check_blas_threads",
 ]
 
 FORMULA_LEVEL = "dependent_post ~ dependent_pre + treatment"
@@ -63,18 +64,38 @@ DEFAULT_BLAS_THREADS = 1
 _blas_controller = None
 
 
-def blas_threads(limit: int | None):
-    """Context manager holding BLAS (OpenBLAS, MKL, BLIS) to at most ``limit`` threads
-    (``threadpoolctl``); ``None`` leaves the libraries' own setting."""
-    global _blas_controller
-    if limit is None:
-        return contextlib.nullcontext()
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+def check_blas_threads(limit) -> None:
+    """Raise ValueError unless ``limit`` is a positive integer or None."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"blas_threads must be a positive integer or None, got {limit!r}")
-    if _blas_controller is None:
-        from threadpoolctl import ThreadpoolController  # imported on first use: ~10 ms
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=limit, user_api="blas")
+
+
+def blas_threads(limit: int | None):
+    """Context manager holding BLAS (OpenBLAS, MKL, BLIS) to at most ``limit`` threads inside the
+    ``with`` block (``threadpoolctl``); ``None`` leaves the libraries' own setting."""
+    check_blas_threads(limit)
+    return contextlib.nullcontext() if limit is None else _BlasLimit(limit)
+
+
+class _BlasLimit:
+    """Applies the limit on entry and restores the previous one on exit (threadpoolctl's own
+    context object applies it as soon as it is created, so it is created here, on entry)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._active = None
+
+    def __enter__(self):
+        global _blas_controller
+        if _blas_controller is None:
+            from threadpoolctl import ThreadpoolController  # imported on first use: ~10 ms
+            _blas_controller = ThreadpoolController()
+        self._active = _blas_controller.limit(limits=self.limit, user_api="blas")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._active.restore_original_limits()
+        self._active = None
 
 
 # --------------------------------------------------------------------------------------------

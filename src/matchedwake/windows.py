@@ -40,6 +40,7 @@ from .estimation import (
     estimate,
 )
 from .estimation import blas_threads as _limit_blas
+from .estimation import check_blas_threads
 from .imbalance import l1_lcs
 from .rmath import r_round
 
@@ -189,7 +190,7 @@ def window_designs(
 
 def _blas_limiter(limit):
     """A factory of the per-fit BLAS limit; the limit is validated here, at the call."""
-    _limit_blas(limit)
+    check_blas_threads(limit)
     return lambda: _limit_blas(limit)
 
 

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from matchedwake.estimation import blas_threads
 from matchedwake.simulate import simulate_events
 from matchedwake.wakes import sliding_wake
-from matchedwake.windows import analyse_windows
+from matchedwake.windows import analyse_windows, window_designs
 
 TYPES = (("type", "treatment"), ("type", "control"), ("type", "dependent"))
 
@@ -21,12 +21,21 @@ def _blas_thread_counts() -> set[int]:
 
 
 def test_limit_holds_inside_and_is_restored_after():
-    before = _blas_thread_counts()
-    assert before, "numpy is linked to a BLAS that threadpoolctl sees"
-    with blas_threads(1):
-        assert _blas_thread_counts() == {1}
-    assert _blas_thread_counts() == before
-    with blas_threads(None):  # None: the library's own setting, untouched
+    with threadpool_limits(limits=2):
+        before = _blas_thread_counts()
+        assert before == {2}, "numpy is linked to a BLAS that threadpoolctl sees"
+        limit = blas_threads(1)
+        assert _blas_thread_counts() == before  # nothing happens before the with block
+        with limit:
+            assert _blas_thread_counts() == {1}
+        assert _blas_thread_counts() == before
+        with blas_threads(None):  # None: the library's own setting, untouched
+            assert _blas_thread_counts() == before
+        # A whole analysis leaves the caller's setting as it found it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            analyse_windows(_WAKES, match_columns=["cov1"], weighted=True)
+            list(window_designs(_WAKES, match_columns=["cov1"], blas_threads=1))
         assert _blas_thread_counts() == before
 
 
