@@ -183,19 +183,13 @@ def window_designs(
     """
     m_vars, controls, cem_vars = _check_options(wakes, match_columns, estimation, formula,
                                                 estimation_controls, tcm, vcov, cluster_column)
-    limit_blas = _blas_limiter(blas_threads)
+    check_blas_threads(blas_threads)
     return _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
-                    match_default, match_details, vcov, cluster_column, fit, limit_blas)
-
-
-def _blas_limiter(limit):
-    """A factory of the per-fit BLAS limit; the limit is validated here, at the call."""
-    check_blas_threads(limit)
-    return lambda: _limit_blas(limit)
+                    match_default, match_details, vcov, cluster_column, fit, blas_threads)
 
 
 def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, match_default,
-             match_details, vcov, cluster_column, fit, limit_blas):
+             match_details, vcov, cluster_column, fit, blas_limit):
     """The generator behind :func:`window_designs` (options already validated, so that errors
     surface at the call, not at the first iteration)."""
     t_all = wakes["t_window"].to_numpy()
@@ -266,7 +260,7 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
             y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
             cl = clusters[idx] if clusters is not None else None
             if fit:
-                with limit_blas():
+                with _limit_blas(blas_limit):
                     window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
                 if estimation in ("nb", "poisson") and not window_fit.ok:
                     warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
