@@ -72,7 +72,14 @@ def paper_world(tiles: int = 1, seed: int = 1) -> pd.DataFrame:
     centres = [(17.0, -4.0)] + TILE_CENTRES[:tiles - 1]
     parts = [simulate_events(**PAPER, center=c, seed=seed + i) for i, c in enumerate(centres)]
     df = pd.concat(parts, ignore_index=True) if tiles > 1 else parts[0]
-    return df.sort_values("timestamp", kind="stable", ignore_index=True)
+    return _as_read(df.sort_values("timestamp", kind="stable", ignore_index=True))
+
+
+def _as_read(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as a file would give it: without ``attrs`` (the planted truth), which pandas
+    deep-copies on every column access and which real inputs do not carry."""
+    df.attrs = {}
+    return df
 
 
 def continent_world(points: int | None = None, seed: int = 1) -> pd.DataFrame:
@@ -83,7 +90,7 @@ def continent_world(points: int | None = None, seed: int = 1) -> pd.DataFrame:
         spots = np.column_stack([rng.uniform(-35, 37, points), rng.uniform(-18, 52, points)])
         pick = rng.integers(0, points, len(df))
         df["lat"], df["lon"] = spots[pick, 0], spots[pick, 1]
-    return df
+    return _as_read(df)
 
 
 def count_inputs(data: pd.DataFrame, t_window, spat_window) -> tuple:
