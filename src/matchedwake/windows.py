@@ -178,20 +178,32 @@ def window_designs(
 
     This is the single code path behind :func:`analyse_windows`; ``fit=False`` skips the
     estimation (for balance diagnostics). Warns (:class:`WindowWarning`) for windows without
-    matched strata or with a failed GLM fit. Each fit runs with at most ``blas_threads`` BLAS
-    threads (None: the library default); the numbers do not depend on it.
+    matched strata or with a failed GLM fit. Each window is matched and fitted with at most
+    ``blas_threads`` BLAS threads (None: the library default).
     """
     m_vars, controls, cem_vars = _check_options(wakes, match_columns, estimation, formula,
                                                 estimation_controls, tcm, vcov, cluster_column)
     check_blas_threads(blas_threads)
     return _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
-                    match_default, match_details, vcov, cluster_column, fit, blas_threads)
+                    match_default, match_details, vcov, cluster_column, fit, blas_limit=blas_threads)
 
 
-def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, match_default,
-             match_details, vcov, cluster_column, fit, blas_limit):
+def _designs(*args, blas_limit):
     """The generator behind :func:`window_designs` (options already validated, so that errors
-    surface at the call, not at the first iteration)."""
+    surface at the call, not at the first iteration). Each window is computed under the BLAS
+    limit, which is lifted while the caller holds the yielded design."""
+    windows = _compute_designs(*args)
+    while True:
+        with _limit_blas(blas_limit):
+            design = next(windows, None)
+        if design is None:
+            return
+        yield design
+
+
+def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
+                     match_default, match_details, vcov, cluster_column, fit):
+    """One :class:`WindowDesign` per window, in table order."""
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
     order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
@@ -253,21 +265,20 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
         window_fit = None
         if n_strata == 0 or idx.size == 0:
             warnings.warn(f"window t={t_val}, s={s_val}: no matched strata; estimates set to NA",
-                          WindowWarning, stacklevel=4)
+                          WindowWarning, stacklevel=5)
             l1_post = lcs_post = math.nan
             cidx = np.empty(0, dtype=int)
         else:
             y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
             cl = clusters[idx] if clusters is not None else None
             if fit:
-                with _limit_blas(blas_limit):
-                    window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
+                window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
                 if estimation in ("nb", "poisson") and not window_fit.ok:
                     warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
-                                  "set to NA", WindowWarning, stacklevel=4)
+                                  "set to NA", WindowWarning, stacklevel=5)
                 elif estimation == "nb" and window_fit.reason:
                     warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
-                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=4)
+                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
             l1_post, lcs_post = l1_lcs(g_md, [x[idx] for x in m_list], m_fac)
         yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[sl], matched=matched,
                            weights=weights, strata=strata, y=y, X=X, control_index=cidx,
