@@ -207,6 +207,15 @@ def verdict(value: float, target: float) -> str:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM (reset by exec; getrusage's maxrss is not,
+    so a child would report its parent's peak) or, without /proc, getrusage."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
