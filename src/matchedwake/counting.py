@@ -295,7 +295,7 @@ def count_wakes(
     lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=np.int64)
     partners = np.flatnonzero(is_dep | is_tr | is_co)
     if n_w and partners.size:
-        ctx = _Context(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr, t_windows,
+        ctx = _WakeCounter(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr, t_windows,
                        s_windows, edges, unit_ms, hist, lag_hist, progress)
         ctx.count(partners)
 
@@ -331,8 +331,8 @@ def count_wakes(
 _HEAVY_PAIRS_PER_THRESHOLD = 8.0
 
 
-class _Context:
-    """One counting run: the inputs, the histograms being filled, and the two counting paths.
+class _WakeCounter:
+    """One counting run: the sorted inputs, the histograms being filled, and the two counting paths.
 
     Candidate partners of a wake lie in its space-time cylinder: |Δt| < (t_max + 1) units and
     distance <= s_max. Time is a rank range of the sorted events; space is a box in 3-D unit-sphere

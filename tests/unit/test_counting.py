@@ -363,8 +363,8 @@ def test_piled_and_scattered_events_count_the_same_by_ranks_and_by_pairs(monkeyp
             np.array([2, 3, 7]), np.array([0.0, 1.0, 2.5, 12.0]), DAY)
 
     calls = []
-    real = counting._Context._count_locations
-    monkeypatch.setattr(counting._Context, "_count_locations",
+    real = counting._WakeCounter._count_locations
+    monkeypatch.setattr(counting._WakeCounter, "_count_locations",
                         lambda self, heavy, xyz: calls.append(heavy.size) or real(self, heavy, xyz))
     by_ranks = count_wakes(*args)
     assert calls == [n_pile]  # exactly the pile went the rank way
