@@ -295,8 +295,8 @@ def count_wakes(
     lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=np.int64)
     partners = np.flatnonzero(is_dep | is_tr | is_co)
     if n_w and partners.size:
-        counter = _WakeCounter(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr, t_windows,
-                       s_windows, edges, unit_ms, hist, lag_hist, progress)
+        counter = _WakeCounter(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
+                               t_windows, s_windows, edges, unit_ms, hist, lag_hist, progress)
         counter.count(partners)
 
     # Smallest-window bins -> cumulative windows (integer sums, so the order is immaterial).
