@@ -201,12 +201,29 @@ def _designs(*args, blas_limit):
         yield design
 
 
+def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
+    """``np.lexsort((s_all, t_all))``. A wakes table from ``sliding_wake`` comes in contiguous
+    blocks, one per window (s-major); then only the blocks are sorted, not the rows."""
+    n = t_all.size
+    if n < 2:
+        return np.arange(n)
+    change = np.flatnonzero((t_all[1:] != t_all[:-1]) | (s_all[1:] != s_all[:-1])) + 1
+    first = np.concatenate(([0], change))
+    block_t, block_s = t_all[first], s_all[first]
+    by_block = np.lexsort((block_s, block_t))
+    keys = np.column_stack([block_t, block_s])[by_block]
+    if first.size > 1 and not np.all((keys[1:] != keys[:-1]).any(axis=1)):
+        return np.lexsort((s_all, t_all))  # a window in several blocks: sort the rows
+    ends = np.append(first[1:], n)
+    return np.concatenate([np.arange(first[b], ends[b]) for b in by_block])
+
+
 def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
                      match_default, match_details, vcov, cluster_column, fit):
     """One :class:`WindowDesign` per window, in table order."""
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
-    order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
+    order = _window_order(t_all, s_all)  # stable: rows keep their wakes order inside a window
     t_sorted = t_all[order]
     s_sorted = s_all[order]
     if order.size:
