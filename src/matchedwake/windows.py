@@ -178,8 +178,8 @@ def window_designs(
 
     This is the single code path behind :func:`analyse_windows`; ``fit=False`` skips the
     estimation (for balance diagnostics). Warns (:class:`WindowWarning`) for windows without
-    matched strata or with a failed GLM fit. Each window is matched and fitted with at most
-    ``blas_threads`` BLAS threads (None: the library default).
+    matched strata or with a failed GLM fit. While the windows are iterated, BLAS runs on at
+    most ``blas_threads`` threads (None: the library default).
     """
     m_vars, controls, cem_vars = _check_options(wakes, match_columns, estimation, formula,
                                                 estimation_controls, tcm, vcov, cluster_column)
@@ -190,15 +190,11 @@ def window_designs(
 
 def _designs(*args, blas_limit):
     """The generator behind :func:`window_designs` (options already validated, so that errors
-    surface at the call, not at the first iteration). Each window is computed under the BLAS
-    limit, which is lifted while the caller holds the yielded design."""
-    windows = _compute_designs(*args)
-    while True:
-        with _limit_blas(blas_limit):
-            design = next(windows, None)
-        if design is None:
-            return
-        yield design
+    surface at the call, not at the first iteration). The BLAS limit is set once, from the first
+    window until the iteration ends or the generator is closed: changing OpenBLAS's thread count
+    per window costs more than the fits."""
+    with _limit_blas(blas_limit):
+        yield from _compute_designs(*args)
 
 
 def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
