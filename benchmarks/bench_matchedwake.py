@@ -269,25 +269,30 @@ def case_threads(repeat: int) -> None:
                              for i in threadpool_info()})) or "none"
     print(f"threads: matching + estimation, 10x tiles ({len(wakes):,} wake rows); BLAS: {libs}")
 
-    def timed(blas_threads, outer):
+    def analysis(blas_threads, outer):
         def run():
-            with warnings.catch_warnings():
+            with threadpool_limits(limits=outer), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return analyse_windows(wakes, match_columns=MATCH, blas_threads=blas_threads,
                                        **ANALYSIS)
-        with threadpool_limits(limits=outer):
-            return best_of(run, repeat)
+        return run
 
-    t_one, r_one = timed(1, 1)
-    t_all, r_all = timed(None, cores)
-    t_eng, r_eng = timed(1, cores)
+    configs = {"one": analysis(1, 1), "all": analysis(None, cores), "engine": analysis(1, cores)}
+    best, out = {}, {}
+    for _ in range(repeat):  # interleaved, so that a change in the machine's load hits all three
+        for name, run in configs.items():
+            t, out[name] = best_of(run, 1)
+            if name not in best or t < best[name]:
+                best[name] = t
+    t_one, t_all, t_eng = best["one"], best["all"], best["engine"]
+    r_one, r_all, r_eng = out["one"], out["all"], out["engine"]
     print(f"  single-threaded BLAS {t_one} | BLAS on {cores} threads {t_all} | "
           f"engine default (blas_threads=1) under a {cores}-thread setting {t_eng}")
     print(f"  estimates bit-identical to single-threaded: engine default "
           f"{r_one.estimates.equals(r_eng.estimates)}, {cores} threads "
           f"{r_one.estimates.equals(r_all.estimates)}")
-    print(f"  target: engine default <= single-threaded (+5 % noise): "
-          f"{verdict(t_eng, 1.05 * t_one)}")
+    print(f"  target: engine default <= single-threaded (+5 % for noise): wall "
+          f"{verdict(t_eng, 1.05 * t_one)}, cpu {verdict(t_eng.cpu, 1.05 * t_one.cpu)}")
 
 
 def case_end_to_end(name: str, repeat: int) -> dict:
