@@ -364,9 +364,10 @@ class _WakeCounter:
         wake_xyz = _unit_sphere(self.lat[self.wake_index], self.lon[self.wake_index])
         n = self.time_ms.size
         index = _CellIndex.build(xyz, partners, n, self.half_width)
-        heavy = self._heavy_partners(index, partners)
-        if heavy is not None:
-            self._count_locations(partners[heavy], wake_xyz)
+        found = self._heavy_partners(index, partners)
+        if found is not None:
+            heavy, coords, loc = found
+            self._count_locations(partners[heavy], coords, loc, wake_xyz)
             light = np.flatnonzero(~heavy)
             if light.size == 0:
                 return
@@ -374,8 +375,10 @@ class _WakeCounter:
             index = _CellIndex.build(xyz, partners, n, self.half_width)
         self._count_pairs(index, partners, xyz, wake_xyz)
 
-    def _heavy_partners(self, index: _CellIndex, partners: np.ndarray) -> np.ndarray | None:
-        """Mask of partners at locations worth counting by time ranks, or None if there are none."""
+    def _heavy_partners(self, index: _CellIndex, partners: np.ndarray):
+        """Partners at locations worth counting by time ranks, or None if there are none:
+        (mask over ``partners``, the locations as complex lat + i·lon, each heavy partner's
+        location number in ascending partner order)."""
         n_thresholds = self._thresholds().size
         t_range = float(self.time_ms[-1] - self.time_ms[0] + 1)
         share = min(1.0, 2.0 * self.span_ms / t_range)  # of all events, expected in one window
@@ -386,14 +389,20 @@ class _WakeCounter:
         in_heavy_cell = np.repeat(per_cell > limit, per_cell)
         cand = index.order[in_heavy_cell]
         idx = partners[cand]
-        _, inv, cnt = np.unique(self.lat[idx] + 1j * self.lon[idx], return_inverse=True,
-                                return_counts=True)
+        uniq, inv, cnt = np.unique(self.lat[idx] + 1j * self.lon[idx], return_inverse=True,
+                                   return_counts=True)
+        inv = inv.reshape(-1)
         heavy_loc = cnt > limit
         if not heavy_loc.any():
             return None
         mask = np.zeros(partners.size, dtype=bool)
-        mask[cand[heavy_loc[inv.reshape(-1)]]] = True
-        return mask
+        on_heavy = heavy_loc[inv]
+        mask[cand[on_heavy]] = True
+        # Location numbers of the heavy partners in ascending partner order (cand is cell-major).
+        renumber = np.cumsum(heavy_loc) - 1
+        loc = np.empty(partners.size, dtype=np.int64)
+        loc[cand[on_heavy]] = renumber[inv[on_heavy]]
+        return mask, uniq[heavy_loc], loc[mask]
 
     def _thresholds(self) -> np.ndarray:
         """Lag thresholds x whose cumulative counts (lag <= x) give every window and trend bin."""
@@ -472,16 +481,16 @@ class _WakeCounter:
             lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
 
     # ---------------------------------------------------------------- location by location
-    def _count_locations(self, heavy: np.ndarray, wake_xyz: np.ndarray) -> None:
-        """Count the partners ``heavy`` (event ids, ascending) per (wake, location) from ranks.
+    def _count_locations(self, heavy: np.ndarray, coords: np.ndarray, loc: np.ndarray,
+                         wake_xyz: np.ndarray) -> None:
+        """Count the partners ``heavy`` (event ids, ascending) per (wake, location) from ranks;
+        ``coords`` are the locations (lat + i·lon) and ``loc`` each heavy partner's location.
 
         For wake e at lag threshold x, pre partners at location L are the events k of L with
         a_x <= k < e, a_x the first event with t > t_e − (x+1)·unit; post partners those with
         b <= k < c_x, b the first with t >= t_e + unit and c_x the first with t >= t_e + (x+1)·unit.
         """
         n = self.time_ms.size
-        coords, loc = np.unique(self.lat[heavy] + 1j * self.lon[heavy], return_inverse=True)
-        loc = loc.reshape(-1).astype(np.int64)
         loc_lat, loc_lon = coords.real, coords.imag
         # (wake, location) pairs within s_max, through the same cell grid (locations have rank 0).
         index = _CellIndex.build(_unit_sphere(loc_lat, loc_lon), np.zeros(coords.size, np.int64), 1,

@@ -365,7 +365,7 @@ def test_piled_and_scattered_events_count_the_same_by_ranks_and_by_pairs(monkeyp
     calls = []
     real = counting._WakeCounter._count_locations
     monkeypatch.setattr(counting._WakeCounter, "_count_locations",
-                        lambda self, heavy, xyz: calls.append(heavy.size) or real(self, heavy, xyz))
+                        lambda self, heavy, *rest: calls.append(heavy.size) or real(self, heavy, *rest))
     by_ranks = count_wakes(*args)
     assert calls == [n_pile]  # exactly the pile went the rank way
     monkeypatch.setattr(counting, "_HEAVY_PAIRS_PER_THRESHOLD", np.inf)
