@@ -37,10 +37,10 @@ from .estimation import (
     VCOV_TYPES,
     WindowFit,
     build_design,
+    check_blas_threads,
     estimate,
 )
 from .estimation import blas_threads as _limit_blas
-from .estimation import check_blas_threads
 from .imbalance import l1_lcs
 from .rmath import r_round
 
