@@ -2,8 +2,10 @@
 
 The Java code rescans the data once per (spatial window, temporal window, wake). Counts are
 cumulative in both s (discs) and t (lags 0..t / 1..t), so here every (wake, partner) pair inside the
-largest cylinder is found once with a k-d tree, binned to the smallest spatial and temporal window
-that contains it, and cumulative sums over the bins give every window at once. The trend needs
+largest cylinder is found once (a time-rank range inside the 8 grid cells around the wake's
+box; no tree, so counting needs numpy only), binned to the smallest spatial and temporal window
+that contains it, and cumulative sums over the bins give every window at once. Events piled on one
+location are counted per (wake, location) from time ranks instead of pair by pair. The trend needs
 partial lag sums, so dependent pre-pairs are also binned by lag intervals whose edges are all the
 split points the trend formula uses; no wake × (t_max+1) array is ever built.
 """
@@ -11,11 +13,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 __all__ = [
     "KM_PER_DEGREE",
@@ -29,8 +29,7 @@ __all__ = [
 
 KM_PER_DEGREE = 111.111
 UNIT_MS = {"secs": 1_000, "mins": 60_000, "hours": 3_600_000, "days": 86_400_000}
-_DATE_RE = r"\d{4}-\d{2}-\d{2}"
-_DATETIME_RE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+_DATE_OR_DATETIME_RE = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
 # Upper bound of (wake, partner) candidate pairs handled at once; bounds the per-chunk memory.
 _PAIR_BUDGET = 2_000_000
 
@@ -48,12 +47,17 @@ def timestamps_to_ms(col: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         ts = col
     elif pd.api.types.is_string_dtype(col.dtype) or col.dtype == object:
-        is_str = col.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if pd.api.types.infer_dtype(col, skipna=False) == "string" and not col.isna().any():
+            is_str = np.ones(len(col), dtype=bool)  # all strings, known without a Python loop
+        else:
+            is_str = col.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
         if is_str.all():
             s = col.astype(str)
-            is_dt = s.str.fullmatch(_DATETIME_RE).to_numpy(dtype=bool)
-            is_d = s.str.fullmatch(_DATE_RE).to_numpy(dtype=bool)
-            bad = ~(is_dt | is_d)
+            # One regex pass for both forms; the length tells them apart.
+            ok = s.str.fullmatch(_DATE_OR_DATETIME_RE).to_numpy(dtype=bool)
+            is_dt = ok & (s.str.len().to_numpy() == 19)
+            is_d = ok & ~is_dt
+            bad = ~ok
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(
@@ -164,6 +168,78 @@ def _unit_sphere(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
 
+@dataclass
+class _CellIndex:
+    """Points sorted by (3-D grid cell, rank), for box queries that need no tree.
+
+    The cell width is twice the query half-width, so a query's box [x − h, x + h] meets exactly
+    two cells per axis: 8 cells, each one contiguous block of ``order``. Within a block points
+    are sorted by ``rank``, so one composite key ``cell · n_rank + rank`` finds any rank range.
+    """
+
+    order: np.ndarray  # point ids sorted by (cell, rank)
+    keys: np.ndarray  # cell_dense · n_rank + rank, ascending
+    cells: np.ndarray  # the occupied cell codes, ascending
+    cell_start: np.ndarray  # block of cells[i] in order: cell_start[i]:cell_start[i + 1]
+    width: float
+    n_axis: int
+    n_rank: int
+
+    @classmethod
+    def build(cls, xyz: np.ndarray, rank: np.ndarray, n_rank: int, half_width: float) -> _CellIndex:
+        # Cells no finer than 2e-6 (about 6 m on the unit sphere) keep n_axis**3 inside int64.
+        width = max(2.0 * half_width, 2e-6)
+        n_axis = int(2.0 / width) + 3
+        code = _cell_code(np.floor((xyz + 1.0) / width).astype(np.int64), n_axis)
+        order = np.argsort(code, kind="stable")  # ranks arrive ascending, so ties stay by rank
+        code = code[order]
+        first = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+        dense = np.cumsum(np.concatenate(([0], (code[1:] != code[:-1]).astype(np.int64))))
+        keys = dense * n_rank + rank[order]
+        return cls(order=order, keys=keys, cells=code[first],
+                   cell_start=np.append(first, code.size), width=width, n_axis=n_axis,
+                   n_rank=n_rank)
+
+    def ranges(self, xyz: np.ndarray, half_width: float, lo: np.ndarray, hi: np.ndarray):
+        """(start, stop) into ``order``, shape (8, Q): points of the 8 cells around each query's
+        box with rank in [lo, hi); empty ranges have start == stop."""
+        base = np.floor((xyz - half_width + 1.0) / self.width).astype(np.int64)
+        q = xyz.shape[0]
+        start = np.zeros((8, q), dtype=np.int64)
+        stop = np.zeros((8, q), dtype=np.int64)
+        # Queries sorted by cell make every search below run over ascending keys (numpy's
+        # binary search then reuses the previous bound).
+        qcode = _cell_code(base, self.n_axis)
+        q_order = np.lexsort((lo, qcode))
+        base, lo, hi = base[q_order], lo[q_order], hi[q_order]
+        for j, off in enumerate(np.ndindex(2, 2, 2)):
+            code = _cell_code(base + np.array(off), self.n_axis)
+            pos = np.searchsorted(self.cells, code)
+            hit = pos < self.cells.size
+            hit[hit] = self.cells[pos[hit]] == code[hit]
+            if not hit.any():
+                continue
+            rows = q_order[hit]
+            cell = pos[hit]
+            start[j, rows] = np.searchsorted(self.keys, cell * self.n_rank + lo[hit])
+            stop[j, rows] = np.searchsorted(self.keys, cell * self.n_rank + hi[hit])
+        return start, np.maximum(stop, start)
+
+
+def _cell_code(ijk: np.ndarray, n_axis: int) -> np.ndarray:
+    return (ijk[:, 0] * n_axis + ijk[:, 1]) * n_axis + ijk[:, 2]
+
+
+def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten ranges: (range number, position) for every position of every range."""
+    length = stop - start
+    total = int(length.sum())
+    which = np.repeat(np.arange(start.size), length)
+    offsets = np.cumsum(length) - length
+    pos = np.arange(total, dtype=np.int64) - np.repeat(offsets - start, length)
+    return which, pos
+
+
 def count_wakes(
     time_ms: np.ndarray,
     lat: np.ndarray,
@@ -202,7 +278,6 @@ def count_wakes(
         raise ValueError("count_wakes: time_ms must be sorted ascending")
     if np.any(np.diff(t_windows) <= 0) or np.any(np.diff(s_windows) <= 0):
         raise ValueError("count_wakes: window values must be strictly increasing")
-    t_max, s_max = int(t_windows[-1]), float(s_windows[-1])
 
     # Completeness only needs the first and last timestamps of the full data (§2.3).
     if n_w:
@@ -214,106 +289,263 @@ def count_wakes(
         complete = np.zeros((0, n_t), dtype=bool)
 
     edges = _trend_edges(t_windows)
-    n_l = edges.size - 1
-    hist = np.zeros((6, n_w, n_s, n_t), dtype=np.int64)
-    lag_hist = np.zeros((n_w, n_s, n_l), dtype=np.int64)
-
+    # Wake-minor layouts (S, T, W) and (lags, S, W): cumulative sums then run over whole
+    # contiguous blocks, and the wakes table (spatial window, then t, then wake) reads them as is.
+    hist = np.zeros((6, n_s, n_t, n_w), dtype=np.int64)
+    lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=np.int64)
     partners = np.flatnonzero(is_dep | is_tr | is_co)
     if n_w and partners.size:
-        # Superset box of the largest cylinder: chord of the largest angle in each 3-D coordinate,
-        # and the time span scaled onto the same radius (Chebyshev metric).
+        counter = _WakeCounter(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
+                               t_windows, s_windows, edges, unit_ms, hist, lag_hist, progress)
+        counter.count(partners)
+
+    # Smallest-window bins -> cumulative windows (integer sums, so the order is immaterial).
+    for si in range(1, n_s):
+        hist[:, si] += hist[:, si - 1]
+    for ti in range(1, n_t):
+        hist[:, :, ti] += hist[:, :, ti - 1]
+    for si in range(1, n_s):
+        lag_hist[:, si] += lag_hist[:, si - 1]
+    prefix = np.zeros((edges.size, n_s, n_w), dtype=np.int64)
+    for li in range(edges.size - 1):
+        np.add(prefix[li], lag_hist[li], out=prefix[li + 1])
+    pos = {int(e): i for i, e in enumerate(edges)}
+
+    trend = np.zeros((n_s, n_t, n_w), dtype=float)
+    for j, t in enumerate(t_windows):
+        def lag_sum(a: int, b: int) -> np.ndarray:
+            return prefix[pos[b + 1]] - prefix[pos[a]]
+        trend[:, j] = trend_from_lags(lag_sum, int(t))
+
+    def wst(arr: np.ndarray) -> np.ndarray:  # (S, T, W) storage seen as (W, S, T)
+        return arr.transpose(2, 0, 1)
+
+    return WakeCounts(
+        dependent_pre=wst(hist[0]), dependent_trend=wst(trend), so_pre=wst(hist[1]),
+        mo_pre=wst(hist[2]), dependent_post=wst(hist[3]), so_post=wst(hist[4]),
+        mo_post=wst(hist[5]), complete=complete)
+
+
+# A location whose events are expected to give more candidate pairs per wake than this many per
+# lag threshold is counted by time ranks instead of pair by pair (tests force both ways).
+_HEAVY_PAIRS_PER_THRESHOLD = 8.0
+
+
+class _WakeCounter:
+    """One counting run: the sorted inputs, the histograms being filled, and the two counting paths.
+
+    Candidate partners of a wake lie in its space-time cylinder: |Δt| < (t_max + 1) units and
+    distance <= s_max. Time is a rank range of the sorted events; space is a box in 3-D unit-sphere
+    coordinates of half-width = the chord of s_max (plus a margin), found through a cell grid.
+    Events piled on one location are counted per (wake, location) from time ranks, so 1M events on
+    a handful of points cost as much as a handful of partners.
+    """
+
+    def __init__(self, time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr, t_windows,
+                 s_windows, edges, unit_ms, hist, lag_hist, progress):
+        self.time_ms, self.is_dep, self.is_tr, self.is_co = time_ms, is_dep, is_tr, is_co
+        self.lat, self.lon = lat, lon
+        self.wake_index, self.wake_tr = wake_index, wake_tr
+        self.t_windows, self.s_windows, self.edges = t_windows, s_windows, edges
+        self.unit_ms, self.hist, self.lag_hist, self.progress = unit_ms, hist, lag_hist, progress
+        t_max, s_max = int(t_windows[-1]), float(s_windows[-1])
         theta = min(np.radians(s_max / KM_PER_DEGREE), np.pi)
         chord = max(2.0 * np.sin(theta / 2.0), 1e-9)
-        span_ms = float(t_max + 1) * unit_ms
-        t0 = time_ms[0]
-        tscale = chord / span_ms
-        radius = chord * (1 + 1e-6) + 1e-12
+        self.half_width = chord * (1 + 1e-6) + 1e-12
+        self.span_ms = (t_max + 1) * unit_ms  # |Δt| < span_ms  <=>  lag <= t_max
+        self.angles = _angles(lat, lon)  # per event once; pairs only gather them
+        t_e = time_ms[wake_index]
+        # Rank range of each wake's time window: t_e − span < t_k < t_e + span.
+        self.wake_lo = np.searchsorted(time_ms, t_e - self.span_ms, side="right")
+        self.wake_hi = np.searchsorted(time_ms, t_e + self.span_ms, side="left")
 
-        def coords(idx: np.ndarray) -> np.ndarray:
-            return np.column_stack(
-                [_unit_sphere(lat[idx], lon[idx]), (time_ms[idx] - t0).astype(float) * tscale])
+    def count(self, partners: np.ndarray) -> None:
+        xyz = _unit_sphere(self.lat[partners], self.lon[partners])
+        wake_xyz = _unit_sphere(self.lat[self.wake_index], self.lon[self.wake_index])
+        n = self.time_ms.size
+        index = _CellIndex.build(xyz, partners, n, self.half_width)
+        found = self._heavy_partners(index, partners)
+        if found is not None:
+            heavy, coords, loc = found
+            self._count_locations(partners[heavy], coords, loc, wake_xyz)
+            light = np.flatnonzero(~heavy)
+            if light.size == 0:
+                return
+            xyz, partners = xyz[light], partners[light]
+            index = _CellIndex.build(xyz, partners, n, self.half_width)
+        self._count_pairs(index, partners, xyz, wake_xyz)
 
-        angles = _angles(lat, lon)  # per event once; pairs only gather them
-        tree = cKDTree(coords(partners), leafsize=16, balanced_tree=False, compact_nodes=False)
-        q = coords(wake_index)
-        lengths = tree.query_ball_point(q, radius, p=np.inf, return_length=True, workers=-1)
+    def _heavy_partners(self, index: _CellIndex, partners: np.ndarray):
+        """Partners at locations worth counting by time ranks, or None if there are none:
+        (mask over ``partners``, the locations as complex lat + i·lon, each heavy partner's
+        location number in ascending partner order)."""
+        n_thresholds = self._thresholds().size
+        t_range = float(self.time_ms[-1] - self.time_ms[0] + 1)
+        share = min(1.0, 2.0 * self.span_ms / t_range)  # of all events, expected in one window
+        limit = _HEAVY_PAIRS_PER_THRESHOLD * n_thresholds / share
+        per_cell = np.diff(index.cell_start)
+        if per_cell.max() <= limit:
+            return None
+        in_heavy_cell = np.repeat(per_cell > limit, per_cell)
+        cand = index.order[in_heavy_cell]
+        idx = partners[cand]
+        uniq, inv, cnt = np.unique(self.lat[idx] + 1j * self.lon[idx], return_inverse=True,
+                                   return_counts=True)
+        inv = inv.reshape(-1)
+        heavy_loc = cnt > limit
+        if not heavy_loc.any():
+            return None
+        mask = np.zeros(partners.size, dtype=bool)
+        on_heavy = heavy_loc[inv]
+        mask[cand[on_heavy]] = True
+        # Location numbers of the heavy partners in ascending partner order (cand is cell-major).
+        renumber = np.cumsum(heavy_loc) - 1
+        loc = np.empty(partners.size, dtype=np.int64)
+        loc[cand[on_heavy]] = renumber[inv[on_heavy]]
+        return mask, uniq[heavy_loc], loc[mask]
+
+    def _thresholds(self) -> np.ndarray:
+        """Lag thresholds x whose cumulative counts (lag <= x) give every window and trend bin."""
+        return np.union1d(self.t_windows, self.edges[1:] - 1)
+
+    # ---------------------------------------------------------------- pair by pair
+    def _count_pairs(self, index: _CellIndex, partners: np.ndarray, xyz: np.ndarray,
+                     wake_xyz: np.ndarray) -> None:
+        n_w = self.wake_index.size
+        # Coordinates by axis, so that the chord pre-filter gathers from contiguous arrays.
+        px, py, pz = np.ascontiguousarray(xyz.T)
+        wx, wy, wz = np.ascontiguousarray(wake_xyz.T)
+        h2 = self.half_width ** 2
+        start, stop = index.ranges(wake_xyz, self.half_width, self.wake_lo, self.wake_hi)
+        per_wake = (stop - start).sum(axis=0)
         bounds = [0]
         acc = 0
-        for i, length in enumerate(lengths):
+        for i, length in enumerate(per_wake.tolist()):
             if acc and acc + length > _PAIR_BUDGET:
                 bounds.append(i)
                 acc = 0
-            acc += int(length)
+            acc += length
         bounds.append(n_w)
         n_chunks = len(bounds) - 1
         for c in range(n_chunks):
             lo_w, hi_w = bounds[c], bounds[c + 1]
-            total = int(lengths[lo_w:hi_w].sum())
-            if progress:
+            total = int(per_wake[lo_w:hi_w].sum())
+            if self.progress:
                 print(f"matchedwake: counting wakes {lo_w + 1}-{hi_w} of {n_w} "
                       f"(chunk {c + 1}/{n_chunks}, {total} candidate pairs)", file=sys.stderr)
             if total == 0:
                 continue
-            found = tree.query_ball_point(q[lo_w:hi_w], radius, p=np.inf,
-                                          return_sorted=False, workers=-1)
-            k = partners[np.fromiter(chain.from_iterable(found), dtype=np.int64, count=total)]
-            w = np.repeat(np.arange(lo_w, hi_w), lengths[lo_w:hi_w])
-            _accumulate(w - lo_w, k, time_ms, angles, is_dep, is_tr, is_co,
-                        wake_index[lo_w:hi_w], wake_tr[lo_w:hi_w], t_windows, s_windows, edges,
-                        unit_ms, hist[:, lo_w:hi_w], lag_hist[lo_w:hi_w])
+            which, pos = _expand(start[:, lo_w:hi_w].T.reshape(-1), stop[:, lo_w:hi_w].T.reshape(-1))
+            w = which // 8
+            p = index.order[pos]
+            # The cells hold ~5x the disc; the chord (cheap) drops most before the exact distance.
+            wa = w + lo_w
+            near = (px[p] - wx[wa]) ** 2 + (py[p] - wy[wa]) ** 2 + (pz[p] - wz[wa]) ** 2 <= h2
+            self._accumulate_pairs(w[near], partners[p[near]], lo_w, hi_w)
 
-    # Smallest-window bins -> cumulative windows.
-    counts = np.cumsum(hist, axis=2, out=hist)
-    counts = np.cumsum(counts, axis=3, out=counts)
-    lag_cum = np.cumsum(lag_hist, axis=1, out=lag_hist)
-    prefix = np.concatenate([np.zeros((n_w, n_s, 1), dtype=np.int64),
-                             np.cumsum(lag_cum, axis=2, out=lag_cum)], axis=2)
-    pos = {int(e): i for i, e in enumerate(edges)}
-
-    trend = np.zeros((n_w, n_s, n_t), dtype=float)
-    for j, t in enumerate(t_windows):
-        def lag_sum(a: int, b: int) -> np.ndarray:
-            return prefix[:, :, pos[b + 1]] - prefix[:, :, pos[a]]
-        trend[:, :, j] = trend_from_lags(lag_sum, int(t))
-
-    return WakeCounts(
-        dependent_pre=counts[0], dependent_trend=trend, so_pre=counts[1], mo_pre=counts[2],
-        dependent_post=counts[3], so_post=counts[4], mo_post=counts[5], complete=complete)
-
-
-def _accumulate(w, k, time_ms, angles, is_dep, is_tr, is_co, wake_index, wake_tr,
-                t_windows, s_windows, edges, unit_ms, hist, lag_hist) -> None:
-    """Bin candidate (wake row w of this chunk, event k) pairs into the chunk's histograms."""
-    e = wake_index[w]
-    pre = k < e
-    keep = k != e
-    diff = np.where(pre, time_ms[e] - time_ms[k], time_ms[k] - time_ms[e])
-    dd = diff // unit_ms
-    keep &= dd <= t_windows[-1]
-    keep &= pre | (dd >= 1)
-    w, k, e, pre, dd = w[keep], k[keep], e[keep], pre[keep], dd[keep]
-    sin_lat, cos_lat, lon_rad = angles
-    dist = _distance_parts(sin_lat[k], cos_lat[k], lon_rad[k], sin_lat[e], cos_lat[e], lon_rad[e])
-    keep = dist <= s_windows[-1]
-    w, k, pre, dd, dist = w[keep], k[keep], pre[keep], dd[keep], dist[keep]
-    si = np.searchsorted(s_windows, dist, side="left")
-    ti = np.searchsorted(t_windows, dd, side="left")
-    n_w, n_s, n_t = hist.shape[1:]
-    flat = (w * n_s + si) * n_t + ti
-    wt = wake_tr[w]
-    dep = is_dep[k]
-    so = np.where(wt, is_tr[k], is_co[k])
-    mo = np.where(wt, is_co[k], is_tr[k])
-    size = n_w * n_s * n_t
-    for m, (phase, flag) in enumerate([(pre, dep), (pre, so), (pre, mo),
-                                       (~pre, dep), (~pre, so), (~pre, mo)]):
-        sel = phase & flag
+    def _accumulate_pairs(self, w, k, lo_w, hi_w) -> None:
+        """Bin candidate (wake row lo_w + w, event k) pairs into the histograms."""
+        time_ms, unit_ms, t_windows, s_windows = self.time_ms, self.unit_ms, self.t_windows, self.s_windows
+        e = self.wake_index[lo_w:hi_w][w]
+        pre = k < e
+        diff = np.abs(time_ms[e] - time_ms[k])
+        dd = diff // unit_ms
+        keep = (k != e) & (pre | (dd >= 1))
+        w, k, e, pre, dd = w[keep], k[keep], e[keep], pre[keep], dd[keep]
+        sin_lat, cos_lat, lon_rad = self.angles
+        dist = _distance_parts(sin_lat[k], cos_lat[k], lon_rad[k], sin_lat[e], cos_lat[e], lon_rad[e])
+        keep = dist <= s_windows[-1]
+        w, k, pre, dd, dist = w[keep], k[keep], pre[keep], dd[keep], dist[keep]
+        si = np.searchsorted(s_windows, dist, side="left")
+        ti = np.searchsorted(t_windows, dd, side="left")
+        hist = self.hist[:, :, :, lo_w:hi_w]
+        n_s, n_t, n_w = hist.shape[1:]
+        flat = (si * n_t + ti) * n_w + w
+        wt = self.wake_tr[lo_w:hi_w][w]
+        dep = self.is_dep[k]
+        so = np.where(wt, self.is_tr[k], self.is_co[k])
+        mo = np.where(wt, self.is_co[k], self.is_tr[k])
+        size = n_w * n_s * n_t
+        for m, (phase, flag) in enumerate([(pre, dep), (pre, so), (pre, mo),
+                                           (~pre, dep), (~pre, so), (~pre, mo)]):
+            sel = phase & flag
+            if sel.any():
+                view = hist[m]
+                view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
+        sel = pre & dep
         if sel.any():
-            view = hist[m]
-            view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
-    sel = pre & dep
-    if sel.any():
-        li = np.searchsorted(edges, dd[sel], side="right") - 1
-        n_l = lag_hist.shape[2]
-        lflat = (w[sel] * n_s + si[sel]) * n_l + li
-        lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
+            lag_hist = self.lag_hist[:, :, lo_w:hi_w]
+            li = np.searchsorted(self.edges, dd[sel], side="right") - 1
+            n_l = lag_hist.shape[0]
+            lflat = (li * n_s + si[sel]) * n_w + w[sel]
+            lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
+
+    # ---------------------------------------------------------------- location by location
+    def _count_locations(self, heavy: np.ndarray, coords: np.ndarray, loc: np.ndarray,
+                         wake_xyz: np.ndarray) -> None:
+        """Count the partners ``heavy`` (event ids, ascending) per (wake, location) from ranks;
+        ``coords`` are the locations (lat + i·lon) and ``loc`` each heavy partner's location.
+
+        For wake e at lag threshold x, pre partners at location L are the events k of L with
+        a_x <= k < e, a_x the first event with t > t_e − (x+1)·unit; post partners those with
+        b <= k < c_x, b the first with t >= t_e + unit and c_x the first with t >= t_e + (x+1)·unit.
+        """
+        n = self.time_ms.size
+        loc_lat, loc_lon = coords.real, coords.imag
+        # (wake, location) pairs within s_max, through the same cell grid (locations have rank 0).
+        index = _CellIndex.build(_unit_sphere(loc_lat, loc_lon), np.zeros(coords.size, np.int64), 1,
+                                 self.half_width)
+        n_w = self.wake_index.size
+        start, stop = index.ranges(wake_xyz, self.half_width, np.zeros(n_w, np.int64),
+                                   np.ones(n_w, np.int64))
+        which, pos = _expand(start.T.reshape(-1), stop.T.reshape(-1))
+        w = which // 8
+        place = index.order[pos]
+        e = self.wake_index[w]
+        sa, ca, la = _angles(loc_lat[place], loc_lon[place])
+        sin_lat, cos_lat, lon_rad = self.angles
+        dist = _distance_parts(sa, ca, la, sin_lat[e], cos_lat[e], lon_rad[e])
+        keep = dist <= self.s_windows[-1]
+        w, place, e, dist = w[keep], place[keep], e[keep], dist[keep]
+        if w.size == 0:
+            return
+        si = np.searchsorted(self.s_windows, dist, side="left")
+
+        keys = {}  # per type: location · n + event id, ascending
+        for name, flag in (("dep", self.is_dep), ("tr", self.is_tr), ("co", self.is_co)):
+            sel = flag[heavy]
+            keys[name] = np.sort(loc[sel] * n + heavy[sel])
+        x = self._thresholds()
+        step = max(1, _PAIR_BUDGET // (4 * x.size))  # bounds the (pairs × thresholds) arrays
+        for lo in range(0, w.size, step):
+            part = slice(lo, lo + step)
+            self._add_location_counts(w[part], place[part], e[part], si[part], keys, x)
+
+    def _add_location_counts(self, w, place, e, si, keys, x) -> None:
+        """Histogram contributions of (wake row w, location place) pairs in spatial bin si."""
+        time_ms, unit_ms, n = self.time_ms, self.unit_ms, self.time_ms.size
+        t_e = time_ms[e][:, None]
+        a = np.searchsorted(time_ms, t_e - (x + 1) * unit_ms, side="right")
+        b = np.searchsorted(time_ms, t_e[:, 0] + unit_ms, side="left")[:, None]
+        c = np.searchsorted(time_ms, t_e + (x + 1) * unit_ms, side="left")
+        base = place[:, None] * n
+        cum = {}
+        for name, k in keys.items():
+            cum[name, "pre"] = np.searchsorted(k, base + e[:, None]) - np.searchsorted(k, base + a)
+            cum[name, "post"] = np.searchsorted(k, base + c) - np.searchsorted(k, base + b)
+        wt = self.wake_tr[w][:, None]
+        t_at = np.searchsorted(x, self.t_windows)
+        for m, (phase, kind) in enumerate([("pre", "dep"), ("pre", "so"), ("pre", "mo"),
+                                           ("post", "dep"), ("post", "so"), ("post", "mo")]):
+            if kind == "dep":
+                c_x = cum["dep", phase]
+            elif kind == "so":
+                c_x = np.where(wt, cum["tr", phase], cum["co", phase])
+            else:
+                c_x = np.where(wt, cum["co", phase], cum["tr", phase])
+            at_t = c_x[:, t_at]
+            # hist[m][si, :, w] has shape (pairs, T): index arrays split by a slice come first
+            np.add.at(self.hist[m], (si, slice(None), w), np.diff(at_t, axis=1, prepend=0))
+        at_edges = cum["dep", "pre"][:, np.searchsorted(x, self.edges[1:] - 1)]
+        # lag_hist[:, si, w] has shape (lags, pairs): the index arrays are adjacent
+        np.add.at(self.lag_hist, (slice(None), si, w), np.diff(at_edges, axis=1, prepend=0).T)

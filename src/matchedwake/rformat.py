@@ -23,7 +23,28 @@ _POW10 = 10.0 ** np.arange(-330, 309, dtype=float)  # index k + 330 -> 10**k (0 
 
 
 def _pow10(k: np.ndarray) -> np.ndarray:
-    return _POW10[np.asarray(k, dtype=np.int64) + 330]
+    return np.take(_POW10, np.asarray(k, dtype=np.int64) + 330)  # take: cheaper than fancy indexing
+
+
+def _scale_down(a: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """a / 10**shift, dividing by an exact power (better than multiplying by an inexact inverse)
+    for shift >= 0 and multiplying by 10**-shift below; one branch when all shifts agree in sign
+    (the usual case: a column's values share their magnitude)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if shift.size and shift.min() >= 0:
+            return a / _pow10(np.minimum(shift, 300))
+        if shift.size and shift.max() < 0:
+            return a * _pow10(np.minimum(-shift, 300))
+        return np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
+                        a * _pow10(np.minimum(-shift, 300)))
+
+
+def _decimal_exponent(a: np.ndarray) -> np.ndarray:
+    """e with 10**e <= a < 10**(e+1), for finite a > 0."""
+    e = np.floor(np.log10(a)).astype(np.int64)
+    # log10 can be off by one next to powers of ten; fix the exponent so 10**e <= a < 10**(e+1).
+    e = np.where(a < _pow10(e), e - 1, e)
+    return np.where(a >= _pow10(e + 1), e + 1, e)
 
 
 def _near_tie(scaled: np.ndarray) -> np.ndarray:
@@ -32,20 +53,17 @@ def _near_tie(scaled: np.ndarray) -> np.ndarray:
     return np.abs(frac - 0.5) <= _TIE_TOL * np.maximum(scaled, 1.0)
 
 
-def _sig_and_exponent(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sig_and_exponent(a: np.ndarray, e: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Significant digits (trailing zeros stripped) and decimal exponent of |x| rounded to 7 digits.
 
     Equivalent to reading the mantissa and exponent of ``'%.6e' % a``; ``a`` is finite and > 0.
+    ``e`` is ``_decimal_exponent(a)`` if the caller has it.
     """
-    e = np.floor(np.log10(a)).astype(np.int64)
-    # log10 can be off by one next to powers of ten; fix the exponent so 10**e <= a < 10**(e+1).
-    e = np.where(a < _pow10(e), e - 1, e)
-    e = np.where(a >= _pow10(e + 1), e + 1, e)
+    if e is None:
+        e = _decimal_exponent(a)
     # a / 10**(e-6): dividing by an exact power is better than multiplying by an inexact inverse.
     shift = e - (_DIGITS - 1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
-                          a * _pow10(np.minimum(-shift, 300)))
+    scaled = _scale_down(a, shift)
     bad = _near_tie(scaled) | ~np.isfinite(scaled) | (np.abs(shift) > 280)
     m = np.rint(scaled).astype(np.int64)
     carry = m >= 10 ** _DIGITS  # 9999999.6 -> 1.000000e+07: rounding widens the exponent
@@ -56,15 +74,17 @@ def _sig_and_exponent(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             mant, exp = ("%.6e" % a[i]).split("e")
             m[i] = int(mant.replace(".", ""))
             e[i] = int(exp)
-    # Strip trailing zeros of the 7-digit integer mantissa.
+    # Strip trailing zeros of the 7-digit integer mantissa (at most 6), following only the values
+    # that still end in 0, so real-valued data costs one pass.
     sig = np.full(m.shape, _DIGITS, dtype=np.int64)
-    rest = m.copy()
+    idx = np.flatnonzero(m % 10 == 0)
+    rest = m[idx] // 10
     for _ in range(_DIGITS - 1):
-        z = (rest % 10 == 0) & (sig > 1)
-        if not z.any():
+        if idx.size == 0:
             break
-        sig = np.where(z, sig - 1, sig)
-        rest = np.where(z, rest // 10, rest)
+        sig[idx] -= 1
+        more = rest % 10 == 0
+        idx, rest = idx[more], rest[more] // 10
     return sig, e
 
 
@@ -80,23 +100,26 @@ def _round_fixed(x: np.ndarray, rgt: int) -> np.ndarray:
     return out
 
 
-def _round_sci(x: np.ndarray, digits: int) -> np.ndarray:
-    """``float('%.{digits-1}e' % x)`` for each finite x."""
+def _round_sci(x: np.ndarray, digits: int, e: np.ndarray | None = None) -> np.ndarray:
+    """``float('%.{digits-1}e' % x)`` for each finite x; ``e`` is the decimal exponent of the
+    non-zero x (``_decimal_exponent``) if the caller has it."""
     out = np.zeros_like(x)
     nz = x != 0
     a = np.abs(x[nz])
-    e = np.floor(np.log10(a)).astype(np.int64)
-    e = np.where(a < _pow10(e), e - 1, e)
-    e = np.where(a >= _pow10(e + 1), e + 1, e)
+    if e is None:
+        e = _decimal_exponent(a)
     shift = e - (digits - 1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.where(shift >= 0, a / _pow10(np.maximum(shift, -300)),
-                          a * _pow10(np.minimum(-shift, 300)))
+    scaled = _scale_down(a, shift)
     n = np.rint(scaled)
     # n·10**shift is correctly rounded only when 10**|shift| is exact (|shift| <= 22).
     with np.errstate(over="ignore", invalid="ignore"):
-        val = np.where(shift >= 0, n * _pow10(np.clip(shift, 0, 300)),
-                       n / _pow10(np.clip(-shift, 0, 300)))
+        if shift.size and shift.min() >= 0:
+            val = n * _pow10(np.minimum(shift, 300))
+        elif shift.size and shift.max() < 0:
+            val = n / _pow10(np.minimum(-shift, 300))
+        else:
+            val = np.where(shift >= 0, n * _pow10(np.clip(shift, 0, 300)),
+                           n / _pow10(np.clip(-shift, 0, 300)))
     bad = _near_tie(scaled) | (np.abs(shift) > 22) | ~np.isfinite(val)
     res = np.copysign(val, x[nz])
     xs = x[nz]
@@ -119,8 +142,10 @@ def format_values(x: np.ndarray) -> np.ndarray:
     sig = np.ones(v.shape, dtype=np.int64)
     kp = np.zeros(v.shape, dtype=np.int64)
     nz = a > 0
+    e_nz = None
     if nz.any():
-        sig[nz], kp[nz] = _sig_and_exponent(a[nz])
+        e_nz = _decimal_exponent(a[nz])
+        sig[nz], kp[nz] = _sig_and_exponent(a[nz], e_nz)
     left = kp + 1
     sleft = neg + np.maximum(left, 1)
     right = sig - left
@@ -136,7 +161,7 @@ def format_values(x: np.ndarray) -> np.ndarray:
     if w_fixed <= w_sci:
         out[fin] = _round_fixed(v, rgt)
     else:
-        out[fin] = _round_sci(v, mxns)
+        out[fin] = _round_sci(v, mxns, e_nz)
     return out
 
 

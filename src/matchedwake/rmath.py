@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["r_round", "r_pretty", "nclass_scott", "nclass_sturges", "r_var"]
+__all__ = ["linspace", "r_round", "r_pretty", "nclass_scott", "nclass_scott_range", "nclass_sturges", "r_var"]
 
 _DBL_EPSILON = np.finfo(float).eps
 _DBL_MIN = np.finfo(float).tiny
@@ -23,6 +23,8 @@ def r_round(x, digits: int = 0):
     candidate with an even last digit. This is why R gives round(0.4525, 3) == 0.452.
     """
     digits = int(digits)
+    if isinstance(x, (float, int)) and not isinstance(x, bool):
+        return _r_round_scalar(float(x), digits)
     scalar = np.ndim(x) == 0
     a = np.atleast_1d(np.asarray(x, dtype=float))
     if digits == 0:
@@ -55,6 +57,54 @@ def r_round(x, digits: int = 0):
                 r = np.where((du < dd) | ((du == dd) & odd), xu, xd)
                 out[todo] = np.copysign(r, a[todo])
     return float(out[0]) if scalar else out
+
+
+def linspace(start: float, stop: float, num: int) -> np.ndarray:
+    """``np.linspace(start, stop, num)`` for float scalars, the same operations without its
+    generic overhead (it is called for every variable of every window)."""
+    start, stop = float(start), float(stop)
+    if num < 2:
+        return np.linspace(start, stop, num)
+    div = num - 1
+    delta = stop - start
+    y = np.arange(num, dtype=float)
+    step = delta / div
+    if step == 0:  # numpy's path for denormal steps
+        y /= div
+        y *= delta
+    else:
+        y *= step
+    y += start
+    y[-1] = stop
+    return y
+
+
+def _r_round_scalar(x: float, digits: int) -> float:
+    """:func:`r_round` for one Python float: the same IEEE operations, without array overhead."""
+    if digits == 0:
+        return float(np.rint(x))
+    if not math.isfinite(x) or x == 0:
+        return x
+    ax = abs(x)
+    e2 = math.frexp(ax)[1] - 1
+    if not _LOG10_2 * (0.5 + e2) + digits <= 15:
+        return x
+    if digits > 0:
+        p = 10.0**digits
+        x10 = ax * p
+        i = float(math.floor(x10))
+        xd = i / p
+        xu = math.ceil(x10) / p
+    else:
+        p = 10.0 ** (-digits)
+        x10 = ax / p
+        i = float(math.floor(x10))
+        xd = i * p
+        xu = math.ceil(x10) * p
+    du = xu - ax
+    dd = ax - xd
+    odd = math.fmod(i, 2.0) == 1.0
+    return math.copysign(xu if (du < dd or (du == dd and odd)) else xd, x)
 
 
 def r_pretty(lo: float, up: float, n: int, min_n: int = 1) -> np.ndarray:
@@ -118,7 +168,7 @@ def r_pretty(lo: float, up: float, n: int, min_n: int = 1) -> np.ndarray:
     lo_b = ns * unit if ns * unit < lo else lo
     up_b = nu * unit if nu * unit > up else up
     # R: seq.int(l, u, length.out = ndiv + 1): ends exact, interior l + i*((u-l)/ndiv), as linspace
-    s = np.linspace(lo_b, up_b, ndiv + 1)
+    s = linspace(lo_b, up_b, ndiv + 1)
     delta = (up_b - lo_b) / ndiv
     s[np.abs(s) < 1e-14 * delta] = 0.0
     return s
@@ -142,12 +192,19 @@ def nclass_scott(x) -> int:
     nan = np.isnan(v)
     if nan.any():
         v = v[~nan]
+    if v.size < 2:
+        return 1
+    return nclass_scott_range(v, float(v.min()), float(v.max()))
+
+
+def nclass_scott_range(v: np.ndarray, lo: float, hi: float) -> int:
+    """:func:`nclass_scott` for NaN-free ``v`` whose min and max the caller already has."""
     n = v.size
     if n < 2:
         return 1
     h = 3.5 * math.sqrt(r_var(v)) * n ** (-1.0 / 3.0)
     if h > 0:
-        return max(1, math.ceil((v.max() - v.min()) / h))
+        return max(1, math.ceil((hi - lo) / h))
     return 1
 
 

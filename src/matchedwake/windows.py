@@ -29,8 +29,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cem import as_match_variable, cem
-from .estimation import FORMULA_LEVEL, FORMULAS, VCOV_TYPES, WindowFit, build_design, estimate
+from .cem import CodeMemo, as_match_variable, cem
+from .estimation import (
+    DEFAULT_BLAS_THREADS,
+    FORMULA_LEVEL,
+    FORMULAS,
+    VCOV_TYPES,
+    WindowFit,
+    build_design,
+    check_blas_threads,
+    estimate,
+)
+from .estimation import blas_threads as _limit_blas
 from .imbalance import l1_lcs
 from .rmath import r_round
 
@@ -166,26 +176,54 @@ def window_designs(
     vcov: str = "classical",
     cluster_column: str | None = None,
     fit: bool = True,
+    blas_threads: int | None = DEFAULT_BLAS_THREADS,
 ):
     """Yield a :class:`WindowDesign` per (t, s) window in table order (t-major, s ascending).
 
     This is the single code path behind :func:`analyse_windows`; ``fit=False`` skips the
     estimation (for balance diagnostics). Warns (:class:`WindowWarning`) for windows without
-    matched strata or with a failed GLM fit.
+    matched strata or with a failed GLM fit. While the windows are iterated, BLAS runs on at
+    most ``blas_threads`` threads (None: the library default).
     """
     m_vars, controls, cem_vars = _check_options(wakes, match_columns, estimation, formula,
                                                 estimation_controls, tcm, vcov, cluster_column)
+    check_blas_threads(blas_threads)
     return _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
-                    match_default, match_details, vcov, cluster_column, fit)
+                    match_default, match_details, vcov, cluster_column, fit, blas_limit=blas_threads)
 
 
-def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, match_default,
-             match_details, vcov, cluster_column, fit):
+def _designs(*args, blas_limit):
     """The generator behind :func:`window_designs` (options already validated, so that errors
-    surface at the call, not at the first iteration)."""
+    surface at the call, not at the first iteration). The BLAS limit is set once, from the first
+    window until the iteration ends or the generator is closed: changing OpenBLAS's thread count
+    per window costs more than the fits."""
+    with _limit_blas(blas_limit):
+        yield from _compute_designs(*args)
+
+
+def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
+    """``np.lexsort((s_all, t_all))``. A wakes table from ``sliding_wake`` comes in contiguous
+    blocks, one per window (s-major); then only the blocks are sorted, not the rows."""
+    n = t_all.size
+    if n < 2:
+        return np.arange(n)
+    change = np.flatnonzero((t_all[1:] != t_all[:-1]) | (s_all[1:] != s_all[:-1])) + 1
+    first = np.concatenate(([0], change))
+    block_t, block_s = t_all[first], s_all[first]
+    by_block = np.lexsort((block_s, block_t))
+    keys = np.column_stack([block_t, block_s])[by_block]
+    if first.size > 1 and not np.all((keys[1:] != keys[:-1]).any(axis=1)):
+        return np.lexsort((s_all, t_all))  # a window in several blocks: sort the rows
+    ends = np.append(first[1:], n)
+    return np.concatenate([np.arange(first[b], ends[b]) for b in by_block])
+
+
+def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
+                     match_default, match_details, vcov, cluster_column, fit):
+    """One :class:`WindowDesign` per window, in table order."""
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
-    order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
+    order = _window_order(t_all, s_all)  # stable: rows keep their wakes order inside a window
     t_sorted = t_all[order]
     s_sorted = s_all[order]
     if order.size:
@@ -214,6 +252,8 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
     m_list = [mvals[v] for v in m_vars]
     m_fac = [is_factor[v] for v in m_vars]
     cem_factors = {v for v in cem_vars if is_factor[v]}
+    # Windows of one temporal window share their wakes, so covariate codes carry over.
+    memo_l1, memo_cem = CodeMemo(), CodeMemo()
 
     for a, b in zip(starts, ends):
         t_val = t_sorted[a]
@@ -221,10 +261,11 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
         sl = slice(a, b)
         g = trt[sl]
         n = b - a
-        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac)
+        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac, memo_l1)
 
         if match_default:
-            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details)
+            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details,
+                      memo=memo_cem)
             matched, weights, strata = res.matched, res.weights, res.strata
             n_strata = res.n_matched_strata
             bins = res.bins
@@ -241,7 +282,7 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
         window_fit = None
         if n_strata == 0 or idx.size == 0:
             warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
-                          WindowWarning, stacklevel=4)
+                          WindowWarning, stacklevel=5)
             l1_post = lcs_post = math.nan
             cidx = np.empty(0, dtype=int)
         else:
@@ -251,10 +292,10 @@ def _designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted, m
                 window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
                 if estimation in ("nb", "poisson") and not window_fit.ok:
                     warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
-                                  "set to NA", WindowWarning, stacklevel=4)
+                                  "set to NA", WindowWarning, stacklevel=5)
                 elif estimation == "nb" and window_fit.reason:
                     warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
-                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=4)
+                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
             l1_post, lcs_post = l1_lcs(g_md, [x[idx] for x in m_list], m_fac)
         yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[sl], matched=matched,
                            weights=weights, strata=strata, y=y, X=X, control_index=cidx,
@@ -275,6 +316,7 @@ def analyse_windows(
     match_details: bool = False,
     vcov: str = "classical",
     cluster_column: str | None = None,
+    blas_threads: int | None = DEFAULT_BLAS_THREADS,
 ) -> WindowTables:
     """Match and estimate every (t, s) window of a wakes table (after deleteSUTVA).
 
@@ -282,7 +324,8 @@ def analyse_windows(
     dependent_trend, SO_pre, MO_pre, dependent_post, SO_post, MO_post) plus the covariates
     (and ``cluster_column`` for ``vcov="cluster"``). ``estimates`` has R's columns, then
     ``na_reason``: None for an estimated window, else why its estimates are NA (:data:`NO_MATCH`
-    or the estimator's reason, e.g. "coefficients aliased").
+    or the estimator's reason, e.g. "coefficients aliased"). ``blas_threads`` caps the BLAS
+    threads of each fit (see :func:`window_designs`).
     """
     m_vars, controls, _ = _check_options(wakes, match_columns, estimation, formula,
                                          estimation_controls, tcm, vcov, cluster_column)
@@ -297,7 +340,7 @@ def analyse_windows(
                             formula=formula, weighted=weighted,
                             estimation_controls=estimation_controls, tcm=tcm,
                             match_default=match_default, match_details=match_details, vcov=vcov,
-                            cluster_column=cluster_column):
+                            cluster_column=cluster_column, blas_threads=blas_threads):
         t_val, s_val, rows = w.t_window, w.spat_window, w.rows
         g = trt_all[rows]
         g_md = g[w.matched]

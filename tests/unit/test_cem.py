@@ -3,8 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from matchedwake.cem import as_match_variable, cem, coarsen_sturges, combine_codes, format_r_number
+from matchedwake.cem import (
+    CodeMemo,
+    as_match_variable,
+    bin_index,
+    cem,
+    coarsen_sturges,
+    combine_codes,
+    dense_ids,
+    format_r_number,
+    sorted_unique,
+)
 
 # 6 rows: Sturges k = ceil(log2 6 + 1) = 4 breaks 0, 10/3, 20/3, 10
 G6 = np.array([1, 1, 0, 0, 0, 1])
@@ -106,3 +118,67 @@ def test_format_r_number():
     assert format_r_number(1e15) == "1e+15"
     assert format_r_number(0.00012345) == "0.00012345"
     assert format_r_number(1.5e-300) == "1.5e-300"
+
+
+def test_dense_ids_equal_numpy_unique_inverse_on_both_paths():
+    rng = np.random.default_rng(8)
+    for span, n in ((50, 1000), (10**9, 1000), (7, 1), (5000, 200)):  # occupancy path and sort path
+        ids = rng.integers(0, span, n)
+        _, want = np.unique(ids, return_inverse=True)
+        got = dense_ids(ids, span)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+def test_sorted_unique_drops_repeated_breaks():
+    np.testing.assert_array_equal(sorted_unique(np.array([0.0, 0.0, 1.5, 3.0, 3.0])), [0.0, 1.5, 3.0])
+    np.testing.assert_array_equal(sorted_unique(np.array([2.0])), [2.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_bin_index_equals_searchsorted(data):
+    # Even breaks (as linspace/pretty make them), uneven ones, repeated ones; values on the
+    # breaks, between them, outside them, NaN and infinities.
+    m = data.draw(st.integers(1, 40), label="m")
+    lo = data.draw(st.floats(-1e6, 1e6), label="lo")
+    width = data.draw(st.floats(1e-9, 1e6), label="width")
+    kind = data.draw(st.sampled_from(["even", "uneven", "repeated"]), label="kind")
+    breaks = np.linspace(lo, lo + width, m)
+    if kind == "uneven":
+        breaks = np.sort(lo + width * np.array(data.draw(
+            st.lists(st.floats(0, 1), min_size=m, max_size=m), label="u")))
+    elif kind == "repeated" and m > 2:
+        breaks[1] = breaks[0]
+    n = data.draw(st.integers(60, 300), label="n")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x = rng.uniform(lo - 0.2 * width, lo + 1.2 * width, n)
+    on = rng.random(n) < 0.2
+    x[on] = rng.choice(breaks, int(on.sum()))
+    x[:3] = [np.nan, np.inf, -np.inf]
+    np.testing.assert_array_equal(bin_index(breaks, x), np.searchsorted(breaks, x, side="left"))
+
+
+def test_code_memo_reuses_codes_only_for_equal_values():
+    calls = []
+
+    def coarsen(v):
+        calls.append(v.size)
+        return coarsen_sturges(v, v.size)
+
+    memo = CodeMemo()
+    x = np.array([0.5, 1.5, 2.5, 9.0])
+    first = memo.get("cov1", x, coarsen)
+    again = memo.get("cov1", x.copy(), coarsen)  # equal values in another array: cached
+    assert calls == [4] and again is first
+    other = memo.get("cov1", np.array([0.5, 1.5, 2.5, 9.5]), coarsen)  # one value differs
+    shorter = memo.get("cov1", x[:3], coarsen)
+    assert calls == [4, 4, 3]
+    np.testing.assert_array_equal(other[0], coarsen_sturges(np.array([0.5, 1.5, 2.5, 9.5]), 4)[0])
+    assert shorter[1].tolist() == coarsen_sturges(x[:3], 3)[1].tolist()
+    # the memoised cem equals the plain one
+    g = np.array([1, 0, 1, 0])
+    plain = cem(g, {"cov1": x}, describe_bins=False)
+    cached = cem(g, {"cov1": x}, describe_bins=False, memo=memo)
+    np.testing.assert_array_equal(plain.weights, cached.weights)
+    np.testing.assert_array_equal(plain.strata, cached.strata)

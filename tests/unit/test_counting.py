@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matchedwake import counting
 from matchedwake.counting import (
     UNIT_MS,
     count_wakes,
@@ -245,7 +246,7 @@ _HOURS = st.one_of(st.integers(0, 24 * 9), st.sampled_from([0, 23, 24, 25, 47, 4
 _PLACES = [(0.0, 0.0), (0.0, 0.0899), (0.0, 0.05), (0.03, 0.0), (0.0, -0.02), (0.05, 0.05)]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fast_counter_equals_literal_scan(data):
     n = data.draw(st.integers(2, 18), label="n")
@@ -277,8 +278,14 @@ def test_fast_counter_equals_literal_scan(data):
                                     lon[None, :]).ravel().tolist()) | {1.0, 20.0})
     s_windows = np.array(sorted(data.draw(
         st.sets(st.sampled_from(pair_d), min_size=1, max_size=4), label="s")))
-    res = count_wakes(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr, t_windows,
-                      s_windows, unit_ms)
+    # Both counting paths: pair by pair (the default for data this small) and, with the
+    # threshold at zero, every location counted from time ranks.
+    heavy_factor = data.draw(st.sampled_from([counting._HEAVY_PAIRS_PER_THRESHOLD, 0.0]),
+                             label="heavy_factor")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(counting, "_HEAVY_PAIRS_PER_THRESHOLD", heavy_factor)
+        res = count_wakes(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
+                          t_windows, s_windows, unit_ms)
     ref, complete = naive_counts(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
                                  t_windows, s_windows, unit_ms)
     np.testing.assert_array_equal(res.complete, complete)
@@ -335,3 +342,44 @@ def test_minutes_and_seconds_units_floor_elapsed_time():
     # secs: 90 s before is inside t = 90 (lags 0..90); 179 s after needs t >= 179.
     assert tr[["t_window", "dependent_pre", "dependent_post"]].values.tolist() == [
         [90.0, 1, 0], [179.0, 1, 1]]
+
+
+def test_piled_and_scattered_events_count_the_same_by_ranks_and_by_pairs(monkeypatch):
+    # 2,000 events on one point (counted per location from time ranks) mixed with 400 scattered
+    # ones (counted pair by pair); the result must equal the pair-by-pair count of everything.
+    rng = np.random.default_rng(5)
+    n_pile, n_spread = 2000, 400
+    lat = np.concatenate([np.full(n_pile, 0.01), rng.uniform(-0.05, 0.05, n_spread)])
+    lon = np.concatenate([np.full(n_pile, 0.02), rng.uniform(-0.05, 0.05, n_spread)])
+    hours = rng.integers(0, 24 * 60, n_pile + n_spread)
+    order = np.argsort(hours, kind="stable")
+    lat, lon, time_ms = lat[order], lon[order], np.sort(hours).astype(np.int64) * HOUR
+    kind = rng.integers(0, 4, lat.size)  # 0 dependent, 1 treatment, 2 control, 3 dep + treatment
+    is_dep, is_tr, is_co = (kind == 0) | (kind == 3), (kind == 1) | (kind == 3), kind == 2
+    tr_idx, co_idx = np.flatnonzero(is_tr), np.flatnonzero(is_co)
+    wake_index = np.concatenate([tr_idx, co_idx])
+    wake_tr = np.concatenate([np.ones(tr_idx.size, bool), np.zeros(co_idx.size, bool)])
+    by_event = np.lexsort((~wake_tr, wake_index))
+    args = (time_ms, lat, lon, is_dep, is_tr, is_co, wake_index[by_event], wake_tr[by_event],
+            np.array([2, 3, 7]), np.array([0.0, 1.0, 2.5, 12.0]), DAY)
+
+    calls = []
+    real = counting._WakeCounter._count_locations
+    monkeypatch.setattr(counting._WakeCounter, "_count_locations",
+                        lambda self, heavy, *rest: calls.append(heavy.size) or real(self, heavy, *rest))
+    by_ranks = count_wakes(*args)
+    assert calls == [n_pile]  # exactly the pile went the rank way
+    monkeypatch.setattr(counting, "_HEAVY_PAIRS_PER_THRESHOLD", np.inf)
+    by_pairs = count_wakes(*args)
+    assert calls == [n_pile]
+    for name in ("dependent_pre", "dependent_trend", "so_pre", "mo_pre", "dependent_post",
+                 "so_post", "mo_post", "complete"):
+        np.testing.assert_array_equal(getattr(by_ranks, name), getattr(by_pairs, name), err_msg=name)
+    assert by_pairs.dependent_pre.sum() > 10_000  # the pile really is dense in the windows
+    # Small memory budgets cut both paths into many chunks; the counts stay the same.
+    monkeypatch.setattr(counting, "_HEAVY_PAIRS_PER_THRESHOLD", 8.0)
+    monkeypatch.setattr(counting, "_PAIR_BUDGET", 200)
+    chunked = count_wakes(*args)
+    assert calls == [n_pile, n_pile]
+    for name in ("dependent_pre", "dependent_trend", "so_post", "mo_pre"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(by_pairs, name), err_msg=name)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from matchedwake.rmath import nclass_scott, nclass_sturges, r_pretty, r_round, r_var
+from matchedwake.rmath import linspace, nclass_scott, nclass_sturges, r_pretty, r_round, r_var
 
 
 class TestRRound:
@@ -119,9 +119,22 @@ class TestClassCounts:
 def test_scalar_and_array_paths_agree():
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.integers(-99999, 99999, 2000) / 10000 + 0.00005,  # many decimal halves
-                        rng.normal(scale=100, size=2000), [0.0, -0.0, 0.5, -1.5]])
-    for d in (0, 1, 3, -1):
+                        rng.normal(scale=100, size=2000), [0.0, -0.0, 0.5, -1.5],
+                        [np.nan, np.inf, -np.inf, 1e300, 5e-324, 0.4525, 2.675, 123456789.125]])
+    for d in (0, 1, 3, -1, 7, 15):  # Python floats take a scalar path of their own
         arr = r_round(x, d)
         sca = np.array([r_round(float(v), d) for v in x])
         np.testing.assert_array_equal(arr, sca)
     assert r_round(1234.5, -1) == 1230.0 and r_round(1235.0, -1) == 1240.0
+
+
+def test_linspace_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(9)
+    cases = [(0.0, 1.0, 5), (-3.7, 12.25, 13), (5.0, 5.0, 4), (1e-310, 3e-310, 6), (-0.0, 0.0, 3),
+             (2.0, 1.0, 2), (7.5, 7.5, 1)]
+    cases += [(float(a), float(a + abs(b)), int(k)) for a, b, k in
+              zip(rng.normal(0, 1e3, 300), rng.normal(0, 1e2, 300), rng.integers(2, 40, 300))]
+    for lo, hi, k in cases:
+        got, want = linspace(lo, hi, k), np.linspace(lo, hi, k)
+        np.testing.assert_array_equal(got, want)
+        assert np.signbit(got).tolist() == np.signbit(want).tolist()
