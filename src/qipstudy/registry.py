@@ -19,10 +19,10 @@ NIGHTLIGHT_BAND_FILES: dict[str, str] = {
     "stable_lights": "nightlights_stable_lights.tif",
 }
 
-# The datasets the covariates rest on (night lights and population depend on the spec's choice).
-COVARIATE_DATASETS = ("boundaries", "osm", "nightlights", "population")
-# The datasets the harmonised events table rests on (the outcome provider is the spec's choice).
-EVENT_DATASETS = ("qip", "iati", "boundaries")
+# The datasets the covariates add to the events table (night lights and population: the spec's choice).
+COVARIATE_DATASETS = ("osm", "nightlights", "population")
+# The datasets the harmonised events table rests on ("outcome": the run's provider, ACLED or UCDP).
+EVENT_DATASETS = ("qip", "iati", "outcome", "boundaries")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class PaperItem:
     published: tuple[str, ...] = field(default_factory=tuple)
 
 
-_COVS = ("outcome", *EVENT_DATASETS, *COVARIATE_DATASETS)
+_COVS = (*EVENT_DATASETS, *COVARIATE_DATASETS)
 # The robustness variants swap in UCDP events and WorldPop population.
 _VARIANT_COVS = (*_COVS, "ucdp", "worldpop")
 
@@ -69,9 +69,9 @@ PAPER_ITEMS: tuple[PaperItem, ...] = (
               ("tables/table2_conditional_means",), "table", _COVS,
               published=("table2_conditional_means",)),
     PaperItem("figure4", "Figure 4 (map)", "plot_map_events", ("figures/figure4_map",), "figure",
-              ("outcome", *EVENT_DATASETS, "osm")),
+              (*EVENT_DATASETS, "osm")),
     PaperItem("figure5", "Figure 5 (event dates)", "plot_event_dates", ("figures/figure5_event_dates",),
-              "figure", ("outcome", *EVENT_DATASETS)),
+              "figure", EVENT_DATASETS),
     PaperItem("significant_windows", "Tables 3, 4 and appendix Table 4 (significant windows)",
               "make_table_significant_windows", ("tables/significant_windows_{outcome}",), "table", _COVS,
               published=("table3_civilians_significant_windows", "table4_battles_significant_windows",

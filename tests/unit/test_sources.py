@@ -17,7 +17,7 @@ def test_outputs_resolve_against_the_run_modes_and_the_outcome_source():
     modes = {d: "synthetic" for d in DATASETS} | {"qip": "user", "ucdp": "download"}
     assert sources_of("table1_qip_funding_by_activity_type", modes) == {"qip": {"mode": "user"}}
     got = sources_of("significant_windows_battles", modes, outcome_source="ucdp")
-    assert list(got) == ["qip", "iati", "ucdp", "boundaries", "osm", "nightlights", "population"]
+    assert set(got) == {"qip", "iati", "ucdp", "boundaries", "osm", "nightlights", "population"}
     assert got["ucdp"] == {"mode": "download"}
     assert "acled" in sources_of("heatmap_r_style_civilians", modes)  # the default outcome source
     assert list(sources_of("figure1_attacks", modes)) == ["awsd", "un_fatalities"]
@@ -28,7 +28,7 @@ def test_outputs_resolve_against_the_run_modes_and_the_outcome_source():
 def test_config_blocks_keep_mode_version_and_user_file_but_not_options():
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "sauter2022.yaml").read_text())
     got = sources_of("figure1_attacks", config["datasets"])
-    assert got == {"awsd": {"mode": "user", "version": "user", "user_file": "awsd.csv"},
+    assert got == {"awsd": {"mode": "user", "version": "user", "user_file": "resources/user/sauter2022/security_incidents.csv"},
                    "un_fatalities": {"mode": "download", "version": "snapshot-2026-11"}}
 
 
