@@ -372,8 +372,8 @@ def _rows(schema: Mapping, root: Mapping, prefix: str, seen: set) -> list[tuple[
     rows = []
     for key, sub in (schema.get("properties") or {}).items():
         path = f"{prefix}.{key}" if prefix else key
-        desc = " ".join(str((sub.get("description") or (root["$defs"].get(sub.get("$ref", "").removeprefix("#/$defs/"), {}))
-                             .get("description", ""))).split())
+        desc = " ".join(str(sub.get("description") or (root["$defs"].get(sub.get("$ref", "").removeprefix("#/$defs/"), {}))
+                             .get("description", "")).split())
         rows.append((path, _type_text(sub), _default_text(sub), desc))
         rows += _rows(sub, root, path, seen)[0 if not sub.get("properties") and "$ref" not in sub else 0:]
     extra = schema.get("additionalProperties")

@@ -9,10 +9,9 @@ retrieve clients get the box they clip rasters and OSM to.
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ __all__ = [
     "crs_findings",
     "expand_extent",
     "load_country_file",
-    "schema_errors",
     "suggest_projected_crs",
 ]
 
@@ -238,11 +236,8 @@ def suggest_projected_crs(extent: Sequence[float]) -> dict[str, Any]:
     if width <= 6.0:
         return {"code": utm_code, "name": f"WGS 84 / UTM zone {zone}{hemi}", "utm_code": utm_code,
                 "reason": f"the extent ({width:.1f} deg wide) fits one UTM zone around its centre"}
-    for (bx0, by0, bx1, by1), code, name in EQUAL_AREA_CRS:
-        if bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1:
-            break
-    else:
-        code, name = GLOBAL_EQUAL_AREA_CRS
+    code, name = next(((code, name) for (bx0, by0, bx1, by1), code, name in EQUAL_AREA_CRS
+                       if bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1), GLOBAL_EQUAL_AREA_CRS)
     return {"code": code, "name": name, "utm_code": utm_code,
             "reason": f"the extent is {width:.1f} deg wide and spans UTM zones {first}-{last}: an equal-area CRS "
                       f"keeps areas and distances even across it"}

@@ -151,7 +151,7 @@ def readme_table() -> str:
     """The README's "Paper table/figure → rule → output file" table, from PAPER_ITEMS."""
     lines = ["| paper | rule | output |", "|---|---|---|"]
     for item in PAPER_ITEMS:
-        exts = ", ".join(f".{ext}" for ext in KIND_EXTS[item.kind])
+        exts = ", ".join(f".{ext}" for ext in (*KIND_EXTS[item.kind], *SIDECAR_EXTS[item.kind]))
         stems = ", ".join(f"`{stem}`" for stem in item.stems)
         lines.append(f"| {item.paper} | `{item.rule}` | {stems} ({exts}) |")
     return "\n".join(lines)

@@ -233,11 +233,10 @@ def test_configuration_docs_are_current():
 
 
 def test_an_existing_download_snapshot_is_never_reused_for_other_settings(tmp_path):
+    from qipstudy.config import check_snapshots
     from qipstudy.plan import country_view
     from qipstudy.retrieve import DATASETS, snapshot_request
     from qipstudy.retrieve.provenance import write_provenance
-
-    from qipstudy.config import check_snapshots
 
     overlay = {"datasets": {"ucdp": {"mode": "download", "version": "25.1", "options": {}}}}
     config = check_config(deep_merge(_raw(), overlay), project_root=REPO)

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from qipstudy.country import (
-    SCHEMA_PATH,
     CountryFileError,
     country_extent,
     crs_findings,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -9,8 +10,6 @@ import yaml
 from qipstudy.config import check_config, load_countries
 from qipstudy.plan import MAIN, Plan, country_view, deep_merge
 from qipstudy.robustness import robustness_summary
-
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 

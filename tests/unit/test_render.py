@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from fake_psdh import fatality_record
 from shapely.geometry import LineString, box
 
-from fake_psdh import fatality_record
 from qipstudy import figures, render, tables
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "resources" / "published" / "sauter2022"
@@ -374,7 +374,7 @@ def sample_events() -> pd.DataFrame:
     rows = []
     for event_type, source, n in [("iati", "iati", 40), ("qip", "qip", 15),
                                   ("Violence against civilians", "acled", 25), ("Battles", "acled", 20)]:
-        for i in range(n):
+        for _ in range(n):
             rows.append(event(source, event_type, civ=int(event_type == "Violence against civilians"),
                               bat=int(event_type == "Battles"),
                               date=str((pd.Timestamp("2017-01-01") + pd.Timedelta(days=int(rng.integers(0, 1460)))).date()),

@@ -29,12 +29,18 @@ import json
 import logging
 
 import pytest
-
 from local_http import LocalServer, redirect
+
 from qipstudy.prepare import read_acled
 from qipstudy.retrieve import acled, retrieve_dataset, secrets
-from qipstudy.retrieve.http import (AuthError, CorruptFileError, EmptyResultError, RedirectError, RetrieveError,
-                                    SchemaError)
+from qipstudy.retrieve.http import (
+    AuthError,
+    CorruptFileError,
+    EmptyResultError,
+    RedirectError,
+    RetrieveError,
+    SchemaError,
+)
 from qipstudy.retrieve.secrets import MissingCredentialsError
 
 COUNTRY = {

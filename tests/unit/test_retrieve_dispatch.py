@@ -19,10 +19,8 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Polygon, box
 
-from qipstudy.retrieve import DATASETS, retrieve_dataset, validate_file
-from qipstudy.retrieve import acled, figure1, iati, psdh, ucdp
-from qipstudy.retrieve.http import (ChecksumError, CorruptFileError, EmptyResultError,
-                                    RetrieveError, SchemaError)
+from qipstudy.retrieve import DATASETS, acled, retrieve_dataset, ucdp, validate_file
+from qipstudy.retrieve.http import ChecksumError, CorruptFileError, EmptyResultError, RetrieveError, SchemaError
 
 COUNTRY = {
     "iso3": "MLI", "iso2": "ML", "name": "Mali",

@@ -21,16 +21,27 @@ import socket
 import time
 import zipfile
 import zlib
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from local_http import LocalServer, gzipped, ranged, redirect, refused_port, sequence
+
 from qipstudy.retrieve import http, secrets
-from qipstudy.retrieve.http import (AuthError, ChecksumError, CorruptFileError, DeadlineError, HttpClient,
-                                    OfflineError, OptionsError, PermanentError, RedirectError,
-                                    ResponseTooLargeError, RetrieveError, UnexpectedContentError)
+from qipstudy.retrieve.http import (
+    AuthError,
+    ChecksumError,
+    CorruptFileError,
+    DeadlineError,
+    HttpClient,
+    OfflineError,
+    OptionsError,
+    PermanentError,
+    RedirectError,
+    ResponseTooLargeError,
+    RetrieveError,
+    UnexpectedContentError,
+)
 
 
 def fast_client(**kw):
@@ -54,7 +65,7 @@ def test_429_honours_retry_after_then_succeeds():
 
 
 def test_retry_after_http_date_is_parsed():
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     secs = http._retry_after_seconds(format_datetime(when, usegmt=True))
     assert 25 <= secs <= 31
     assert http._retry_after_seconds("garbage") is None
@@ -641,7 +652,7 @@ def test_a_network_that_drops_packets_is_offline_after_two_connection_timeouts(m
 
     def black_hole(address, timeout=None, *args, **kwargs):
         attempts.append(timeout)
-        raise socket.timeout("timed out")
+        raise TimeoutError("timed out")
 
     monkeypatch.setattr(urllib3.util.connection, "create_connection", black_hole)
     client, sleeps = fast_client(retries=5, timeout=60, dataset="ucdp")

@@ -18,9 +18,9 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import requests
+from local_http import LocalServer, refused_port
 from shapely.geometry import LineString, Point, Polygon
 
-from local_http import LocalServer, refused_port
 from qipstudy.retrieve import osm, retrieve_dataset
 from qipstudy.retrieve.http import EmptyResultError, OfflineError, RetrieveError
 

@@ -26,9 +26,9 @@ import zipfile
 import numpy as np
 import pytest
 import rasterio
+from local_http import LocalServer, redirect
 from rasterio.transform import from_origin
 
-from local_http import LocalServer, redirect
 from qipstudy.retrieve import rasters, retrieve_dataset
 from qipstudy.retrieve.http import AuthError, CorruptFileError
 from qipstudy.retrieve.secrets import MissingCredentialsError

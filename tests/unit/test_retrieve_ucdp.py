@@ -17,8 +17,8 @@ import json
 import zipfile
 
 import pytest
-
 from local_http import LocalServer, ranged
+
 from qipstudy.prepare import read_ucdp
 from qipstudy.retrieve import retrieve_dataset, ucdp
 from qipstudy.retrieve.http import ChecksumError, CorruptFileError, EmptyResultError, SchemaError

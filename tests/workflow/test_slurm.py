@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import SMALL_WORLD_CORE
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]

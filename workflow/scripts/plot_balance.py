@@ -2,7 +2,6 @@
 from pathlib import Path
 
 from matchedwake.plotting import plot_balance
-
 from qipstudy.atomic import atomic_path
 from qipstudy.render import save_figure, sources_of
 from qipstudy.robustness import balance_of_run

@@ -11,15 +11,26 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from . import acled, boundaries, figure1, iati, osm, psdh, rasters, ucdp
-from .http import (ChecksumError, EmptyResultError, RetrieveError, SchemaError, atomic_path, log,
-                   parse_csv_text, read_text_file, require_columns, sha256_file)
-from .provenance import Retrieved, write_provenance
 from ..registry import NIGHTLIGHT_BAND_FILES
+from . import acled, boundaries, figure1, iati, osm, psdh, rasters, ucdp
+from .http import (
+    ChecksumError,
+    EmptyResultError,
+    RetrieveError,
+    SchemaError,
+    atomic_path,
+    log,
+    parse_csv_text,
+    read_text_file,
+    require_columns,
+    sha256_file,
+)
+from .provenance import Retrieved, write_provenance
 
 __all__ = ["DATASETS", "MODES", "retrieve_dataset", "validate_file", "RetrieveError"]
 

@@ -20,17 +20,30 @@ API columns, the upper-case pre-2019 files with the old typology, and the monadi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from qipstudy import prepare
 
 from . import secrets
-from .http import (AuthError, CorruptFileError, EmptyResultError, HttpClient, RetrieveError, SchemaError,
-                   log, options_schema, parse_csv_text, parse_json, read_text_file, resolve_options,
-                   write_csv_rows)
+from .http import (
+    AuthError,
+    CorruptFileError,
+    EmptyResultError,
+    HttpClient,
+    RetrieveError,
+    SchemaError,
+    log,
+    options_schema,
+    parse_csv_text,
+    parse_json,
+    read_text_file,
+    resolve_options,
+    write_csv_rows,
+)
 from .provenance import Retrieved
 
 __all__ = ["COLUMNS", "CORE_COLUMNS", "ENV_EMAIL", "ENV_PASSWORD", "OPTIONS_SCHEMA", "USER_FILE_HINT",

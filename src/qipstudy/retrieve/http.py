@@ -57,7 +57,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -68,9 +68,22 @@ import urllib3
 from qipstudy.atomic import atomic_path
 
 from . import secrets
-from .errors import (AuthError, ChecksumError, CorruptFileError, DeadlineError, EmptyResultError,
-                     MissingCredentialsError, OfflineError, OptionsError, PermanentError, RedirectError,
-                     ResponseTooLargeError, RetrieveError, SchemaError, UnexpectedContentError)
+from .errors import (
+    AuthError,
+    ChecksumError,
+    CorruptFileError,
+    DeadlineError,
+    EmptyResultError,
+    MissingCredentialsError,
+    OfflineError,
+    OptionsError,
+    PermanentError,
+    RedirectError,
+    ResponseTooLargeError,
+    RetrieveError,
+    SchemaError,
+    UnexpectedContentError,
+)
 
 __all__ = [
     "RetrieveError", "PermanentError", "AuthError", "MissingCredentialsError", "OfflineError",
@@ -378,8 +391,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def sniff_html(head: bytes, content_type: str = "") -> bool:
@@ -606,7 +619,7 @@ class HttpClient:
     @classmethod
     def from_options(cls, options: Mapping[str, Any], *, auth_env: Iterable[str] = (),
                      auth_hosts: Iterable[str] = (), dataset: str | None = None,
-                     user_file_hint: str | None = None) -> "HttpClient":
+                     user_file_hint: str | None = None) -> HttpClient:
         """Build a client from the retrieve options (the keys of HTTP_OPTIONS_SCHEMA)."""
         defaults = {k: v["default"] for k, v in HTTP_OPTIONS_SCHEMA.items()}
 

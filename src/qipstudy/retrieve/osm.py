@@ -17,8 +17,9 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -26,8 +27,19 @@ import requests
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from .http import (CorruptFileError, EmptyResultError, HttpClient, RetrieveError, SchemaError, atomic_path,
-                   classify_network_error, get_option, log, options_schema, resolve_options)
+from .http import (
+    CorruptFileError,
+    EmptyResultError,
+    HttpClient,
+    RetrieveError,
+    SchemaError,
+    atomic_path,
+    classify_network_error,
+    get_option,
+    log,
+    options_schema,
+    resolve_options,
+)
 from .provenance import Retrieved
 
 __all__ = ["ROAD_COLUMNS", "WATER_COLUMNS", "ROAD_TAGS", "WATER_TAGS", "OPTIONS_SCHEMA", "USER_FILE_HINT",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .http import atomic_path, json_dumps, redact_params, redact_url, sha256_file
 
@@ -108,7 +109,7 @@ def write_provenance(out_dir: Path, *, dataset: str, country: str, version: str,
         "country": country,
         "version": version,
         "mode": mode,
-        "retrieved_at_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "retrieved_at_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "licence": LICENCES.get(dataset, "see docs/data_sources.md"),
         "sources": clean_sources,
         "files": {Path(f).name: file_record(Path(f)) for f in files},

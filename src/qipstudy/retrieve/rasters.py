@@ -32,15 +32,28 @@ import gzip
 import shutil
 import tarfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
-from . import secrets
-from .http import (AuthError, CorruptFileError, HttpClient, MissingCredentialsError, RetrieveError,
-                   SchemaError, atomic_path, log, options_schema, parse_json, resolve_options, sha256_file)
-from .provenance import Retrieved
 from ..registry import NIGHTLIGHT_BAND_FILES
+from . import secrets
+from .http import (
+    AuthError,
+    CorruptFileError,
+    HttpClient,
+    MissingCredentialsError,
+    RetrieveError,
+    SchemaError,
+    atomic_path,
+    log,
+    options_schema,
+    parse_json,
+    resolve_options,
+    sha256_file,
+)
+from .provenance import Retrieved
 
 __all__ = ["DMSP_BASE", "DMSP_URL", "DMSP_BANDS", "GPW_BASE", "GPW_URL", "WORLDPOP_BASE", "WORLDPOP_URL",
            "EOG_TOKEN_URL", "NIGHTLIGHTS_OPTIONS_SCHEMA", "POPULATION_OPTIONS_SCHEMA",

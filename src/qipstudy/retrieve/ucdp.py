@@ -14,11 +14,22 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .http import (CorruptFileError, EmptyResultError, HttpClient, SchemaError, log, options_schema,
-                   require_columns, resolve_options, sha256_file, write_csv_rows)
+from .http import (
+    CorruptFileError,
+    EmptyResultError,
+    HttpClient,
+    SchemaError,
+    log,
+    options_schema,
+    require_columns,
+    resolve_options,
+    sha256_file,
+    write_csv_rows,
+)
 from .provenance import Retrieved
 
 __all__ = ["COLUMNS", "GED_HEADER", "DEFAULT_BASE", "DEFAULT_URL", "OPTIONS_SCHEMA", "USER_FILE_HINT",
