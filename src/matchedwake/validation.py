@@ -261,9 +261,9 @@ def validate_analysis_options(estimation: str, formula: str, alpha1, alpha2,
         raise ValueError(f"estimation must be one of {list(ESTIMATIONS)}, got {estimation!r}")
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {list(VCOV_TYPES)}, got {vcov!r}")
-    if vcov != "classical" and estimation not in ("lm", "att"):
-        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm' and 'att' only, "
-                         f"not {estimation!r}")
+    if vcov != "classical" and estimation not in ("lm", "att", "poisson"):  # ROBUST_VCOV_ESTIMATIONS
+        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm', 'att' and 'poisson' "
+                         f"only, not {estimation!r}")
     if vcov == "cluster" and cluster_column is None:
         raise ValueError("vcov='cluster' needs cluster_column (the column whose values define "
                          "the clusters)")

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .cem import as_match_variable, cem
-from .estimation import FORMULA_LEVEL, FORMULAS, VCOV_TYPES, WindowFit, build_design, estimate
+from .estimation import (FORMULA_LEVEL, FORMULAS, ROBUST_VCOV_ESTIMATIONS, VCOV_TYPES, WindowFit,
+                         build_design, estimate)
 from .imbalance import l1_lcs
 from .rmath import r_round
 
@@ -115,9 +116,9 @@ def _check_options(wakes, match_columns, estimation, formula, estimation_control
         raise ValueError(f"formula must be one of {FORMULAS!r}, got {formula!r}")
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
-    if vcov != "classical" and estimation not in ("lm", "att"):
-        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm' and 'att' only, "
-                         f"not {estimation!r}")
+    if vcov != "classical" and estimation not in ROBUST_VCOV_ESTIMATIONS:
+        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm', 'att' and 'poisson' "
+                         f"only, not {estimation!r}")
     if vcov == "cluster":
         if cluster_column is None:
             raise ValueError("vcov='cluster' needs cluster_column")
