@@ -33,6 +33,7 @@ def matched_wake(
     progress: bool = False,
     vcov: str = "classical",
     cluster_column: str | None = None,
+    calendar_match: str | None = None,
 ) -> MatchedWakeResult:
     """Run a Matched Wake Analysis over a grid of space-time windows.
 
@@ -47,9 +48,16 @@ def matched_wake(
     identity link, z p-values); ``vcov="HC1"`` (heteroskedasticity-robust) or ``"cluster"``
     (CR1 cluster-robust with t(G−1) p-values, clusters = the values of ``cluster_column`` in
     ``data``, carried into the wakes table but never matched on or used as a regressor) for
-    ``lm``/``att``.
+    ``lm``/``att``/``poisson``. ``calendar_match`` ("year", "half", "quarter", "month") adds
+    the wakes' calendar period as an exactly matched factor (:mod:`matchedwake.calendar_time`;
+    the recorded ``match_columns`` then include ``calendar_bin``).
     """
     validate_analysis_options(estimation, formula, alpha1, alpha2, vcov, cluster_column)
+    if calendar_match is not None:
+        from .calendar_time import CALENDAR_COLUMN, add_calendar_column
+
+        data = add_calendar_column(data, calendar_match)
+        match_columns = list(dict.fromkeys([*match_columns, CALENDAR_COLUMN]))
     wakes, incomplete = sliding_wake(
         data, t_window, spat_window, treatment, control, dependent, match_columns,
         t_unit=t_unit, estimation_controls=estimation_controls, drop_invalid=drop_invalid,
@@ -80,7 +88,7 @@ def matched_wake(
         "delete_sutva": delete_sutva, "alpha1": alpha1, "alpha2": alpha2,
         "match_default": match_default, "match_details": match_details,
         "drop_invalid": drop_invalid, "progress": progress,
-        "vcov": vcov, "cluster_column": cluster_column,
+        "vcov": vcov, "cluster_column": cluster_column, "calendar_match": calendar_match,
     }
     return MatchedWakeResult(
         estimates=analysis.estimates, matching=analysis.matching, sutva=analysis.sutva,

@@ -26,9 +26,10 @@ def run_mwa(covariates: pd.DataFrame, outcome: str, settings: dict, *, progress:
         raise ValueError(f"covariates table has no column {dependent_column!r} for outcome {outcome!r}")
     controls = list(settings.get("estimation_controls", []))
     treatment_column, control_column = settings["treatment"][0], settings["control"][0]
+    cluster_column = settings.get("cluster_column")
     columns = list(dict.fromkeys(
         ["timestamp", "lat", "lon", treatment_column, control_column, dependent_column]
-        + list(settings["match_columns"]) + controls
+        + list(settings["match_columns"]) + controls + ([cluster_column] if cluster_column else [])
     ))
     missing = [c for c in columns if c not in covariates.columns]
     if missing:
@@ -56,4 +57,7 @@ def run_mwa(covariates: pd.DataFrame, outcome: str, settings: dict, *, progress:
         alpha1=settings["alpha1"],
         alpha2=settings["alpha2"],
         progress=progress,
+        vcov=settings.get("vcov", "classical"),
+        cluster_column=cluster_column,
+        calendar_match=settings.get("calendar_match"),
     )

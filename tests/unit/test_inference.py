@@ -68,7 +68,8 @@ def test_p_values_counted_by_hand():
     assert out["n_permutations"].tolist() == [4, 3, 0]
     assert out.iloc[2][["pvalue_ri", "pvalue_wy"]].isna().all()
     assert list(out.columns) == ["t_window", "spat_window", "estimate", "pvalue", "t_value",
-                                 "pvalue_ri", "pvalue_wy", "n_permutations"]
+                                 "pvalue_ri", "pvalue_wy", "pvalue_wy_stepdown",
+                                 "n_permutations"]
     # shards given as a list give the same answer; overlapping shards are refused
     pd.testing.assert_frame_equal(combine_permutations(obs, [draws.iloc[:4], draws.iloc[4:]]), out)
     with pytest.raises(ValueError, match="overlapping"):
@@ -106,7 +107,8 @@ def test_determinism_and_shard_independence(null_result):
     other = permutation_draws(wakes, permutations=range(0, 10), match_columns=["cov1", "cov2"],
                               seed=8)
     assert not np.allclose(other["t_value"], whole["t_value"], equal_nan=True)
-    assert set(whole.columns) == {"permutation", "t_window", "spat_window", "estimate", "t_value"}
+    assert set(whole.columns) == {"permutation", "t_window", "spat_window", "estimate", "t_value",
+                                 "scheme"}
 
 
 def test_observed_statistics_match_the_estimates_table(null_result):

@@ -1,4 +1,4 @@
-"""Rule make_inference_table: uncorrected, Holm, BH, randomization and Westfall-Young p-values."""
+"""Rule make_inference_table: classical, robust, Holm, BH, randomization and Westfall-Young p-values."""
 from pathlib import Path
 
 import pandas as pd
@@ -9,10 +9,15 @@ from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]):
     draws = [pd.read_parquet(path) for path in snakemake.input.draws]
-    table = inference_table(Path(snakemake.input.parameters).parent, draws)
+    inference = snakemake.params.inference
+    table = inference_table(Path(snakemake.input.parameters).parent, draws, vcov=inference["vcov"],
+                            cluster_column=inference["cluster_column"],
+                            min_matched=inference["min_matched"])
     title = snakemake.params.title
     write_table(table, Path(snakemake.output.table[0]).with_suffix(""),
-                caption=f"{title}: p-values per window, uncorrected and corrected for the window grid")
+                caption=f"{title}: p-values per window, uncorrected and corrected for the window grid "
+                        f"({inference['vcov']} standard errors; windows with fewer than "
+                        f"{inference['min_matched']} matched treated or control wakes not tested)")
     save_figure(
         plot_inference_heatmaps(table, t_unit=snakemake.params.t_unit, alpha=snakemake.params.alpha, title=title),
         Path(snakemake.output.figure[0]).with_suffix(""),
