@@ -119,15 +119,16 @@ def _sandwich(scores: np.ndarray, vcov: str, cluster, n: int, k: int = 2):
 
 def event_study(wakes: pd.DataFrame, *, match_columns: Sequence[str], vcov: str = "HC1",
                 cluster_column: str | None = None, weighted: bool = True,
-                level: float = 0.95) -> pd.DataFrame:
-    """Event-study estimates per spatial ring and time bin (module docstring).
+                level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Event-study estimates per spatial ring and time bin (module docstring), and the joint
+    lead tests (:func:`lead_tests`): returns ``(estimates, lead_tests)``.
 
     Columns (:data:`EVENT_STUDY_COLUMNS`): ring (1 = innermost), ring_inner/ring_outer (km),
     bin (−J … −1 before the start, 1 … J after; −1 is the reference, estimate 0 by
     construction, no standard error), period (lead / reference / lag), lag_from/lag_to (in the
     run's time unit, negative before the start), estimate, std_error, ci_low/ci_high (``level``),
     pvalue (t distribution, df n−2 for HC1 or G−1 for clusters), n_treated/n_control (matched
-    projects). ``table.attrs["lead_tests"]`` holds :func:`lead_tests`.
+    projects).
     """
     if vcov == "cluster" and (cluster_column is None or cluster_column not in wakes.columns):
         raise ValueError(f"event study: vcov='cluster' needs a cluster column of the wakes table, "
@@ -174,11 +175,11 @@ def event_study(wakes: pd.DataFrame, *, match_columns: Sequence[str], vcov: str 
                      float(beta[c] + q * se[c]), float(pval[c]), n_tr, n_co])
     table = pd.DataFrame(rows, columns=EVENT_STUDY_COLUMNS)
     table = table.sort_values(["ring", "bin"], kind="stable").reset_index(drop=True)
-    table.attrs["lead_tests"] = lead_tests(beta, V, meta, df, s_vals)
-    return table
+    return table, lead_tests(beta, V, meta, df, s_vals)
 
 
-def event_study_of_run(mwa_dir, *, vcov: str = "HC1", cluster_column: str | None = None) -> pd.DataFrame:
+def event_study_of_run(mwa_dir, *, vcov: str = "HC1",
+                       cluster_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`event_study` of the run in ``mwa_dir`` (its wakes, match columns and weighting)."""
     from qipstudy.robustness import inference_options, load_run
 
@@ -222,7 +223,7 @@ def plot_event_study(table: pd.DataFrame, *, t_unit: str = "days", title: str = 
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False,
                              sharey=True, layout="constrained")
-    tests = lead_test if lead_test is not None else table.attrs.get("lead_tests")
+    tests = lead_test
     for ax, r in zip(axes.flat, rings):
         part = table[table["ring"] == r]
         x = (part["lag_from"] + part["lag_to"]) / 2.0

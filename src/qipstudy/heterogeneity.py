@@ -116,7 +116,7 @@ def subgroup_estimates(covariates: pd.DataFrame, outcome: str, settings: Mapping
         pd.DataFrame(columns=columns)
     table["pvalue_holm"] = np.nan
     table["pvalue_BH"] = np.nan
-    for dim, part in table.groupby("dimension", sort=False):
+    for _, part in table.groupby("dimension", sort=False):
         p = part["pvalue"].to_numpy(dtype=float, na_value=np.nan)
         table.loc[part.index, "pvalue_holm"] = p_adjust(p, "holm")
         table.loc[part.index, "pvalue_BH"] = p_adjust(p, "BH")

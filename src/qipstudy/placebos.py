@@ -200,9 +200,7 @@ def placebo_reference(observed: pd.DataFrame, draws: pd.DataFrame | Iterable[pd.
                           "placebo_q95": float(values.quantile(0.95)),
                           "pvalue_placebo": (1.0 + k) / (1.0 + values.size) if np.isfinite(value) else np.nan,
                           "draws": int(values.size)})
-    grid = pd.DataFrame(grid_rows)
-    grid.attrs["per_draw"] = per_draw
-    return windows, grid
+    return windows, pd.DataFrame(grid_rows)
 
 
 def placebo_reference_of_run(mwa_dir: Path, draws: pd.DataFrame, *, vcov: str = "HC1",

@@ -19,8 +19,8 @@ from scipy import optimize, special
 
 from matchedwake import matched_wake
 from matchedwake.estimation import (
-    _GlmFailure,
     _glm_fit_identity,
+    _GlmFailure,
     _least_squares_start,
     _poisson_dev,
     _poisson_variance,

@@ -39,7 +39,7 @@ def test_disjoint_cells_by_hand():
 
 
 def test_tiny_event_study_by_hand():
-    table = event_study(tiny_wakes(), match_columns=["x"])
+    table, _ = event_study(tiny_wakes(), match_columns=["x"])
     assert list(table.columns) == EVENT_STUDY_COLUMNS
     # bins: −2 (lead, lags 11..20 before), −1 (reference, lags 0..10), 1, 2 (lags 1..10, 11..20)
     ring1 = table[table["ring"] == 1].set_index("bin")
@@ -68,7 +68,7 @@ def test_every_bin_equals_the_engines_weighted_lm_with_hc1():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WindowWarning)
         r = matched_wake(df, (10, 30, 10), (3, 9, 3), *TYPES, ["base_dist", "terrain"], weighted=True)
-    table = event_study(r.wakes, match_columns=["base_dist", "terrain"])
+    table, _ = event_study(r.wakes, match_columns=["base_dist", "terrain"])
     from qipstudy.eventstudy import _cells, _match_projects
 
     ids, t_vals, s_vals, pre, post, first = _cells(r.wakes)
@@ -93,8 +93,7 @@ def test_planted_effect_shows_in_its_rings_and_bins_and_leads_are_flat():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WindowWarning)
         r = matched_wake(df, (10, 30, 10), (3, 9, 3), *TYPES, ["base_dist", "terrain"], weighted=True)
-    result = event_study(r.wakes, match_columns=["base_dist", "terrain"])
-    tests = result.attrs["lead_tests"]
+    result, tests = event_study(r.wakes, match_columns=["base_dist", "terrain"])
     table = result.set_index(["ring", "bin"])
     # expected per (ring, bin): 2 × area share × time share; rings 0–3: 1/4, 3–6: 3/4; bins 1, 2
     # each half of the 20 days; nothing beyond 6 km or after day 20
@@ -109,8 +108,8 @@ def test_planted_effect_shows_in_its_rings_and_bins_and_leads_are_flat():
 
 
 def test_event_study_figure_and_errors(tmp_path):
-    table = event_study(tiny_wakes(), match_columns=["x"])
-    fig = plot_event_study(table, title="tiny")
+    table, tests = event_study(tiny_wakes(), match_columns=["x"])
+    fig = plot_event_study(table, title="tiny", lead_test=tests)
     assert len([a for a in fig.axes if a.get_visible()]) == 2
     fig.savefig(tmp_path / "es.png")
     with pytest.raises(ValueError, match="no project-level match column"):
@@ -119,4 +118,4 @@ def test_event_study_figure_and_errors(tmp_path):
         event_study(tiny_wakes(), match_columns=["x"], vcov="cluster")
     w = tiny_wakes()
     w = w[~((w["eventID"] == 1) & (w["t_window"] == 20.0))]  # incomplete at t = 20
-    assert event_study(w, match_columns=["x"])["n_treated"].iloc[0] == 1
+    assert event_study(w, match_columns=["x"])[0]["n_treated"].iloc[0] == 1

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from sim_study import SETTINGS, study_covariates
 
 from matchedwake.adjust import p_adjust
 from qipstudy.heterogeneity import (
@@ -13,7 +13,6 @@ from qipstudy.heterogeneity import (
     subgroup_estimates,
     subgroup_table,
 )
-from sim_study import SETTINGS, study_covariates
 
 
 @pytest.fixture(scope="module")

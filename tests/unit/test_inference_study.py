@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sim_study import SETTINGS, study_covariates
 
 from matchedwake.adjust import p_adjust
 from matchedwake.windows import WindowWarning
@@ -20,7 +21,6 @@ from qipstudy.robustness import (
     permutation_shard,
     plot_inference_heatmaps,
 )
-from sim_study import SETTINGS, study_covariates
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def test_run_level_helpers_agree_with_their_tables(run_dir, tmp_path):
     path, covariates, result = run_dir
     power = power_of_run(path)
     assert power["matched_treated"].tolist() == result.matching["treatment_post"].tolist()
-    es = event_study_of_run(path)
-    assert es["ring"].nunique() == 3 and "lead_tests" in es.attrs
+    es, tests = event_study_of_run(path)
+    assert es["ring"].nunique() == 3 and tests["rings"].iloc[-1] == "all rings"
     bal = calendar_balance_of_run(covariates, path)
     assert len(bal) == len(result.estimates)
     # the planted calendar selection shows: treated start months after the controls

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sim_study import SETTINGS, study_covariates
 
 from matchedwake.inference import observed_statistics
 from matchedwake.windows import WindowWarning
@@ -20,7 +21,6 @@ from qipstudy.placebos import (
     plot_placebo_reference,
 )
 from qipstudy.robustness import inference_options
-from sim_study import SETTINGS, study_covariates
 
 
 @pytest.fixture(scope="module")
