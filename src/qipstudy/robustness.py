@@ -263,13 +263,14 @@ def _refit_options(parameters: Mapping, vcov: str | None, cluster_column: str | 
 
 def permutation_shard(mwa_dir: Path, *, shard: int, n_shards: int, n_permutations: int, seed: int,
                       vcov: str | None = "HC1", cluster_column: str | None = None,
-                      scheme: str = "single_assignment", assignment_strata: Sequence[str] = (),
-                      assignment_bins: int = 0, min_matched: int = 0) -> pd.DataFrame:
+                      scheme: str = "window_strata", assignment_strata: Sequence[str] = (),
+                      assignment_bins: int = 6, min_matched: int = 0) -> pd.DataFrame:
     """Permutations shard·m … of one run (m = ceil(n/shards)); a shard is one cluster job.
 
     The study's recommended inference by default: t statistics with ``vcov`` standard errors
-    (HC1; None keeps the run's own), one study-wide assignment per permutation
-    (``scheme``, see matchedwake.inference), windows below ``min_matched`` left out.
+    (HC1; None keeps the run's own), the permutation ``scheme`` of matchedwake.inference
+    (shared keys within each window's strata; "single_assignment" is the study-wide one),
+    windows below ``min_matched`` left out.
     """
     if not 0 <= shard < n_shards:
         raise ValueError(f"shard must be in 0..{n_shards - 1}, got {shard}")

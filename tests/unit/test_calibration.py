@@ -26,7 +26,6 @@ from matchedwake import matched_wake
 from matchedwake.inference import clopper_pearson
 from matchedwake.windows import WindowWarning
 from qipstudy.calibration import (
-    SCENARIOS,
     calibration_report,
     rejection_summary,
     run_calibration,
@@ -75,18 +74,31 @@ def test_recommended_inference_holds_the_family_wise_error(scenario, worlds):
     assert paper["ci_low"] > ALPHA
 
 
-def test_single_assignment_westfall_young_holds_the_family_wise_error():
+def test_westfall_young_step_down_holds_the_family_wise_error():
     summary, _ = calibration_report("selection", worlds=30, first_seed=300, n_permutations=19,
-                                    methods=("uncorrected_hc1", "wy_stepdown_hc1"))
-    wy, unc = _fwer(summary, "wy_stepdown_hc1"), _fwer(summary, "uncorrected_hc1")
+                                    methods=("uncorrected_hc1", "wy_stepdown_strata_hc1"))
+    wy, unc = _fwer(summary, "wy_stepdown_strata_hc1"), _fwer(summary, "uncorrected_hc1")
     print(f"\n{summary[['method', 'worlds_rejecting', 'rate', 'ci_low', 'ci_high']].to_string()}")
     assert wy["ci_low"] <= ALPHA and wy["rate"] <= 2 * ALPHA
     assert unc["rate"] > wy["rate"]
 
 
+def test_single_assignment_is_exact_when_treatment_is_exchangeable():
+    """Without selection (treated placed like controls) one permuted assignment per draw is the
+    assignment mechanism itself; with 19 permutations the exact level is 1/20."""
+    summary, _ = calibration_report("no_selection", worlds=30, first_seed=400, n_permutations=19,
+                                    methods=("wy_stepdown_hc1",))
+    wy = _fwer(summary, "wy_stepdown_hc1")
+    print(f"\n{summary[['method', 'worlds_rejecting', 'rate', 'ci_low', 'ci_high']].to_string()}")
+    assert wy["ci_low"] <= ALPHA and wy["rate"] <= 2 * ALPHA
+
+
 def _planted_bias(worlds: int, first_seed: int) -> pd.DataFrame:
-    gen = (simulate_study_world(seed=first_seed + k, effect=1.0, effect_radius_km=6.0, effect_days=20)
-           for k in range(worlds))
+    # 60 treated projects: dense enough to match, sparse enough that a treated wake seldom holds
+    # a neighbouring project's planted events (with 120 the 20-day, 9-km window reads 1.16 ± 0.06:
+    # interference between projects, docs/inference.md)
+    gen = (simulate_study_world(seed=first_seed + k, n_treatment=60, effect=1.0, effect_radius_km=6.0,
+                                effect_days=20) for k in range(worlds))
     table = run_calibration(gen, methods=("holm_hc1",), min_matched=10)
     cover = table[(table["t_window"] >= 20) & (table["spat_window"] >= 6)]
     g = cover.groupby(["t_window", "spat_window"])["estimate"]
@@ -97,11 +109,11 @@ def _planted_bias(worlds: int, first_seed: int) -> pd.DataFrame:
 
 
 def test_estimate_is_unbiased_in_the_windows_that_cover_the_planted_effect():
-    out = _planted_bias(30, 500)
+    out = _planted_bias(40, 500)
     print(f"\n{out.to_string()}")
     # every covering window: |mean estimate − 1| ≤ 2 SE of the mean over worlds
     assert ((out["mean"] - 1.0).abs() <= 2 * out["se"]).all()
-    assert (out["n"] >= 28).all()
+    assert (out["n"] >= 38).all()
 
 
 def _lead_tests(worlds: int, first_seed: int) -> tuple[int, pd.DataFrame]:
@@ -132,7 +144,7 @@ def test_event_study_leads_are_null_under_parallel_trends():
 
 # ------------------------------------------------------------------ long versions (docs numbers)
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize("scenario", ["selection", "calendar", "calendar_matched"])
 def test_long_calibration(scenario):
     """200 worlds per scenario, the reported methods; docs/inference.md quotes these numbers
     (python -m qipstudy.calibration SCENARIO --worlds 200 --first-seed 5000)."""
@@ -141,7 +153,7 @@ def test_long_calibration(scenario):
     if scenario != "calendar":  # the unmatched calendar scenario is the confounded one
         rec = _fwer(summary, "holm_hc1")
         assert rec["ci_low"] <= ALPHA and rec["rate"] <= 1.5 * ALPHA
-        wy = _fwer(summary, "wy_stepdown_hc1")
+        wy = _fwer(summary, "wy_stepdown_strata_hc1")
         assert wy["ci_low"] <= ALPHA
     assert _fwer(summary, "uncorrected_classical")["ci_low"] > ALPHA
 

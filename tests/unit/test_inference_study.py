@@ -79,3 +79,27 @@ def test_run_level_helpers_agree_with_their_tables(run_dir, tmp_path):
     assert len(windows) == len(result.estimates) and grid["draws"].max() == 3
     with pytest.raises(ValueError, match="does not belong"):
         calendar_balance_of_run(covariates.iloc[::-1].reset_index(drop=True), path)
+
+
+def test_calendar_matched_run_round_trips_and_permutes_within_quarters(tmp_path):
+    from matchedwake.inference import _prepare
+    from qipstudy.robustness import inference_options, load_run
+
+    covariates = study_covariates(seed=42, calendar_selection=2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WindowWarning)
+        run_mwa(covariates, "civilians", {**SETTINGS, "calendar_match": "quarter"}).to_dir(tmp_path / "q")
+    wakes, parameters = load_run(tmp_path / "q")
+    assert parameters["calendar_match"] == "quarter" and "calendar_bin" in parameters["match_columns"]
+    assert isinstance(wakes["calendar_bin"].dtype, pd.CategoricalDtype)
+    o = inference_options(parameters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WindowWarning)
+        setup = _prepare(wakes, o["match_columns"], o["estimation"], o["formula"], o["weighted"],
+                         o["estimation_controls"], o["tcm"], o["match_default"], "HC1", None,
+                         "single_assignment", (), 0)
+    quarter = wakes.groupby("eventID")["calendar_bin"].first().astype(str).to_numpy()
+    # with assignment_bins = 0 the only assignment strata are the quarters: labels move only
+    # between projects that started in the same quarter
+    per_stratum = pd.Series(quarter).groupby(setup.projects.strata).nunique()
+    assert (per_stratum == 1).all() and per_stratum.size == len(set(quarter))
