@@ -38,9 +38,17 @@ def run(tmp_path_factory):
     return root, cov_path
 
 
+class Params(SimpleNamespace):
+    """Snakemake's params container: attributes and .get (iocontainers.Namedlist.get)."""
+
+    def get(self, key, default=None):
+        return getattr(self, key, default)
+
+
 def call(script: str, root: Path, **parts):
     obj = SimpleNamespace(log=[str(root / "logs" / f"{script}.log")], wildcards=SimpleNamespace(outcome="civilians"),
-                          **{k: SimpleNamespace(**v) for k, v in parts.items()})
+                          config={"robustness": {"inference": INFERENCE}},
+                          **{k: (Params if k == "params" else SimpleNamespace)(**v) for k, v in parts.items()})
     (root / "logs").mkdir(exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WindowWarning)
@@ -58,7 +66,7 @@ def test_inference_scripts_write_their_outputs(run):
     for shard in range(2):
         call("permute_mwa", root, input={"wakes": str(mwa / "wakes.parquet")},
              output={"draws": str(root / f"draws_{shard}.parquet")},
-             params={"permutations": permutations, "shard": shard, "inference": INFERENCE})
+             params={"permutations": permutations, "shard": shard})  # inference from the config
     call("make_inference_table", root,
          input={"parameters": str(mwa / "parameters.json"),
                 "draws": [str(root / f"draws_{k}.parquet") for k in range(2)]},

@@ -9,7 +9,8 @@ from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]):
     draws = [pd.read_parquet(path) for path in snakemake.input.draws]
-    inference = snakemake.params.inference
+    # the rule's `inference` param, else the validated config block (schema defaults)
+    inference = snakemake.params.get("inference") or snakemake.config["robustness"]["inference"]
     table = inference_table(Path(snakemake.input.parameters).parent, draws, vcov=inference["vcov"],
                             cluster_column=inference["cluster_column"],
                             min_matched=inference["min_matched"])

@@ -13,8 +13,8 @@ with log_to(snakemake.log[0]):
     estimates.update({v: pd.read_csv(p) for v, p in zip(snakemake.params.variants, snakemake.input.variants)})
     titles = {"main": "Main specification (paper)", **snakemake.params.titles}
     alpha = snakemake.params.alpha
-    summary = robustness_summary(estimates, alpha=alpha, titles=titles, settings=snakemake.params.settings,
-                                 placebos=snakemake.params.placebos)
+    summary = robustness_summary(estimates, alpha=alpha, titles=titles, settings=snakemake.params.get("settings"),
+                                 placebos=snakemake.params.get("placebos") or ())
     write_table(summary, Path(snakemake.output.table[0]).with_suffix(""),
                 caption=f"Robustness of the main result: windows with p <= {alpha} per variant")
     with atomic_path(snakemake.output.windows) as tmp:
