@@ -49,6 +49,7 @@ def matched_wake(
     vcov=UNSET,
     cluster_column=UNSET,
     max_windows=UNSET,
+    calendar_match=UNSET,
     *,
     spec: MWASpec | None = None,
 ) -> MatchedWakeResult:
@@ -68,7 +69,9 @@ def matched_wake(
     Extensions beyond R (defaults give R's output): ``estimation="poisson"``; ``vcov="HC1"`` or
     ``"cluster"`` (CR1, clusters = the values of ``cluster_column``) for ``lm``/``att``;
     ``drop_invalid`` (drop bad rows with a warning instead of raising); ``max_windows`` (a grid
-    size guard, checked before counting).
+    size guard, checked before counting); ``calendar_match`` ("year", "half", "quarter", "month")
+    adds the wakes' calendar period as an exactly matched factor (:mod:`matchedwake.calendar_time`;
+    the recorded ``match_columns`` then include ``calendar_bin``).
     """
     spec = resolve_spec(
         spec, t_window=t_window, spat_window=spat_window, treatment=treatment, control=control,
@@ -76,7 +79,12 @@ def matched_wake(
         formula=formula, weighted=weighted, estimation_controls=estimation_controls, tcm=tcm,
         delete_sutva=delete_sutva, alpha1=alpha1, alpha2=alpha2, match_default=match_default,
         match_details=match_details, drop_invalid=drop_invalid, vcov=vcov,
-        cluster_column=cluster_column, max_windows=max_windows)
+        cluster_column=cluster_column, max_windows=max_windows, calendar_match=calendar_match)
+    if spec.calendar_match is not None:
+        from .calendar_time import CALENDAR_COLUMN, add_calendar_column
+
+        data = add_calendar_column(data, spec.calendar_match)
+        spec = spec.replace(match_columns=tuple(dict.fromkeys([*spec.match_columns, CALENDAR_COLUMN])))
     wakes, incomplete, checked = build_wakes(data, spec, progress=progress)
     if spec.delete_sutva:
         wakes = drop_sutva_violations(wakes)

@@ -8,13 +8,28 @@
 * ``nb``: ``MASS::glm.nb`` with the identity link, reported through ``summary.glm`` (dispersion
   estimated, t distribution).
 * ``poisson`` (an extension, not in mwa): R's ``glm(family = poisson(link = "identity"))`` —
-  the same additive effect scale as ``lm``, dispersion fixed at 1, p from the z statistic.
+  the same additive effect scale as ``lm``, dispersion fixed at 1, p from the z statistic. With
+  CEM weights as prior weights and ``vcov="HC1"``/``"cluster"`` it is the weighted quasi-Poisson
+  fit with sandwich standard errors (see below), comparable with the weighted ``lm``.
+
+Identity-link GLMs start where R starts (``mustart = y + 0.1``), so R's numbers are kept where R
+converges. R has no previous coefficients to halve a first step towards, so a first step to an
+invalid mean (μ ≤ 0) is fatal there; when that happens (or IRLS does not converge) the fit is
+retried from least-squares starting values: the (weighted) OLS coefficients, pulled towards the
+intercept-only fit just enough that every mean is at least a tenth of the (weighted) mean count,
+with step halving towards them (R's ``glm(start = …)``). The log-likelihood is concave in the
+coefficients, so both starts reach the same maximum when an interior one exists; a maximum on the
+boundary (some μ → 0) is reported as a failed window.
 
 Robust standard errors (an extension; the default ``vcov="classical"`` is mwa's): ``"HC1"`` is
 the sandwich (X'WX)⁻¹ X'W diag(e²) W X (X'WX)⁻¹ · n/(n−k) with t(n−k) p-values (R's
 ``coeftest(fit, vcovHC(fit, "HC1"))``); ``"cluster"`` is CR1, the sandwich with the scores summed
 per cluster and the factor G/(G−1)·(n−1)/(n−k), with t(G−1) p-values (Stata's and
-statsmodels' default). Both apply to ``lm``/``att`` only.
+statsmodels' default). Both apply to ``lm``/``att`` and ``poisson`` (``ROBUST_VCOV_ESTIMATIONS``).
+For Poisson the sandwich is R's ``sandwich::vcovHC(fit, "HC1")`` / ``vcovCL`` of the glm: bread
+from the last IRLS step's weighted QR, scores x·w·(y − μ) with the working weights w (prior / μ),
+the same n/(n−k) and G/(G−1)·(n−1)/(n−k) factors, and normal (z) p-values as ``coeftest`` gives
+for a GLM; the robust fit also records Pearson χ²/df (the quasi-Poisson dispersion).
 
 A window that cannot be estimated is returned as failed (all NA); nothing here raises for data
 reasons, because R aborting the whole run on one bad window is a bug we fix (Q10).
@@ -28,6 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import special
+
+from .spec import ROBUST_VCOV_ESTIMATIONS
 
 __all__ = [
     "FORMULA_LEVEL",
@@ -96,6 +113,9 @@ class _BlasLimit:
     def __exit__(self, *exc) -> None:
         self._active.restore_original_limits()
         self._active = None
+
+LS_START_FLOOR = 0.1  # least-squares start: every mean at least this share of the mean count
+BOUNDARY_MU = 1e-8  # a fitted mean below this share of the mean count: maximum on the boundary
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,14 +468,21 @@ def _valid_mu(mu) -> bool:
     return bool(np.all(np.isfinite(mu) & (mu > 0)))
 
 
-def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start, prior=None) -> _GlmFit:
+def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start, prior=None,
+                      coef_start=None) -> _GlmFit:
     """glm.fit's IRLS for an identity link with unit (or the given positive) prior weights.
 
     As in R: a non-finite deviance, then an invalid mean, is answered by halving the step
     towards the previous coefficients; with no previous coefficients (first step) that is the
     fatal "no valid set of coefficients"; non-convergence after 25 steps is only flagged.
+    ``coef_start`` (R's ``start =``) replaces ``eta_start`` by X·start and makes it the first
+    "previous coefficients", so a first step to an invalid mean is halved towards it.
     """
     n, p = X.shape
+    coefold = None
+    if coef_start is not None:
+        coefold = np.asarray(coef_start, dtype=float)
+        eta_start = X @ coefold
     eta = np.asarray(eta_start, dtype=float)
     mu = eta.copy()
     if not _valid_mu(mu):
@@ -467,7 +494,6 @@ def _glm_fit_identity(y, X, variance, dev_resids, theta, eta_start, prior=None) 
         def deviance(mu_):
             return float(np.sum(prior * dev_resids(y, mu_, theta)))
     devold = deviance(mu)
-    coefold = None
     coef = None
     converged = False
     qr = None
@@ -581,9 +607,12 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
     n, p = X.shape
     notes: list[str] = []
     try:
-        fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, y + 0.1)
-        if not fit.converged:
-            notes.append("initial Poisson fit did not converge")
+        try:
+            fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, y + 0.1)
+            if not fit.converged:
+                notes.append("initial Poisson fit did not converge")
+        except _GlmFailure:  # R stops here; a least-squares start often finds the fit
+            fit = _poisson_irls(y, X, None, notes)
         mu = fit.mu
         th = _theta_ml(y, mu, n, notes)
         d1 = math.sqrt(2.0 * max(1, fit.df_residual))
@@ -600,7 +629,9 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
                 raise _GlmFailure("log-likelihood or theta is not a number")
             if not crit > GLM_EPS:
                 break
-            fit = _glm_fit_identity(y, X, _nb_variance, _nb_dev, th, mu)
+            # R passes only etastart = η here; the previous coefficients as `start` give the
+            # same first η and let a first step to an invalid mean be halved instead of fatal
+            fit = _glm_fit_identity(y, X, _nb_variance, _nb_dev, th, None, coef_start=fit.coef)
             if not fit.converged:
                 notes.append(f"IRLS did not converge in alternation {it}")
             t0 = th
@@ -630,35 +661,114 @@ def fit_nb(y, X, control_index=np.empty(0, dtype=int)) -> WindowFit:
     return out
 
 
-def fit_poisson(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> WindowFit:
+def _least_squares_start(y, X, prior=None):
+    """Coefficients to start an identity-link IRLS from: the (weighted) OLS fit, pulled towards
+    the intercept-only fit until every fitted mean is ≥ LS_START_FLOOR × the mean count.
+
+    Raises _GlmFailure when no positive start exists (all counts zero, or no intercept column
+    and no positive combination found).
+    """
+    w = np.ones(y.size) if prior is None else prior
+    ybar = float(np.sum(w * y) / np.sum(w))
+    if not ybar > 0:
+        raise _GlmFailure("all counts are zero")
+    sw = np.sqrt(w)
+    beta_ols = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+    beta_flat = np.linalg.lstsq(X, np.full(y.size, ybar), rcond=None)[0]  # intercept-only fit
+    mu_ols, mu_flat = X @ beta_ols, X @ beta_flat
+    floor = LS_START_FLOOR * ybar
+    if not np.all(mu_flat >= floor * (1 - 1e-12)):
+        raise _GlmFailure("no positive least-squares start (the design has no intercept)")
+    low = mu_ols < floor
+    lam = 0.0
+    if low.any():
+        lam = float(np.max((floor - mu_ols[low]) / (mu_flat[low] - mu_ols[low])))
+    return (1.0 - lam) * beta_ols + lam * beta_flat
+
+
+def _poisson_irls(y, X, prior, notes: list[str]) -> _GlmFit:
+    """The Poisson identity-link fit from R's start, else from the least-squares start."""
+    r_reason = ""
+    try:
+        fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, y + 0.1, prior)
+        if fit.converged:
+            return fit
+        r_reason = "did not converge in 25 iterations"
+    except _GlmFailure as exc:
+        r_reason = str(exc)
+    try:
+        start = _least_squares_start(y, X, prior)
+        fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, None, prior,
+                                coef_start=start)
+    except _GlmFailure as exc:
+        raise _GlmFailure(f"{r_reason} (from R's start); from a least-squares start: {exc}") from None
+    if not fit.converged:
+        raise _GlmFailure(f"{r_reason} (from R's start); from a least-squares start: did not "
+                          "converge in 25 iterations")
+    w = np.ones(y.size) if prior is None else prior
+    if float(np.min(fit.mu)) < BOUNDARY_MU * float(np.sum(w * y) / np.sum(w)):
+        raise _GlmFailure(f"{r_reason} (from R's start); the maximum lies on the boundary "
+                          "(a fitted mean → 0)")
+    notes.append(f"converged from least-squares starting values (R's start: {r_reason})")
+    return fit
+
+
+def fit_poisson(y, X, weights=None, control_index=np.empty(0, dtype=int),
+                vcov: str = "classical", cluster=None) -> WindowFit:
     """``glm(family = poisson(link = "identity"))`` + ``summary.glm`` (dispersion 1, z p-values).
 
     An extension: an effect on the additive scale of ``lm`` from a count model. Start
-    mustart = y + 0.1 as R's poisson family; ``weights`` are prior weights (rows with weight 0
-    are left out, which changes nothing else in R either). A fit that fails or does not
-    converge in glm's 25 iterations is a failed window (R would stop or warn).
+    mustart = y + 0.1 as R's poisson family, then least-squares starting values if that fails
+    (module docstring); ``weights`` are prior weights (rows with weight 0 are left out, which
+    changes nothing else in R either). A fit that fails from both starts is a failed window.
+    ``vcov="HC1"``/``"cluster"``: sandwich standard errors (weighted quasi-Poisson), z p-values;
+    ``dispersion`` then holds Pearson χ²/df. ``reason`` notes a least-squares start.
     """
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     m = len(control_index)
+    if vcov == "cluster":
+        if cluster is None or len(cluster) != len(y):
+            raise ValueError("vcov='cluster' needs one cluster id per row")
+        cluster = np.asarray(cluster)
     prior = None
     if weights is not None:
         prior = np.asarray(weights, dtype=float)
         keep = prior != 0
         y, X, prior = y[keep], X[keep], prior[keep]
+        if cluster is not None:
+            cluster = cluster[keep]
     if y.size == 0:
         return _failed(m, "no observations")
+    notes: list[str] = []
     try:
-        fit = _glm_fit_identity(y, X, _poisson_variance, _poisson_dev, None, y + 0.1, prior)
+        fit = _poisson_irls(y, X, prior, notes)
     except _GlmFailure as exc:
         return _failed(m, f"Poisson fit failed: {exc}")
-    if not fit.converged:
-        return _failed(m, "Poisson fit did not converge")
-    se = np.sqrt(np.diag(fit.qr.unscaled_cov()))
+    bread = fit.qr.unscaled_cov()
+    n, k = X.shape
+    dispersion = math.nan
+    if vcov == "classical":
+        se = np.sqrt(np.diag(bread))
+    else:
+        resid = y - fit.mu
+        robust = _robust_se(X * fit.w_last[:, None], fit.w_last * resid, bread, vcov, cluster)
+        if robust is None:
+            return _failed(m, "fewer than two clusters")
+        se = robust[0]
+        pw = np.ones(n) if prior is None else prior
+        if n > k:
+            dispersion = float(np.sum(pw * resid**2 / fit.mu)) / (n - k)
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = fit.coef / se
     pval = 2.0 * special.ndtr(-np.abs(zval))
-    return _pack(fit.coef, pval, math.nan, control_index, m, zval)
+    out = _pack(fit.coef, pval, math.nan, control_index, m, zval)
+    if out.ok:
+        out.reason = "; ".join(notes)
+        out.dispersion = dispersion
+    return out
 
 
 def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool = False,
@@ -667,12 +777,13 @@ def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool 
 
     Rows with a missing response or regressor are left out first, as R's default
     ``na.action = na.omit`` does in lm and glm.nb. ``vcov`` other than "classical" is for
-    lm/att only; ``cluster`` gives the cluster id of each row of X for ``vcov="cluster"``.
+    lm/att/poisson only; ``cluster`` gives the cluster id of each row of X for ``vcov="cluster"``.
     """
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
-    if vcov != "classical" and method not in ("lm", "att"):
-        raise ValueError(f"vcov={vcov!r} is available for lm and att only, not {method!r}")
+    if vcov != "classical" and method not in ROBUST_VCOV_ESTIMATIONS:
+        raise ValueError(f"vcov={vcov!r} is available for {', '.join(ROBUST_VCOV_ESTIMATIONS)} "
+                         f"only, not {method!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
@@ -690,5 +801,5 @@ def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool 
     if method == "nb":
         return fit_nb(y, X, control_index)
     if method == "poisson":
-        return fit_poisson(y, X, cem_weights if weighted else None, control_index)
+        return fit_poisson(y, X, cem_weights if weighted else None, control_index, vcov, cluster)
     raise ValueError(f"estimation must be 'lm', 'att', 'nb' or 'poisson', got {method!r}")

@@ -2,35 +2,60 @@
 
 The paper reports the windows with p ≤ 0.05 out of ~30 nested, strongly correlated tests,
 with no multiplicity correction and no check against the model's distributional assumptions.
-This module adds three things:
+This module adds:
 
 * :func:`adjust_estimates`: Holm / Benjamini–Hochberg adjusted p-values over the windows that
   have a p-value (R's ``p.adjust`` semantics, NA stays NA).
-* Randomization inference (RI) and the Westfall–Young single-step max-T family-wise p-value.
+* Randomization inference (RI) and Westfall–Young max-T family-wise p-values, single-step
+  (``pvalue_wy``) and step-down (``pvalue_wy_stepdown``, Westfall & Young 1993, Algorithm 2.8),
+  under one of two permutation schemes (``scheme``):
 
-  Scheme. For permutation b, a generator seeded with ``[seed, b]`` draws one uniform key per
-  wake eventID. The keys are shared by all windows, which couples the permutations across
-  windows: an event that is "treated" in one permuted window tends to be treated in the
-  others, so the joint null distribution of the window statistics keeps their correlation —
-  what Westfall–Young needs. In each window, within each CEM stratum of the *matched* wakes,
-  the stratum's number of treated labels goes to the wakes with the smallest keys (ties by
-  table order). That is a uniform permutation within every stratum; it preserves the
-  per-stratum treated counts and therefore the CEM weight of every position (treated 1,
-  control n_T,j/n_C,j · M_C/M_T). The window's regression is then refitted with the same code
-  that produced the estimates table (same formula, weights, vcov), and the treatment estimate
-  and its t (z for Poisson) statistic are recorded. With B permutations:
+  ``"window_strata"`` (shared keys). For permutation b, a generator seeded with ``[seed, b]``
+  draws one uniform key per wake eventID. In each window, within each CEM stratum of the
+  *matched* wakes, the stratum's number of treated labels goes to the wakes with the smallest
+  keys (ties by table order): a uniform permutation within every stratum that keeps the
+  per-stratum treated counts and so the CEM weight of every position (treated 1, control
+  n_T,j/n_C,j · M_C/M_T). The keys are shared by all windows, so an event treated in one
+  permuted window tends to be treated in the others — but the windows' strata differ, so the
+  windows do not see *one* assignment: the permuted statistics are less correlated across
+  windows than the observed ones, the max-|t| reference distribution is stochastically too
+  large, and the family-wise test is conservative (valid, not exact). Each window's RI p-value
+  is exact under exchangeability within that window's strata.
+
+  ``"single_assignment"``. For permutation b, a generator seeded with ``[seed, b]`` draws one
+  key per *project* (unique wake eventID) and, within each assignment stratum (below), gives
+  the stratum's number of treated projects to the smallest keys: one permuted treatment
+  vector for the whole study. Every window then takes its wakes' labels from that vector —
+  wakes differ across windows (a project may be incomplete at long t or dropped by
+  deleteSUTVA), but each project has one label in all windows where it appears — and is
+  re-matched (CEM strata are label-free; which strata are matched and the weights follow the
+  new labels) and refitted. So the max-|t| over windows is computed on one assignment, as
+  Westfall–Young requires; the test is exact for the sharp null when treatment is exchangeable
+  within the assignment strata, and asymptotically valid beyond that because the statistic is
+  a (robust) t. Assignment strata: the exact values of ``assignment_strata`` columns and of
+  the categorical match columns (e.g. the calendar bin of ``calendar_match``), and, with
+  ``assignment_bins`` = k > 1, k quantile bins (over the projects) of every numeric match
+  column. Window-level matching variables (dependent_trend, SO_pre, MO_pre) stay at their
+  observed values (the TCM split of earlier wakes by type is not recomputed).
+
+  With B permutations:
 
   * RI p (per window) = (1 + #{b: |t_b| ≥ |t_obs|}) / (B_w + 1), B_w = permutations in which
     the window could be fitted;
-  * WY p (per window) = (1 + #{b: max_w' |t_b(w')| ≥ |t_obs(w)|}) / (B + 1), the max running
-    over the windows of the family (those with an observed t) that could be fitted in b.
+  * WY single-step p = (1 + #{b: max_w' |t_b(w')| ≥ |t_obs(w)|}) / (B + 1), the max running
+    over the windows of the family (those with an observed t) that could be fitted in b;
+  * WY step-down: windows ordered by |t_obs| descending; the max for the j-th runs only over
+    the windows ranked j or lower, and p-values are made monotone in that order. Never larger
+    than single-step, same family-wise error control.
 
   Windows without an observed fit have NA p-values and are left out of the family. Comparisons
   allow a relative tolerance of 1e-10, so a draw that reproduces the observed labels counts as
-  "at least as extreme" despite rounding. A permutation's result depends only on (seed, b),
-  never on how the permutations are split into jobs: :func:`permutation_draws` over
+  "at least as extreme" despite rounding. A permutation's result depends only on (seed, b,
+  scheme), never on how the permutations are split into jobs: :func:`permutation_draws` over
   ``range(k*m, (k+1)*m)`` is the shardable unit and :func:`combine_permutations` joins shards.
 
+* :func:`clopper_pearson`: exact binomial confidence interval of a rejection rate (for
+  calibration numbers).
 * :func:`balance_table`: standardized mean differences before and after matching, per window
   and matching variable, next to the L1 imbalance and common support of the matching table.
 """
@@ -38,23 +63,28 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .adjust import canonical_method, p_adjust
-from .cem import as_match_variable
-from .estimation import FORMULA_LEVEL, estimate
+from .cem import as_match_variable, combine_codes
+from .estimation import FORMULA_LEVEL, build_design, estimate
 from .rmath import r_round
 from .windows import WindowDesign, matching_variables, window_designs
 
 __all__ = ["adjust_estimates", "observed_statistics", "permutation_draws",
-           "combine_permutations", "permutation_inference", "balance_table"]
+           "combine_permutations", "permutation_inference", "balance_table", "clopper_pearson",
+           "stepdown_maxt", "SCHEMES"]
 
 _REL_TOL = 1e-10
 DRAW_COLUMNS = ["permutation", "t_window", "spat_window", "estimate", "t_value"]
+SCHEMES = ("window_strata", "single_assignment")
+#: wake-level matching variables: they differ by window, so they never define assignment strata
+_WAKE_LEVEL = ("dependent_trend", "SO_pre", "MO_pre")
 
 
 def adjust_estimates(estimates: pd.DataFrame, methods=("holm", "BH")) -> pd.DataFrame:
@@ -68,6 +98,16 @@ def adjust_estimates(estimates: pd.DataFrame, methods=("holm", "BH")) -> pd.Data
         name = canonical_method(m)
         out[f"pvalue_{name}"] = p_adjust(p, name)
     return out
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) two-sided confidence interval of a binomial proportion k/n."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi
 
 
 # ------------------------------------------------------------------ permutation inference
@@ -90,6 +130,23 @@ class _PermWindow:
 
 
 @dataclass
+class _AssignWindow:
+    """A window for the single-assignment scheme: every wake row, label-free strata."""
+
+    t_window: float
+    spat_window: float
+    fit_ok: bool
+    project: np.ndarray  # project index (into the study-wide label vector) of each row
+    strata: np.ndarray  # CEM stratum of each row (from the coarsened values; label-free)
+    n_strata: int
+    matching: bool  # False with match_default=False: all rows, weight 1
+    y: np.ndarray
+    X: np.ndarray
+    control_index: np.ndarray
+    cluster: np.ndarray | None
+
+
+@dataclass
 class _Setup:
     windows: list[_PermWindow]
     observed: pd.DataFrame
@@ -97,30 +154,63 @@ class _Setup:
     estimation: str
     weighted: bool
     vcov: str
+    scheme: str = "window_strata"
+    assign_windows: list[_AssignWindow] | None = None
+    projects: _PermWindow | None = None  # the projects as one "window" of assignment strata
+    min_matched: int = 0
 
 
 def _prepare(wakes, match_columns, estimation, formula, weighted, estimation_controls, tcm,
-             match_default, vcov, cluster_column) -> _Setup:
-    """Match every window once and keep its matched design and strata for refitting."""
+             match_default, vcov, cluster_column, scheme="window_strata", assignment_strata=(),
+             assignment_bins=0, min_matched=0) -> _Setup:
+    """Match every window once and keep what refitting under permuted labels needs."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    min_matched = _check_min_matched(min_matched)
     event_ids = wakes["eventID"].to_numpy(dtype=np.int64)
     windows: list[_PermWindow] = []
     obs_rows = []
+    designs = []
     for d in window_designs(wakes, match_columns=match_columns, estimation=estimation,
                             formula=formula, weighted=weighted,
                             estimation_controls=estimation_controls, tcm=tcm,
                             match_default=match_default, vcov=vcov,
                             cluster_column=cluster_column):
         fit = d.fit
-        ok = fit is not None and fit.ok and not math.isnan(fit.t_value)
+        ok = fit is not None and fit.ok and not math.isnan(fit.t_value) \
+            and _supported(d.X[:, -1], min_matched)
         obs_rows.append([d.t_window, d.spat_window,
                          fit.estimate if ok else math.nan, fit.pvalue if ok else math.nan,
                          fit.t_value if ok else math.nan])
         windows.append(_perm_window(d, event_ids, ok))
+        designs.append((d, ok))
     observed = pd.DataFrame(obs_rows, columns=["t_window", "spat_window", "estimate", "pvalue",
                                                "t_value"])
     n_keys = int(event_ids.max()) + 1 if event_ids.size else 1
-    return _Setup(windows=windows, observed=observed, n_keys=n_keys, estimation=estimation,
-                  weighted=weighted, vcov=vcov)
+    setup = _Setup(windows=windows, observed=observed, n_keys=n_keys, estimation=estimation,
+                   weighted=weighted, vcov=vcov, scheme=scheme, min_matched=min_matched)
+    if scheme == "single_assignment":
+        project_of_event, projects = _assignment_strata(wakes, match_columns, assignment_strata,
+                                                        assignment_bins)
+        setup.projects = projects
+        setup.assign_windows = [
+            _assign_window(d, ok, wakes, project_of_event, estimation_controls, formula,
+                           match_default, cluster_column)
+            for d, ok in designs]
+    return setup
+
+
+def _check_min_matched(min_matched) -> int:
+    if isinstance(min_matched, bool) or not isinstance(min_matched, (int, np.integer)) \
+            or min_matched < 0:
+        raise ValueError(f"min_matched must be a non-negative integer, got {min_matched!r}")
+    return int(min_matched)
+
+
+def _supported(g_matched: np.ndarray, min_matched: int) -> bool:
+    """At least ``min_matched`` matched treated and matched control wakes."""
+    n_t = int(np.sum(g_matched == 1))
+    return n_t >= min_matched and g_matched.size - n_t >= min_matched
 
 
 def _perm_window(d: WindowDesign, event_ids: np.ndarray, ok: bool) -> _PermWindow:
@@ -142,6 +232,79 @@ def _perm_window(d: WindowDesign, event_ids: np.ndarray, ok: bool) -> _PermWindo
                        control_index=d.control_index, cluster=d.cluster)
 
 
+def _assignment_strata(wakes, match_columns, assignment_strata, assignment_bins):
+    """Projects (unique eventIDs) and their assignment strata, as a :class:`_PermWindow` whose
+    ``event`` indexes the per-project key vector. Returns (project index per eventID, it)."""
+    if isinstance(assignment_bins, bool) or not isinstance(assignment_bins, (int, np.integer)) \
+            or assignment_bins < 0:
+        raise ValueError(f"assignment_bins must be a non-negative integer, got {assignment_bins!r}")
+    columns = list(dict.fromkeys(list(assignment_strata)))
+    missing = [c for c in columns if c not in wakes.columns]
+    if missing:
+        raise ValueError(f"assignment_strata: the wakes table has no column(s) {missing}; "
+                         "name columns carried into the wakes table (match columns or the "
+                         "cluster column)")
+    ids = wakes["eventID"].to_numpy(dtype=np.int64)
+    first = pd.Series(np.arange(ids.size)).groupby(ids, sort=True).first().to_numpy()
+    labels = wakes["treatment"].to_numpy(dtype=np.int64)
+    mixed = pd.Series(labels).groupby(ids, sort=True).nunique().to_numpy() > 1
+    if mixed.any():
+        bad = np.unique(ids)[mixed][:5].tolist()
+        raise ValueError(f"single_assignment: eventIDs {bad} are both treatment and control "
+                         "wakes; a study-wide permutation needs one label per project")
+    uniq = np.unique(ids)
+    project_of_event = np.full(int(uniq.max()) + 1 if uniq.size else 1, -1, dtype=np.int64)
+    project_of_event[uniq] = np.arange(uniq.size)
+    g = labels[first]
+    codes = []
+    for c in columns + [c for c in match_columns if c not in columns and c not in _WAKE_LEVEL]:
+        values, is_factor = as_match_variable(wakes[c])
+        per_project = values[first]
+        varies = pd.Series(values).groupby(ids, sort=True).nunique(dropna=False).to_numpy() > 1
+        if varies.any():
+            if c in columns:
+                raise ValueError(f"assignment_strata column {c!r} varies across the windows of a "
+                                 "project; use a project-level column")
+            continue  # a window-level variable: not an assignment stratum
+        if c in columns or is_factor:
+            codes.append(per_project)
+        elif assignment_bins > 1:
+            ok = ~np.isnan(per_project)
+            edges = np.unique(np.quantile(per_project[ok], np.linspace(0, 1, assignment_bins + 1)))
+            codes.append(np.where(ok, np.searchsorted(edges[1:-1], per_project, side="right"),
+                                  np.nan).astype(float))
+    strata = combine_codes(codes, uniq.size) if codes else np.zeros(uniq.size, dtype=np.int64)
+    k = int(strata.max()) + 1 if strata.size else 0
+    sizes = np.bincount(strata, minlength=k)
+    start = np.concatenate(([0], np.cumsum(sizes)[:-1])) if k else np.empty(0, dtype=np.int64)
+    n_treated = np.bincount(strata, weights=(g == 1), minlength=k).astype(np.int64)
+    projects = _PermWindow(t_window=math.nan, spat_window=math.nan, fit_ok=True,
+                           event=np.arange(uniq.size), strata=strata, stratum_start=start,
+                           n_treated=n_treated, control_weight=np.ones(k), y=np.empty(0),
+                           X=np.empty((0, 0)), control_index=np.empty(0, dtype=int), cluster=None)
+    return project_of_event, projects
+
+
+def _assign_window(d: WindowDesign, ok, wakes, project_of_event, estimation_controls, formula,
+                   match_default, cluster_column) -> _AssignWindow:
+    rows = d.rows
+    post = wakes["dependent_post"].to_numpy(dtype=float)[rows]
+    pre = wakes["dependent_pre"].to_numpy(dtype=float)[rows]
+    controls = [wakes[c].to_numpy(dtype=float)[rows] for c in dict.fromkeys(estimation_controls)]
+    g = wakes["treatment"].to_numpy(dtype=float)[rows]
+    y, X, cidx = build_design(post, pre, g, controls, formula)
+    cluster = None
+    if cluster_column is not None:
+        cluster = pd.factorize(wakes[cluster_column])[0][rows]
+    _, strata = np.unique(d.strata, return_inverse=True)
+    strata = strata.astype(np.int64).reshape(-1)
+    return _AssignWindow(t_window=d.t_window, spat_window=d.spat_window, fit_ok=ok,
+                         project=project_of_event[wakes["eventID"].to_numpy(dtype=np.int64)[rows]],
+                         strata=strata, n_strata=int(strata.max()) + 1 if strata.size else 0,
+                         matching=bool(match_default), y=y, X=X, control_index=cidx,
+                         cluster=cluster)
+
+
 def permuted_labels(w: _PermWindow, keys: np.ndarray) -> np.ndarray:
     """Treated labels (0/1) after giving each stratum's treated count to its smallest keys."""
     order = np.lexsort((keys[w.event], w.strata))
@@ -152,31 +315,80 @@ def permuted_labels(w: _PermWindow, keys: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _cem_weights(g: np.ndarray, strata: np.ndarray, n_strata: int):
+    """cem's matched flag and weights for labels ``g`` on fixed strata (treatment baseline)."""
+    n_t = np.bincount(strata, weights=(g == 1), minlength=n_strata)
+    n_c = np.bincount(strata, weights=(g == 0), minlength=n_strata)
+    good = (n_t > 0) & (n_c > 0)
+    matched = good[strata]
+    m_t = int(np.sum(matched & (g == 1)))
+    m_c = int(np.sum(matched & (g == 0)))
+    weights = np.zeros(g.size)
+    if m_t == 0 or m_c == 0:
+        return matched, weights, False
+    ratio = np.zeros(n_strata)
+    ratio[good] = n_t[good] / n_c[good]
+    weights[matched & (g == 1)] = 1.0
+    ctl = matched & (g == 0)
+    weights[ctl] = ratio[strata[ctl]] * (m_c / m_t)
+    return matched, weights, True
+
+
+def _fit_assigned(setup: _Setup, w: _AssignWindow, labels: np.ndarray):
+    g = labels[w.project]
+    if w.matching:
+        matched, weights, ok = _cem_weights(g, w.strata, w.n_strata)
+        if not ok:
+            return None
+    else:
+        matched = np.ones(g.size, dtype=bool)
+        weights = np.ones(g.size)
+    if not _supported(g[matched], setup.min_matched):
+        return None
+    X = w.X[matched].copy()
+    X[:, -1] = g[matched]
+    cl = w.cluster[matched] if w.cluster is not None else None
+    return estimate(setup.estimation, w.y[matched], X, w.control_index, weights[matched],
+                    setup.weighted, setup.vcov, cl)
+
+
 def _draws(setup: _Setup, permutations: Iterable[int], seed: int) -> pd.DataFrame:
+    single = setup.scheme == "single_assignment"
     active = [w for w in setup.windows if w.fit_ok]
+    active_assign = [w for w in (setup.assign_windows or []) if w.fit_ok]
     perm_col, t_col, s_col, est_col, tv_col = [], [], [], [], []
     X_work = [w.X.copy() for w in active]
     for b in permutations:
         b = int(b)
         if b < 0:
             raise ValueError(f"permutation indices must be non-negative, got {b}")
-        keys = np.random.default_rng([int(seed), b]).random(setup.n_keys)
-        for w, X in zip(active, X_work):
-            labels = permuted_labels(w, keys)
-            X[:, -1] = labels
-            cem_w = np.where(labels == 1, 1.0, w.control_weight[w.strata])
-            fit = estimate(setup.estimation, w.y, X, w.control_index, cem_w, setup.weighted,
-                           setup.vcov, w.cluster)
+        rng = np.random.default_rng([int(seed), b])
+        if single:
+            keys = rng.random(setup.projects.event.size)
+            labels = permuted_labels(setup.projects, keys)
+            fits = [(w, _fit_assigned(setup, w, labels)) for w in active_assign]
+        else:
+            keys = rng.random(setup.n_keys)
+            fits = []
+            for w, X in zip(active, X_work):
+                lab = permuted_labels(w, keys)
+                X[:, -1] = lab
+                cem_w = np.where(lab == 1, 1.0, w.control_weight[w.strata])
+                fits.append((w, estimate(setup.estimation, w.y, X, w.control_index, cem_w,
+                                         setup.weighted, setup.vcov, w.cluster)))
+        for w, fit in fits:
+            ok = fit is not None and fit.ok
             perm_col.append(b)
             t_col.append(w.t_window)
             s_col.append(w.spat_window)
-            est_col.append(fit.estimate if fit.ok else math.nan)
-            tv_col.append(fit.t_value if fit.ok else math.nan)
+            est_col.append(fit.estimate if ok else math.nan)
+            tv_col.append(fit.t_value if ok else math.nan)
     return pd.DataFrame({"permutation": np.asarray(perm_col, dtype=np.int64),
                          "t_window": np.asarray(t_col, dtype=float),
                          "spat_window": np.asarray(s_col, dtype=float),
                          "estimate": np.asarray(est_col, dtype=float),
-                         "t_value": np.asarray(tv_col, dtype=float)})
+                         "t_value": np.asarray(tv_col, dtype=float),
+                         "scheme": pd.Series([setup.scheme] * len(perm_col), dtype=object)})
 
 
 def _check_seed(seed) -> int:
@@ -188,43 +400,81 @@ def _check_seed(seed) -> int:
 def observed_statistics(wakes: pd.DataFrame, *, match_columns, estimation: str = "lm",
                         formula: str = FORMULA_LEVEL, weighted: bool = False,
                         estimation_controls=(), tcm: bool = False, match_default: bool = True,
-                        vcov: str = "classical",
-                        cluster_column: str | None = None) -> pd.DataFrame:
-    """Per window: estimate, pvalue (as in the estimates table) and the observed t value."""
+                        vcov: str = "classical", cluster_column: str | None = None,
+                        min_matched: int = 0) -> pd.DataFrame:
+    """Per window: estimate, pvalue (as in the estimates table) and the observed t value;
+    windows with fewer than ``min_matched`` matched treated or control wakes are NA."""
     return _prepare(wakes, match_columns, estimation, formula, weighted, estimation_controls,
-                    tcm, match_default, vcov, cluster_column).observed
+                    tcm, match_default, vcov, cluster_column, min_matched=min_matched).observed
 
 
 def permutation_draws(wakes: pd.DataFrame, *, match_columns, estimation: str = "lm",
                       formula: str = FORMULA_LEVEL, weighted: bool = False,
                       estimation_controls=(), tcm: bool = False, permutations: Iterable[int],
                       seed: int, match_default: bool = True, vcov: str = "classical",
-                      cluster_column: str | None = None) -> pd.DataFrame:
+                      cluster_column: str | None = None, scheme: str = "window_strata",
+                      assignment_strata: Sequence[str] = (),
+                      assignment_bins: int = 0, min_matched: int = 0) -> pd.DataFrame:
     """Refit every window under the given permutations (the shardable unit of work).
 
     Long format, one row per (permutation, window) for the windows with an observed fit:
-    permutation, t_window, spat_window, estimate, t_value (NaN where the permuted fit fails).
-    Permutation b depends only on (seed, b), so shards can be combined in any split.
+    permutation, t_window, spat_window, estimate, t_value (NaN where the permuted fit fails),
+    scheme. Permutation b depends only on (seed, b, scheme), so shards can be combined in any
+    split. ``scheme``, ``assignment_strata`` and ``assignment_bins``: see the module docstring.
+    ``min_matched``: windows (observed or permuted) with fewer matched treated or control wakes
+    are not fitted (NA), so a thinly supported window never enters the family.
     """
     seed = _check_seed(seed)
     setup = _prepare(wakes, match_columns, estimation, formula, weighted, estimation_controls,
-                     tcm, match_default, vcov, cluster_column)
+                     tcm, match_default, vcov, cluster_column, scheme, assignment_strata,
+                     assignment_bins, min_matched)
     return _draws(setup, permutations, seed)
+
+
+def stepdown_maxt(t_obs: np.ndarray, t_draws: np.ndarray) -> np.ndarray:
+    """Westfall–Young step-down max-T p-values.
+
+    ``t_obs``: |t| per window (NaN = not in the family); ``t_draws``: permutations × windows
+    |t| (NaN = not fitted in that draw). Windows are ordered by |t_obs| descending; for the
+    j-th, a draw counts when the max of its |t| over the windows ranked j or lower reaches
+    |t_obs| (relative tolerance 1e-10); p = (1 + count)/(B + 1), then monotone in that order.
+    """
+    t_obs = np.asarray(t_obs, dtype=float)
+    tb = np.asarray(t_draws, dtype=float)
+    n_b = tb.shape[0]
+    out = np.full(t_obs.size, np.nan)
+    family = np.flatnonzero(~np.isnan(t_obs))
+    if family.size == 0:
+        return out
+    order = family[np.argsort(-t_obs[family], kind="stable")]
+    filled = np.where(np.isnan(tb[:, order]), -np.inf, tb[:, order]) if n_b else \
+        np.empty((0, order.size))
+    # successive maxima: q[b, j] = max over the windows ranked j, j+1, … (lower |t_obs|)
+    q = np.maximum.accumulate(filled[:, ::-1], axis=1)[:, ::-1] if n_b else filled
+    thresh = t_obs[order] * (1.0 - _REL_TOL)
+    p = (1.0 + (q >= thresh[None, :]).sum(axis=0)) / (1.0 + n_b)
+    out[order] = np.maximum.accumulate(p)
+    return out
 
 
 def combine_permutations(estimates_with_t: pd.DataFrame,
                          draws: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Per window: estimate, pvalue, t_value, pvalue_ri, pvalue_wy, n_permutations.
+    """Per window: estimate, pvalue, t_value, pvalue_ri, pvalue_wy, pvalue_wy_stepdown,
+    n_permutations.
 
     ``estimates_with_t`` has t_window, spat_window, estimate, pvalue, t_value (see
-    :func:`observed_statistics`); ``draws`` is one draws table or several shards. A
-    permutation that appears twice for a window (overlapping shards) is an error.
+    :func:`observed_statistics`, with the same vcov as the draws); ``draws`` is one draws table
+    or several shards. A permutation that appears twice for a window (overlapping shards), or
+    shards of different schemes, are errors.
     """
     if not isinstance(draws, pd.DataFrame):
         draws = pd.concat(list(draws), ignore_index=True)
     missing = [c for c in DRAW_COLUMNS if c not in draws.columns]
     if missing:
         raise ValueError(f"draws table lacks columns {missing}")
+    if "scheme" in draws.columns and draws["scheme"].nunique(dropna=True) > 1:
+        raise ValueError(f"draws mix permutation schemes {sorted(draws['scheme'].unique())}; "
+                         "combine shards of one scheme")
     obs = estimates_with_t
     for c in ("t_window", "spat_window", "estimate", "pvalue", "t_value"):
         if c not in obs.columns:
@@ -265,6 +515,7 @@ def combine_permutations(estimates_with_t: pd.DataFrame,
     out = obs[["t_window", "spat_window", "estimate", "pvalue", "t_value"]].copy()
     out["pvalue_ri"] = p_ri
     out["pvalue_wy"] = p_wy
+    out["pvalue_wy_stepdown"] = stepdown_maxt(np.where(family, t_obs, np.nan), tb)
     out["n_permutations"] = n_ok.astype(np.int64)
     return out.reset_index(drop=True)
 
@@ -278,17 +529,25 @@ def _options(result) -> dict:
                 vcov=p.get("vcov", "classical"), cluster_column=p.get("cluster_column"))
 
 
-def permutation_inference(result, n_permutations: int = 999, seed: int = 0) -> pd.DataFrame:
+def permutation_inference(result, n_permutations: int = 999, seed: int = 0, *,
+                          scheme: str = "window_strata", assignment_strata: Sequence[str] = (),
+                          assignment_bins: int = 0, vcov: str | None = None,
+                          cluster_column: str | None = None,
+                          min_matched: int = 0) -> pd.DataFrame:
     """RI and Westfall–Young p-values for every window of a :class:`MatchedWakeResult`
-    (permutations 0..n_permutations−1), with the run's own estimation options."""
+    (permutations 0..n_permutations−1), with the run's own estimation options; ``vcov`` (and
+    ``cluster_column``) override the run's standard errors for the t statistics."""
     if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) \
             or n_permutations < 1:
         raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
     seed = _check_seed(seed)
     o = _options(result)
+    if vcov is not None:
+        o["vcov"], o["cluster_column"] = vcov, cluster_column
     setup = _prepare(result.wakes, o["match_columns"], o["estimation"], o["formula"],
                      o["weighted"], o["estimation_controls"], o["tcm"], o["match_default"],
-                     o["vcov"], o["cluster_column"])
+                     o["vcov"], o["cluster_column"], scheme, assignment_strata, assignment_bins,
+                     min_matched)
     draws = _draws(setup, range(int(n_permutations)), seed)
     return combine_permutations(setup.observed, draws)
 

@@ -22,6 +22,9 @@ import numpy as np
 
 from .counting import UNIT_MS
 
+#: Calendar periods of `calendar_match` (matchedwake.calendar_time bins wake starts into them).
+CALENDAR_UNITS = ("year", "half", "quarter", "month")
+
 __all__ = [
     "ESTIMATIONS",
     "FORMULAS",
@@ -40,7 +43,7 @@ FORMULAS = ("dependent_post ~ dependent_pre + treatment",
 ESTIMATIONS = ("lm", "att", "nb", "poisson")
 VCOV_TYPES = ("classical", "HC1", "cluster")
 #: Estimators with robust (HC1, cluster) standard errors.
-ROBUST_VCOV_ESTIMATIONS = ("lm", "att")
+ROBUST_VCOV_ESTIMATIONS = ("lm", "att", "poisson")
 #: Columns of R's wakes table; a covariate or cluster column of the same name would be overwritten.
 WAKE_COLUMNS = ("eventID", "t_window", "spat_window", "treatment", "dependent_pre",
                 "dependent_trend", "SO_pre", "MO_pre", "dependent_post", "SO_post", "MO_post")
@@ -265,6 +268,10 @@ class MWASpec:
     max_windows: int = _option(
         "Refuse a grid with more (t, s) windows than this, before anything is counted.",
         {"type": "integer", "minimum": 1}, default=DEFAULT_MAX_WINDOWS)
+    calendar_match: str | None = _option(
+        "Also match exactly on the calendar period of each wake's start (year, half, quarter or month; an "
+        "extension guarding against calendar-time confounding); the period becomes the match column "
+        "calendar_bin. null: R's matching.", {"enum": [None, *CALENDAR_UNITS]}, default=None)
 
     def __post_init__(self):
         def put(name, value):
@@ -294,6 +301,8 @@ class MWASpec:
         if self.alpha1 > self.alpha2:
             raise SpecError("alpha1", f"({self.alpha1:g}) is larger than alpha2 ({self.alpha2:g}); the plots "
                                       "need alpha1 <= alpha2")
+        if self.calendar_match is not None:
+            put("calendar_match", _choice("calendar_match", self.calendar_match, CALENDAR_UNITS))
         self._check_vcov()
         self._check_size()
 

@@ -34,6 +34,7 @@ from .estimation import (
     DEFAULT_BLAS_THREADS,
     FORMULA_LEVEL,
     FORMULAS,
+    ROBUST_VCOV_ESTIMATIONS,
     VCOV_TYPES,
     WindowFit,
     build_design,
@@ -129,9 +130,9 @@ def _check_options(wakes, match_columns, estimation, formula, estimation_control
         raise ValueError(f"formula must be one of {FORMULAS!r}, got {formula!r}")
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
-    if vcov != "classical" and estimation not in ("lm", "att"):
-        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm' and 'att' only, "
-                         f"not {estimation!r}")
+    if vcov != "classical" and estimation not in ROBUST_VCOV_ESTIMATIONS:
+        raise ValueError(f"vcov={vcov!r} is available for estimation 'lm', 'att' and 'poisson' "
+                         f"only, not {estimation!r}")
     if vcov == "cluster":
         if cluster_column is None:
             raise ValueError("vcov='cluster' needs cluster_column")

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from qipstudy.atomic import write_parquet
+from qipstudy.event_order import ORDER_RULE, is_sorted, sort_events
 
 log = logging.getLogger(__name__)
 
@@ -844,7 +845,8 @@ def prepare_events(
     A point on a shared border takes the first polygon in file order. Every outcome-source event
     (all ACLED event types, or all UCDP rows) stays in the table — the engine needs them for wake
     completeness and ordering — and `outcome_<name>` flags those that count for each outcome in
-    `outcomes` (see `_outcome_flags`). Sorted by date, source, event_id.
+    `outcomes` (see `_outcome_flags`). Row order: `qipstudy.event_order.sort_events` (same-day
+    outcome events before projects, whatever their provider).
 
     Coverage checks stop the run (CoverageError, with numbers and the likely cause) when a source
     keeps no row at all; when the admin-3 bounds do not fit the country's `extent` (swapped axes);
@@ -914,7 +916,7 @@ def prepare_events(
     _check_coverage(counts, located, polygons, start=start, end=end, study_regions=list(study_regions),
                     max_share_outside_country=max_share_outside_country, max_share_dropped=max_share_dropped)
     events = pd.concat(parts, ignore_index=True)
-    events = events.sort_values(["date", "source", "event_id"], kind="mergesort").reset_index(drop=True)
+    events = sort_events(events)  # same-day rule: qipstudy.event_order
     events = _coerce_events(events, spec)
     events.attrs["filter_counts"] = counts
     for source, c in counts.items():
@@ -1157,10 +1159,10 @@ def validate_events(events: pd.DataFrame, where: str = "events table") -> None:
     for c in [c for c in events.columns if c.startswith("outcome_")]:
         if not events[c].isin([0, 1]).all():
             raise ValueError(f"{where}: column {c!r} must hold only 0/1")
-    key = events[["date", "source", "event_id"]]
-    if not key.equals(key.sort_values(["date", "source", "event_id"], kind="mergesort")):
-        raise ValueError(f"{where}: rows are not sorted by date, source, event_id")
-    if key[["source", "event_id"]].duplicated().any():
+    if not is_sorted(events):
+        raise ValueError(f"{where}: rows are not in the study's order ({ORDER_RULE}); "
+                         "sort with qipstudy.event_order.sort_events")
+    if events[["source", "event_id"]].duplicated().any():
         raise ValueError(f"{where}: duplicate (source, event_id) pairs")
 
 

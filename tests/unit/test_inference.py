@@ -68,7 +68,8 @@ def test_p_values_counted_by_hand():
     assert out["n_permutations"].tolist() == [4, 3, 0]
     assert out.iloc[2][["pvalue_ri", "pvalue_wy"]].isna().all()
     assert list(out.columns) == ["t_window", "spat_window", "estimate", "pvalue", "t_value",
-                                 "pvalue_ri", "pvalue_wy", "n_permutations"]
+                                 "pvalue_ri", "pvalue_wy", "pvalue_wy_stepdown",
+                                 "n_permutations"]
     # shards given as a list give the same answer; overlapping shards are refused
     pd.testing.assert_frame_equal(combine_permutations(obs, [draws.iloc[:4], draws.iloc[4:]]), out)
     with pytest.raises(ValueError, match="overlapping"):
@@ -106,7 +107,8 @@ def test_determinism_and_shard_independence(null_result):
     other = permutation_draws(wakes, permutations=range(0, 10), match_columns=["cov1", "cov2"],
                               seed=8)
     assert not np.allclose(other["t_value"], whole["t_value"], equal_nan=True)
-    assert set(whole.columns) == {"permutation", "t_window", "spat_window", "estimate", "t_value"}
+    assert set(whole.columns) == {"permutation", "t_window", "spat_window", "estimate", "t_value",
+                                 "scheme"}
 
 
 def test_observed_statistics_match_the_estimates_table(null_result):
@@ -275,3 +277,113 @@ def test_plot_balance(planted, tmp_path):
     assert plot_balance(bal, ax=ax) is single and len(single.axes) == 1
     with pytest.raises(ValueError, match="no column"):
         plot_balance(bal.drop(columns="smd_post"))
+
+
+# ------------------------------------------------------------------ step-down, single assignment
+def test_stepdown_maxt_by_hand():
+    from matchedwake.inference import stepdown_maxt
+
+    t_obs = np.array([3.0, 2.0, 1.0, np.nan])  # the fourth window has no observed fit
+    draws = np.array([[1.0, 1.9, 0.5, 9.0],
+                      [2.9, 0.1, 0.2, 9.0],
+                      [np.nan, 1.5, 1.2, 9.0],  # window 1 not fitted in draw 2: never counts
+                      [2.0, 1.0, 0.9, np.nan]])
+    # ranks: w0 > w1 > w2. j=0: maxima 1.9, 2.9, 1.5, 2.0, none ≥ 3 → 1/5; j=1 (w1, w2): 1.9,
+    # 0.2, 1.5, 1.0, none ≥ 2 → 1/5; j=2 (w2): 0.5, 0.2, 1.2, 0.9, one ≥ 1 → 2/5
+    np.testing.assert_allclose(stepdown_maxt(t_obs, draws)[:3], [0.2, 0.2, 0.4])
+    assert np.isnan(stepdown_maxt(t_obs, draws)[3])
+    # single-step for comparison: max over all three ≥ 2 in draws 1 and 3 → 3/5; ≥ 1 in all → 1
+    obs = pd.DataFrame({"t_window": [1.0, 2.0, 3.0, 4.0], "spat_window": 1.0, "estimate": 0.0,
+                        "pvalue": 0.5, "t_value": t_obs})
+    rows = [(b, float(w + 1), 1.0, 0.0, draws[b, w]) for b in range(4) for w in range(4)]
+    d = pd.DataFrame(rows, columns=["permutation", "t_window", "spat_window", "estimate", "t_value"])
+    out = combine_permutations(obs, d)
+    np.testing.assert_allclose(out["pvalue_wy"].to_numpy()[:3], [0.2, 0.6, 1.0])
+    np.testing.assert_allclose(out["pvalue_wy_stepdown"].to_numpy()[:3], [0.2, 0.2, 0.4])
+    # monotone in the order of |t_obs| even when a lower-ranked raw p is smaller
+    assert stepdown_maxt(np.array([2.0, 1.0]), np.array([[2.5, 0.0], [0.0, 0.0]]))[1] == \
+        pytest.approx(2 / 3)
+
+
+def test_clopper_pearson_known_values():
+    from matchedwake.inference import clopper_pearson
+
+    assert clopper_pearson(0, 10) == pytest.approx((0.0, 1 - 0.025 ** (1 / 10)))
+    np.testing.assert_allclose(clopper_pearson(5, 10), (0.187086, 0.812914), atol=1e-6)
+    np.testing.assert_allclose(clopper_pearson(1, 100), (0.000253, 0.054459), atol=1e-6)
+    assert clopper_pearson(10, 10)[1] == 1.0
+    with pytest.raises(ValueError):
+        clopper_pearson(3, 2)
+
+
+def test_single_assignment_gives_each_project_one_label_in_every_window(null_result):
+    from matchedwake.inference import _fit_assigned
+
+    wakes = null_result.wakes
+    setup = _prepare(wakes, ["cov1", "cov2"], "lm", "dependent_post ~ dependent_pre + treatment",
+                     False, [], False, True, "HC1", None, "single_assignment", (), 2)
+    projects = setup.projects
+    ids = wakes["eventID"].to_numpy()
+    g_project = wakes.groupby("eventID")["treatment"].first().to_numpy()
+    assert projects.event.size == np.unique(ids).size
+    for b in range(5):
+        keys = np.random.default_rng([9, b]).random(projects.event.size)
+        labels = permuted_labels(projects, keys)
+        # one study-wide permutation: the number of treated projects per assignment stratum kept
+        k = projects.n_treated.size
+        np.testing.assert_array_equal(np.bincount(projects.strata, weights=labels, minlength=k),
+                                      np.bincount(projects.strata, weights=g_project, minlength=k))
+        # a project's label is the same in every window where it appears
+        event_of_project = np.unique(ids)
+        pairs = pd.concat([pd.DataFrame({"event": event_of_project[w.project], "label": labels[w.project]})
+                           for w in setup.assign_windows])
+        assert pairs["event"].nunique() == event_of_project.size
+        assert (pairs.groupby("event")["label"].nunique() == 1).all()
+        assert len(pairs) > event_of_project.size  # projects do recur across windows
+    # the observed labels refit to exactly the observed statistics (same code path)
+    for w, (_, row) in zip(setup.assign_windows, setup.observed.iterrows()):
+        if not w.fit_ok:
+            continue
+        fit = _fit_assigned(setup, w, g_project.astype(float))
+        assert fit.estimate == pytest.approx(row["estimate"], rel=1e-12)
+        assert fit.t_value == pytest.approx(row["t_value"], rel=1e-12)
+
+
+def test_single_assignment_draws_are_deterministic_and_shardable(null_result):
+    opts = dict(match_columns=["cov1", "cov2"], seed=3, scheme="single_assignment", vcov="HC1")
+    wakes = null_result.wakes
+    whole = permutation_draws(wakes, permutations=range(6), **opts)
+    parts = [permutation_draws(wakes, permutations=r, **opts) for r in (range(0, 4), range(4, 6))]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    assert (whole["scheme"] == "single_assignment").all()
+    shared = permutation_draws(wakes, permutations=range(6), match_columns=["cov1", "cov2"], seed=3,
+                               vcov="HC1")
+    assert not np.allclose(shared["t_value"], whole["t_value"], equal_nan=True)
+    with pytest.raises(ValueError, match="mix permutation schemes"):
+        combine_permutations(observed_statistics(wakes, match_columns=["cov1", "cov2"]),
+                             [whole, shared.assign(permutation=shared["permutation"] + 100)])
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        permutation_draws(wakes, permutations=[0], match_columns=["cov1"], seed=0, scheme="nope")
+    with pytest.raises(ValueError, match="no column"):
+        permutation_draws(wakes, permutations=[0], match_columns=["cov1"], seed=0,
+                          scheme="single_assignment", assignment_strata=["region"])
+
+
+def test_min_matched_leaves_thin_windows_out_of_the_family(null_result):
+    wakes = null_result.wakes
+    full = observed_statistics(wakes, match_columns=["cov1", "cov2"], vcov="HC1")
+    m = null_result.matching
+    thin = np.minimum(m["treatment_post"], m["control_post"]).to_numpy()
+    cut = int(np.median(thin)) + 1
+    kept = observed_statistics(wakes, match_columns=["cov1", "cov2"], vcov="HC1", min_matched=cut)
+    expect = (thin >= cut) & full["t_value"].notna().to_numpy()
+    assert 0 < expect.sum() < len(expect)
+    np.testing.assert_array_equal(kept["t_value"].notna().to_numpy(), expect)
+    np.testing.assert_array_equal(kept["t_value"][expect], full["t_value"][expect])
+    out = permutation_inference(null_result, 9, seed=1, scheme="single_assignment", vcov="HC1",
+                                min_matched=cut)
+    assert out.loc[~expect, "pvalue_wy_stepdown"].isna().all()
+    assert out.loc[expect, "pvalue_wy_stepdown"].notna().all()
+    assert (out.loc[expect, "pvalue_wy_stepdown"] <= out.loc[expect, "pvalue_wy"] + 1e-12).all()
+    with pytest.raises(ValueError, match="min_matched"):
+        observed_statistics(wakes, match_columns=["cov1"], min_matched=-1)

@@ -401,8 +401,8 @@ def test_events_contract_columns_types_order_and_outcomes(inputs):
     for c in ("outcome_civilians", "outcome_battles", "outcome_nsag"):
         assert ev[c].dtype == "int8"
     assert ev["lat"].dtype == "float64" and ev["funding_usd"].dtype == "float64"
-    # by date; on 2018-01-01 the IATI location precedes the QIP ('iati' < 'qip')
-    assert ev["event_id"].tolist() == ["MLI9", "XM-1#1", "Q1", "MLI1", "MLI2", "XM-1#2", "Q3", "MLI6"]
+    # by date; the two projects of 2018-01-01 in the order of their id hashes (qipstudy.event_order)
+    assert ev["event_id"].tolist() == ["MLI9", "Q1", "XM-1#1", "MLI1", "MLI2", "XM-1#2", "Q3", "MLI6"]
     assert ev["timestamp"].tolist()[:2] == ["2017-01-01", "2018-01-01"]
     row = ev.set_index("event_id")
     assert (row.loc["MLI2", ["outcome_civilians", "outcome_battles", "outcome_nsag"]] == [1, 0, 0]).all()
@@ -478,5 +478,5 @@ def test_write_events_round_trip_and_refuses_unsorted(inputs, tmp_path):
     pd.testing.assert_frame_equal(back, ev, check_dtype=False)
     assert back["date"].dtype == "datetime64[ns]" and back["outcome_nsag"].dtype == "int8"
     assert [p.name for p in out.parent.iterdir()] == ["events.parquet"]  # no temporary file left
-    with pytest.raises(ValueError, match="not sorted"):
+    with pytest.raises(ValueError, match="not in the study's order"):
         write_events(ev.iloc[::-1].reset_index(drop=True), tmp_path / "x.parquet")

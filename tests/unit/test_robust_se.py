@@ -93,7 +93,7 @@ def test_one_cluster_fails_and_bad_vcov_raises():
         fit_lm(y, X, None, cidx, vcov="HC3")
     with pytest.raises(ValueError, match="cluster id"):
         fit_lm(y, X, None, cidx, vcov="cluster")
-    with pytest.raises(ValueError, match="lm and att only"):
+    with pytest.raises(ValueError, match="lm, att, poisson only"):
         estimate("nb", y, X, cidx, vcov="HC1")
 
 
@@ -203,7 +203,7 @@ def test_poisson_window_failure_warns():
     (dict(vcov="HC3"), "vcov: must be one of"),
     (dict(vcov="cluster"), "needs cluster_column"),
     (dict(cluster_column="district"), "only used with vcov='cluster'"),
-    (dict(vcov="HC1", estimation="nb"), "'lm' and 'att' only"),
+    (dict(vcov="HC1", estimation="nb"), "'lm', 'att' and 'poisson' only"),
     (dict(vcov="cluster", cluster_column="nope"), "not in data"),
     (dict(vcov="cluster", cluster_column="treatment"), "clashes"),
 ])

@@ -67,3 +67,37 @@ def test_robustness_summary_counts_by_hand():
     assert table.loc["v", "significant"] == 2 and table.loc["v", "significant_positive"] == 2
     assert table.loc["v", "median_estimate"] == pytest.approx(0.5)
     assert table.loc["v", "sign_agreement"] == pytest.approx(0.5)  # agrees at (10,3), not at (10,6)
+
+
+def test_event_site_placebo_moves_qips_to_outcome_event_sites():
+    ev = _events()
+    extra = pd.DataFrame({"event_id": ["e1"], "source": ["acled"], "date": pd.to_datetime(["2019-03-01"]),
+                          "timestamp": ["2019-03-01"], "lat": [0.9], "lon": [1.9], "admin1": ["East"]})
+    ev = pd.concat([ev, extra], ignore_index=True)
+    out = apply_placebo(ev, {"random_locations": "event_sites", "seed": 2}, admin=ADMIN, admin1_column="ADM1",
+                        study_regions=["West", "East"], **PERIOD)
+    qips = out[out["source"] == "qip"]
+    assert (qips[["lat", "lon", "admin1"]].to_numpy().tolist() == [[0.9, 1.9, "East"]] * 3)
+
+
+def test_robustness_summary_flags_variants_that_are_not_comparable():
+    est = pd.DataFrame({"t_window": [10, 20, 30], "spat_window": [3, 3, 3],
+                        "estimate": [1.0, 0.5, 0.2], "pvalue": [0.01, 0.02, 0.5]})
+    main = {"estimation": "lm", "weighted": True, "vcov": "classical"}
+    settings = {"main": main,
+                "negative_binomial": {**main, "estimation": "nb"},
+                "poisson": {**main, "estimation": "poisson"},
+                "quasi_poisson": {**main, "estimation": "poisson", "vcov": "HC1"},
+                "unweighted": {**main, "weighted": False}}
+    by_variant = {name: est for name in [*settings, "placebo_dates"]}
+    table = robustness_summary(by_variant, alpha=0.05, settings=settings,
+                               placebos=["placebo_dates"]).set_index("variant")
+    assert table.loc["main", "note"] == "" and table.loc["quasi_poisson", "note"] == ""
+    assert table.loc["negative_binomial", "note"].startswith("unweighted, not comparable")
+    assert "dispersion fixed at 1" in table.loc["poisson", "note"]
+    assert table.loc["unweighted", "note"] == "unweighted"
+    assert table.loc["placebo_dates", "note"].startswith("placebo")
+    # Holm over the variant's three windows: 0.01·3 = 0.03 ≤ 0.05; 0.02·2 = 0.04 ≤ 0.05
+    assert table.loc["main", "significant"] == 2 and table.loc["main", "significant_holm"] == 2
+    est2 = est.assign(pvalue=[0.02, 0.03, 0.5])  # Holm: 0.06 → none
+    assert robustness_summary({"main": est2}, alpha=0.05)["significant_holm"].iloc[0] == 0

@@ -13,7 +13,8 @@ with log_to(snakemake.log[0]):
                       for v, e, m in zip(params.variants, snakemake.input.variants, snakemake.input.variants_matching)})
     alpha = params.alpha
     modes, outcome_source = params.dataset_modes, params.outcome_source
-    summary = robustness_summary(estimates, alpha=alpha, titles=params.titles, skipped=params.skipped)
+    summary = robustness_summary(estimates, alpha=alpha, titles=params.titles, settings=params.settings,
+                                 placebos=params.placebos, skipped=params.skipped)
     table_stem = Path(snakemake.output.table[0]).with_suffix("")
     write_table(summary, table_stem, caption=f"Robustness of the main result: windows with p <= {alpha} per variant",
                 sources=sources_of(table_stem.name, modes, outcome_source=outcome_source))

@@ -7,12 +7,20 @@ from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
     settings = snakemake.params.permutations
+    # the rule's `inference` param, else the validated config block (schema defaults)
+    inference = snakemake.params.get("inference") or snakemake.config["robustness"]["inference"]
     draws = permutation_shard(
         Path(snakemake.input.wakes).parent,
         shard=snakemake.params.shard,
         n_shards=settings["shards"],
         n_permutations=settings["n"],
         seed=settings["seed"],
+        scheme=settings["scheme"],
+        assignment_strata=settings["assignment_strata"],
+        assignment_bins=settings["assignment_bins"],
+        vcov=inference["vcov"],
+        cluster_column=inference["cluster_column"],
+        min_matched=inference["min_matched"],
     )
     write_parquet(draws, snakemake.output.draws)
     log.info("%d draws", len(draws))
