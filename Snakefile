@@ -26,6 +26,7 @@ include: "workflow/rules/covariates.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/robustness.smk"
+include: "workflow/rules/inference.smk"
 
 
 onstart:

@@ -210,7 +210,9 @@ class Plan:
         for item in PAPER_ITEMS:
             if item.part != part:
                 continue
-            out += [f"{base}/{path}" for path in item_outputs(item, self.outcomes, self.config["robustness"]["outcome"])]
+            robustness = self.config["robustness"]
+            out += [f"{base}/{path}" for path in item_outputs(item, self.outcomes, robustness["outcome"],
+                                                               robustness["heterogeneity"]["dimensions"])]
         return out
 
     def country_outputs(self, country: str) -> list[str]:

@@ -10,6 +10,8 @@ Kept free of heavy imports: the Snakefile reads it at load time.
 """
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # DMSP-OLS v4 band → contract file of the `nightlights` dataset. `cf_cvg` (cloud-free coverage
@@ -104,6 +106,33 @@ PAPER_ITEMS: tuple[PaperItem, ...] = (
               part="robustness"),
     PaperItem("robustness_figure", "*beyond the paper:* robustness and placebos (figure)", "make_robustness_table",
               ("figures/robustness_{robustness_outcome}",), "figure", _VARIANT_COVS, part="robustness"),
+    PaperItem("event_study", "*beyond the paper:* event study (rings × time bins, pre-period leads)",
+              "make_event_study", ("tables/event_study_{outcome}", "tables/event_study_leads_{outcome}"), "table",
+              _COVS, part="robustness"),
+    PaperItem("event_study_figure", "*beyond the paper:* event study (figure)", "make_event_study",
+              ("figures/event_study_{outcome}",), "figure", _COVS, part="robustness"),
+    PaperItem("power", "*beyond the paper:* power (minimum detectable effect, matched sample)", "make_power_table",
+              ("tables/power_{outcome}",), "table", _COVS, part="robustness"),
+    PaperItem("power_figure", "*beyond the paper:* power (overlay on the heatmap)", "make_power_table",
+              ("figures/power_{outcome}",), "figure", _COVS, part="robustness"),
+    PaperItem("calendar_balance", "*beyond the paper:* calendar-time balance of start dates",
+              "make_calendar_balance", ("tables/calendar_balance_{outcome}",), "table", _COVS, part="robustness"),
+    PaperItem("calendar_balance_figure", "*beyond the paper:* calendar-time balance (figure)",
+              "make_calendar_balance", ("figures/calendar_balance_{outcome}",), "figure", _COVS, part="robustness"),
+    PaperItem("placebo_distribution", "*beyond the paper:* placebo distribution (many draws)",
+              "draw_placebos → make_placebo_distribution",
+              ("tables/placebo_windows_{robustness_outcome}", "tables/placebo_grid_{robustness_outcome}"), "table",
+              _COVS, part="robustness"),
+    PaperItem("placebo_distribution_figure", "*beyond the paper:* placebo distribution (figure)",
+              "make_placebo_distribution", ("figures/placebo_{robustness_outcome}",), "figure", _COVS,
+              part="robustness"),
+    PaperItem("heterogeneity", "*beyond the paper:* heterogeneity by activity type, category and region",
+              "make_heterogeneity_table", ("tables/heterogeneity_windows_{robustness_outcome}",
+                                           "tables/heterogeneity_{robustness_outcome}"), "table", _COVS,
+              part="robustness"),
+    PaperItem("heterogeneity_figure", "*beyond the paper:* heterogeneity (one figure per dimension)",
+              "make_heterogeneity_table", ("figures/heterogeneity_{robustness_outcome}_{dimension}",), "figure",
+              _COVS, part="robustness"),
     # With several countries (results/cross_country/).
     PaperItem("cross_country", "*beyond the paper:* cross-country comparison", "make_cross_country_comparison",
               ("cross_country/table_cross_country_{outcome}",), "table", _COVS, part="cross_country"),
@@ -128,22 +157,23 @@ def paper_item(key: str) -> PaperItem:
     raise KeyError(f"no paper item {key!r}; known: {[i.key for i in PAPER_ITEMS]}")
 
 
-def item_stems(item: PaperItem, outcomes, robustness_outcome: str | None = None) -> list[str]:
-    """The item's output stems with `{outcome}` expanded over `outcomes`."""
+def item_stems(item: PaperItem, outcomes, robustness_outcome: str | None = None,
+               dimensions: Sequence[str] = ()) -> list[str]:
+    """The item's output stems with their placeholders expanded: `{outcome}` over `outcomes`,
+    `{robustness_outcome}` to `robustness.outcome`, `{dimension}` over the heterogeneity dimensions."""
+    values = {"outcome": list(outcomes), "robustness_outcome": [robustness_outcome], "dimension": list(dimensions)}
     stems = []
     for stem in item.stems:
-        if "{outcome}" in stem:
-            stems += [stem.format(outcome=o) for o in outcomes]
-        elif "{robustness_outcome}" in stem:
-            stems.append(stem.format(robustness_outcome=robustness_outcome))
-        else:
-            stems.append(stem)
+        names = [name for name in values if "{" + name + "}" in stem]
+        for combination in itertools.product(*(values[name] for name in names)):
+            stems.append(stem.format(**dict(zip(names, combination))))
     return stems
 
 
-def item_outputs(item: PaperItem, outcomes, robustness_outcome: str | None = None) -> list[str]:
+def item_outputs(item: PaperItem, outcomes, robustness_outcome: str | None = None,
+                 dimensions: Sequence[str] = ()) -> list[str]:
     """Every file of an item below `results/<country>/` (its kind's files and sidecars)."""
-    return [f"{stem}.{ext}" for stem in item_stems(item, outcomes, robustness_outcome)
+    return [f"{stem}.{ext}" for stem in item_stems(item, outcomes, robustness_outcome, dimensions)
             for ext in (*KIND_EXTS[item.kind], *SIDECAR_EXTS[item.kind])]
 
 

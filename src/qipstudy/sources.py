@@ -36,7 +36,8 @@ def _output_datasets() -> dict[str, tuple[str, ...]]:
     for item in PAPER_ITEMS:
         datasets = tuple(OUTCOME if d == "outcome" else d for d in item.datasets)
         for stem in item.stems:
-            out[stem.rsplit("/", 1)[-1].replace("{robustness_outcome}", "{outcome}")] = datasets
+            name = stem.rsplit("/", 1)[-1].replace("{robustness_outcome}", "{outcome}")
+            out[name.replace("_{dimension}", "")] = datasets
     return out
 
 

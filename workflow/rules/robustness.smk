@@ -14,6 +14,7 @@ rule permute_mwa:
         draws="results/{country}/inference/{outcome}/draws_{shard}.parquet",
     params:
         permutations=config["robustness"]["permutations"],
+        inference=config["robustness"]["inference"],
         shard=lambda wildcards: int(wildcards.shard),
     log:
         "logs/{country}/permute_mwa_{outcome}_{shard}.log",
@@ -65,6 +66,7 @@ rule make_inference_table:
         alpha=config["mwa"]["alpha1"],
         t_unit=config["mwa"]["t_unit"],
         title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        inference=config["robustness"]["inference"],
         **SOURCES_PARAMS,
     log:
         "logs/{country}/make_inference_table_{outcome}.log",
@@ -138,6 +140,8 @@ rule make_robustness_table:
         **SOURCES_PARAMS,
         titles={spec: PLAN.settings(spec).title for spec in PLAN.specs},
         skipped={v: PLAN.skip_reason(v) for v in PLAN.variants if PLAN.skip_reason(v)},
+        settings={spec: PLAN.settings(spec).mwa for spec in PLAN.specs},
+        placebos=[v for v in PLAN.variants if PLAN.settings(v).placebo],
         alpha=config["mwa"]["alpha1"],
         t_unit=config["mwa"]["t_unit"],
     log:

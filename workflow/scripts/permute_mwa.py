@@ -7,8 +7,7 @@ from qipstudy.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
     settings = snakemake.params.permutations
-    # the rule's `inference` param, else the validated config block (schema defaults)
-    inference = snakemake.params.get("inference") or snakemake.config["robustness"]["inference"]
+    inference = snakemake.params.inference
     draws = permutation_shard(
         Path(snakemake.input.wakes).parent,
         shard=snakemake.params.shard,
