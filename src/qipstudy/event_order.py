@@ -2,7 +2,7 @@
 
 The engine sorts events stably by timestamp, and the study's timestamps are whole days. R mwa
 counts an event of the project's own day in the *pre* window when it comes earlier in that
-order and never when it comes later (REFERENCE Q1). Sorting by (date, source, event_id), as the
+order and never when it comes later (docs/mwa_reference.md Q1). Sorting by (date, source, event_id), as the
 table once was, made that depend on the providers' names: ACLED ("acled" < "qip") events of a
 QIP's start day counted as pre, UCDP ("ucdp" > "qip") events of that day never counted, and an
 aid project ("iati" < "qip") always preceded a QIP of the same day in the TCM counts.

@@ -1,4 +1,4 @@
-"""The wake counter (REFERENCE §2.2–2.3): hand-worked examples and a property test against a
+"""The wake counter (docs/mwa_reference.md §2.2–2.3): hand-worked examples and a property test against a
 literal transcription of R mwa's per-window scan."""
 import numpy as np
 import pandas as pd

@@ -163,7 +163,7 @@ def test_a_qip_list_without_any_located_site_fails_at_retrieve(tmp_path):
 # ----------------------------------------------------------------------------- user files
 
 # The paper's prepared QIP file: these columns, a UTF-8 BOM, ISO start dates, dd.mm.yy end dates,
-# non-breaking spaces in numbers and rows without latitude (shared/paper REPRODUCTION notes).
+# non-breaking spaces in numbers and rows without latitude (the paper's replication file, as described in README "The real reproduction").
 PREPARED_HEADER = ["ref", "event_type", "start_date", "end_date", "category", "activity_type",
                    "implementing_partner_type", "latitude", "longitude", "total_beneficiaries", "beneficiary_type1",
                    "amount_disbursed", "sector_code", "sector_group", "description"]

@@ -1,4 +1,4 @@
-"""R's format() of a numeric column to 7 significant digits (REFERENCE Appendix B)."""
+"""R's format() of a numeric column to 7 significant digits (docs/mwa_reference.md Appendix B)."""
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ def per_value_format(x):
 
 
 def test_readme_value_rounds_to_seven_digits():
-    # REFERENCE §2.1: the README shows match1 = 0.8723574 for 0.87235742472...
+    # docs/mwa_reference.md §2.1: the README shows match1 = 0.8723574 for 0.87235742472...
     assert format_values(np.array([0.87235742472, 1.0])).tolist() == [0.8723574, 1.0]
 
 

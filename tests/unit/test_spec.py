@@ -20,7 +20,7 @@ ALL_NAMES = ("t_window", "spat_window", "treatment", "control", "dependent", "ma
              "estimation", "formula", "weighted", "estimation_controls", "tcm", "delete_sutva", "alpha1",
              "alpha2", "match_default", "match_details", "drop_invalid", "vcov", "cluster_column",
              "max_windows")
-#: R mwa 0.5.0's defaults (REFERENCE §1.1), then our extensions' (vcov, cluster_column, drop_invalid,
+#: R mwa 0.5.0's defaults (docs/mwa_reference.md §1.1), then our extensions' (vcov, cluster_column, drop_invalid,
 #: max_windows), written out by hand so that a changed default fails here.
 DEFAULTS = {"t_unit": "days", "estimation": "lm", "formula": "dependent_post ~ dependent_pre + treatment",
             "weighted": False, "estimation_controls": [], "tcm": False, "delete_sutva": False, "alpha1": 0.05,

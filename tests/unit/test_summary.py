@@ -20,7 +20,7 @@ def _params(**kw):
 
 
 def readme_result() -> MatchedWakeResult:
-    """The four significant windows of the R package README (REFERENCE §4) plus two others."""
+    """The four significant windows of the R package README (docs/mwa_reference.md §4) plus two others."""
     win = [(6, 8), (6, 10), (8, 8), (8, 10), (10, 8), (10, 10)]
     t = [w[0] for w in win]
     s = [w[1] for w in win]

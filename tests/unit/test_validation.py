@@ -1,4 +1,4 @@
-"""Checks of the event table against a spec (REFERENCE §1.3 and §5): each problem is a clear ValueError.
+"""Checks of the event table against a spec (docs/mwa_reference.md §1.3 and §5): each problem is a clear ValueError.
 
 Option checks without data are in test_spec.py."""
 import warnings

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Single-node SLURM on a systemd-less Debian box, started and stopped by PID (root only).
-# Usage: local_slurm.sh start|stop   (recipe: shared/cluster/local-slurm.md, no accounting DB)
+# Usage: local_slurm.sh start|stop   (one-node SLURM without an accounting DB; README "Running on SLURM")
 set -euo pipefail
 cmd=${1:-start}
 if [ "$cmd" = stop ]; then
