@@ -67,7 +67,7 @@ def world(tmp_path):
     bases = [{"name": "Base", "admin3": "Base town", "lat": 0.05, "lon": 0.05, "source": "test"}]
     return dict(roads=roads, waterways=water, admin3=admin3, bases=bases, nightlights_path=nl,
                 population_path=popp, projected_crs=UTM, road_classes=["primary", "trunk"],
-                water_classes=["river", "lake", "water"])
+                water_classes=["river", "lake", "water"], max_share_missing_raster=1.0)
 
 
 EVENTS = pd.DataFrame({
@@ -105,6 +105,10 @@ def test_build_covariates_values_and_dropped_rows(world):
     assert out.attrs["covariate_counts"] == {
         "input": 5, "missing": {"nl": 1, "pop_dens": 3, "road_dist": 0, "water_dist": 0, "unbase": 0},
         "dropped": 3, "kept": 2,
+        # 'outside' is east of both rasters; 'nodata' is on the population raster's nodata pixel; 'zero'
+        # has density 0 (no logarithm) but is a real raster value, so it does not count against coverage
+        "rasters": {"nl": {"events": 5, "outside": 1, "nodata": 0, "share_missing": 0.2},
+                    "pop_dens": {"events": 5, "outside": 1, "nodata": 1, "share_missing": 0.4}},
     }
     north = out.iloc[0]
     road_m = geod(0.0, 0.01, 0.0, 0.0)  # the residential track at 0.005° is not a road class

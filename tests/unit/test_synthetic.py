@@ -64,7 +64,7 @@ def test_fast_at_small_scale(mali):
 def test_returns_every_raw_file(mali):
     names = {str(p.relative_to(mali["dir"])) for p in mali["paths"].values()}
     assert names == {"acled.csv", "ged.csv", "qips.csv", "activities.csv", "adm3.gpkg", "roads.gpkg",
-                     "waterways.gpkg", "nightlights.tif", "nightlights_stable_lights.tif", "pop_density.tif",
+                     "waterways.gpkg", "nightlights_cf_cvg.tif", "nightlights_stable_lights.tif", "pop_density.tif",
                      "worldpop/pop_density.tif", "awsd.csv", "fatalities.csv", "truth.json"}
     assert all(p.stat().st_size > 0 for p in mali["paths"].values())
     assert not [p for p in mali["dir"].iterdir() if ".tmp" in p.name]  # atomic writes leave no temp files
