@@ -683,11 +683,10 @@ def _build_waterways(rng, country: dict, poly, namer: _Namer, lake_scale: float 
     rivers = shapely.union_all([r[4] for r in rows])
     # lakes, reservoirs, ponds and wetlands near the rivers
     n_lakes = 4 + int(poly.area / 25)
+    first_river = rivers if rivers.geom_type == "LineString" else shapely.get_parts(rivers)[0]
     for water, n, rad_km in (("lake", n_lakes, (3, 12)), ("reservoir", 2, (2, 6)), ("pond", 4, (0.3, 1.0))):
         for _ in range(n):
-            at = np.array(shapely.line_interpolate_point(rivers if rivers.geom_type == "LineString"
-                                                         else shapely.get_parts(rivers)[0],
-                                                         rng.uniform(0, 1), normalized=True).coords[0])
+            at = np.array(shapely.line_interpolate_point(first_river, rng.uniform(0, 1), normalized=True).coords[0])
             shift = np.array(_km_to_deg(rng.normal(0, 8, 1), rng.normal(0, 8, 1), np.array([at[1]]))).ravel()
             r_km = rng.uniform(*rad_km) * (lake_scale if water != "pond" else 1.0)
             rx, ry = _km_to_deg(np.array([r_km]), np.array([r_km * rng.uniform(0.4, 0.9)]), np.array([at[1]]))

@@ -361,3 +361,130 @@ def test_crs_that_cannot_measure_the_country_is_refused():
         nearest_geodesic_distance([100.0], [60.0], line, "EPSG:32630")  # UTM 30N 103° off its meridian
     with pytest.raises(ValueError, match=r"distorts distances by a factor 2\.\d+ .* choose a CRS made for the country"):
         nearest_geodesic_distance([60.0], [0.0], line, "EPSG:32630")  # 63° off: a scale of 2
+
+
+# ----------------------------------------------------------------------------- raster coverage and health
+# Rasters as GPW v4 and DMSP deliver them: GeoTIFF, EPSG:4326, north-up, float32 density with nodata
+# -3.4028230607370965e38 (GPW) or uint8 counts (DMSP); here 4x4 pixels of 0.25° (write_tif above).
+
+def half_world(world, tmp_path, **raster):
+    """The world of the tests above with 20 events in the rasters' east half (lon 0.05..0.45)."""
+    lon = np.linspace(0.05, 0.45, 20)
+    events = pd.DataFrame({"event_id": [f"e{i}" for i in range(20)], "lat": np.full(20, 0.01), "lon": lon})
+    return events, dict(world, max_share_missing_raster=0.01, **raster)
+
+
+def test_raster_covering_half_the_events_stops_with_numbers_and_cause(world, tmp_path):
+    events, args = half_world(world, tmp_path)
+    # the night-light raster now covers lon -0.5..0.25 only: 10 of the 20 events lie east of it
+    narrow = tmp_path / "nl_narrow.tif"
+    with rasterio.open(narrow, "w", driver="GTiff", width=3, height=4, count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=Affine(0.25, 0.0, -0.5, 0.0, -0.25, 0.5)) as dst:
+        dst.write(np.full((4, 3), 60, dtype="uint8"), 1)
+    from qipstudy.covariates import RasterCoverageError
+
+    with pytest.raises(RasterCoverageError) as err:
+        build_covariates(events, **dict(args, nightlights_path=narrow))
+    message = str(err.value)
+    assert f"night-light raster {narrow}: 10 of 20 events (50.0%) have no value (10 outside the raster, 0 on nodata" in message
+    assert "at most 1.0% may (max_share_missing_raster)" in message
+    assert "Likely cause: wrong extent" in message and "x -0.5..0.25" in message
+    # a threshold that allows it: the 10 are dropped and counted
+    out = build_covariates(events, **dict(args, nightlights_path=narrow, max_share_missing_raster=0.5))
+    assert len(out) == 10 and out.attrs["covariate_counts"]["rasters"]["nl"] == {
+        "events": 20, "outside": 10, "nodata": 0, "share_missing": 0.5}
+
+
+def test_raster_covering_nothing_fails_at_once(world, tmp_path):
+    events, args = half_world(world, tmp_path)
+    far = tmp_path / "elsewhere.tif"
+    with rasterio.open(far, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(0.25, 0.0, 30.0, 0.0, -0.25, 10.0), nodata=POP_NODATA) as dst:
+        dst.write(np.full((4, 4), 50.0, dtype="float32"), 1)
+    with pytest.raises(ValueError, match=r"population raster .*elsewhere\.tif: 20 of 20 events \(100\.0%\) have no "
+                                         r"value \(20 outside the raster.*Likely cause: wrong extent"):
+        build_covariates(events, **dict(args, population_path=far))
+
+
+def test_swapped_axes_and_wrong_crs_are_named(world, tmp_path):
+    events, args = half_world(world, tmp_path)
+    # a raster at lat 0.05..0.45 / lon -0.1..0.1: the events fit it only with lat and lon swapped
+    swapped = tmp_path / "swapped.tif"
+    with rasterio.open(swapped, "w", driver="GTiff", width=2, height=4, count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=Affine(0.1, 0.0, -0.1, 0.0, -0.1, 0.46)) as dst:
+        dst.write(np.full((4, 2), 60, dtype="uint8"), 1)
+    with pytest.raises(ValueError, match="Likely cause: swapped axes: the events fall inside the raster when "
+                                         "latitude and longitude are swapped"):
+        build_covariates(events, **dict(args, nightlights_path=swapped))
+    # metres labelled as degrees (a UTM raster whose CRS was lost and set to EPSG:4326)
+    metres = tmp_path / "metres.tif"
+    with rasterio.open(metres, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=Affine(1000.0, 0.0, 500000.0, 0.0, -1000.0, 10000.0)) as dst:
+        dst.write(np.full((4, 4), 60, dtype="uint8"), 1)
+    with pytest.raises(ValueError, match=r"Likely cause: wrong CRS: the raster says EPSG:4326 but its bounds are not "
+                                         r"degrees"):
+        build_covariates(events, **dict(args, nightlights_path=metres))
+    # degrees labelled as a UTM zone
+    degrees = tmp_path / "degrees.tif"
+    with rasterio.open(degrees, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", crs="EPSG:32631",
+                       transform=Affine(0.25, 0.0, -0.5, 0.0, -0.25, 0.5)) as dst:
+        dst.write(np.full((4, 4), 60, dtype="uint8"), 1)
+    with pytest.raises(ValueError, match=r"Likely cause: wrong CRS: the raster's bounds look like degrees but it says "
+                                         r"EPSG:32631"):
+        build_covariates(events, **dict(args, nightlights_path=degrees))
+
+
+def test_nodata_covering_the_events_is_named(world, tmp_path):
+    events, args = half_world(world, tmp_path)
+    masked = np.full((4, 4), 100.0, dtype="float32")
+    masked[:, 2:] = POP_NODATA  # the east half, where the events are, is masked
+    path = write_tif(tmp_path / "masked.tif", masked, nodata=POP_NODATA)
+    with pytest.raises(ValueError, match=r"20 of 20 events \(100\.0%\) have no value \(0 outside the raster, 20 on "
+                                         r"nodata pixels\).*Likely cause: nodata pixels"):
+        build_covariates(events, **dict(args, population_path=path))
+
+
+def test_truncated_geotiff_names_the_file(world, tmp_path):
+    events, args = half_world(world, tmp_path)
+    big = np.random.default_rng(0).uniform(1, 500, (512, 512)).astype("float32")
+    whole = tmp_path / "whole.tif"
+    with rasterio.open(whole, "w", driver="GTiff", width=512, height=512, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(1 / 512, 0.0, -0.5, 0.0, -1 / 512, 0.5), nodata=POP_NODATA,
+                       tiled=True, blockxsize=256, blockysize=256, compress="deflate") as dst:
+        dst.write(big, 1)
+    cut = tmp_path / "pop_density_cut.tif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # an interrupted download
+    from qipstudy.covariates import RasterReadError
+
+    with pytest.raises(RasterReadError, match=r"raster .*pop_density_cut\.tif: cannot be read .*truncated or corrupt: "
+                                              r"delete it and retrieve it again"):
+        build_covariates(events, **dict(args, population_path=cut))
+    not_tiff = tmp_path / "pop_density.html.tif"
+    not_tiff.write_text("<html>login</html>", encoding="utf-8")
+    with pytest.raises(RasterReadError, match=r"pop_density\.html\.tif: cannot be read"):
+        build_covariates(events, **dict(args, population_path=not_tiff))
+
+
+def test_constant_covariate_is_warned_by_name(world, tmp_path, caplog):
+    # all events in one population pixel (and one night-light pixel): pop_dens and nl are constant
+    events = pd.DataFrame({"event_id": ["a", "b", "c"], "lat": [0.01, 0.02, 0.03], "lon": [0.01, 0.02, 0.03]})
+    with caplog.at_level("WARNING", logger="qipstudy.covariates"):
+        out = build_covariates(events, **world)
+    messages = out.attrs["covariate_warnings"]
+    assert "covariate 'nl' is constant (6 for all 3 events)" in messages[0]
+    assert messages[1].startswith("covariate 'pop_dens' is constant (1 for all 3 events)")
+    assert [r.getMessage() for r in caplog.records if "is constant" in r.getMessage()] == [
+        f"build_covariates: {m}" for m in messages]
+    from qipstudy.covariates import constant_covariate_warnings
+
+    table = pd.DataFrame({"nl": [5.0] * 19 + [6.0], "road_dist": np.arange(20.0)})
+    assert constant_covariate_warnings(table) == [
+        "covariate 'nl' is near-constant: 95.0% of the 20 events have the value 5"]
+    assert constant_covariate_warnings(table, near_constant_share=0.96) == []
+
+
+def test_shared_border_goes_to_the_first_polygon_in_file_order():
+    from qipstudy.covariates import admin_name_at
+
+    admin = gpd.GeoDataFrame({"admin2": ["East", "West"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)], crs=4326)
+    assert list(admin_name_at([1.0, 0.5, 1.5], [0.5, 0.5, 0.5], admin, "admin2")) == ["East", "West", "East"]
