@@ -49,7 +49,8 @@ def world(tmp_path):
     water = gpd.GeoDataFrame(
         {"osm_id": [3, 4, 5], "name": ["river", "lake", "stream"], "waterway": ["river", None, "stream"],
          "natural": [None, "water", None], "water": [None, "lake", None]},
-        geometry=[LineString([(0.2, 0.0), (0.2, 0.02)]), box(0.3, -0.3, 0.4, -0.2), LineString([(0.01, 0), (0.01, 0.02)])],
+        geometry=[LineString([(0.2, 0.0), (0.2, 0.02)]), box(0.3, -0.3, 0.4, -0.2),
+                  LineString([(0.01, 0), (0.01, 0.02)])],
         crs="EPSG:4326",
     )
     admin3 = gpd.GeoDataFrame(
@@ -386,7 +387,8 @@ def test_raster_covering_half_the_events_stops_with_numbers_and_cause(world, tmp
     with pytest.raises(RasterCoverageError) as err:
         build_covariates(events, **dict(args, nightlights_path=narrow))
     message = str(err.value)
-    assert f"night-light raster {narrow}: 10 of 20 events (50.0%) have no value (10 outside the raster, 0 on nodata" in message
+    assert (f"night-light raster {narrow}: 10 of 20 events (50.0%) have no value (10 outside the raster, 0 on "
+            f"nodata") in message
     assert "at most 1.0% may (max_share_missing_raster)" in message
     assert "Likely cause: wrong extent" in message and "x -0.5..0.25" in message
     # a threshold that allows it: the 10 are dropped and counted
