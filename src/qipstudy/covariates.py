@@ -312,7 +312,7 @@ class _Distortion:
         return np.minimum(self._bounds(which, geodesic_m)[0], self.rho_all * self.b_min) * (1.0 + 1e-9)
 
 
-def _points_in_polygons(polygons: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def points_in_polygons(polygons: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(point, polygon) index pairs of points inside or on the boundary of polygons; points are bucketed
     by x, so each polygon tests only the points within its bounding box (no point geometries built)."""
     if not len(polygons) or not len(x):
@@ -390,7 +390,7 @@ def nearest_geodesic_distance(lon, lat, geometries, projected_crs) -> np.ndarray
     # inside a polygon (or on a line): distance 0, as GEOS reports it
     inside = best_d == 0.0
     parts = shapely.get_parts(targets)
-    pt, _ = _points_in_polygons(parts[shapely.get_type_id(parts) == 3], x, y)
+    pt, _ = points_in_polygons(parts[shapely.get_type_id(parts) == 3], x, y)
     inside[pt] = True
     dist[inside] = 0.0
     out[ok] = dist[again.ravel()]
@@ -661,7 +661,7 @@ def admin_name_at(lon, lat, admin: gpd.GeoDataFrame, column: str) -> np.ndarray:
     lat = np.asarray(lat, dtype="float64")
     hit = np.full(len(lon), len(polygons))
     ok = np.isfinite(lon) & np.isfinite(lat)
-    pt, poly = _points_in_polygons(polygons, np.where(ok, lon, np.inf), np.where(ok, lat, np.inf))
+    pt, poly = points_in_polygons(polygons, np.where(ok, lon, np.inf), np.where(ok, lat, np.inf))
     np.minimum.at(hit, pt, poly)
     names = np.append(admin[column].astype(object).where(admin[column].notna(), "").astype(str).to_numpy(), "")
     return names[hit]
