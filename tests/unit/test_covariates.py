@@ -302,15 +302,17 @@ def test_projected_winner_that_is_not_the_geodesic_nearest():
     assert new == pytest.approx(1000.0, abs=1.0)
 
 
-def test_distance_is_geodesic_within_its_documented_tolerance(seeded_world):
+@pytest.mark.parametrize(("crs", "tolerance"), [("EPSG:32630", 1e-6), ("ESRI:102022", 1e-2)])
+def test_distance_is_geodesic_within_its_documented_tolerance(seeded_world, crs, tolerance):
     """The reported length is ≥ the exact geodesic distance to the feature (a golden-section search along
-    every candidate edge, which includes the true nearest one) and exceeds it by < 1e-5 of the distance in
-    a UTM zone (the second-order error of the projected foot point)."""
+    every candidate edge, which includes the true nearest one) and exceeds it by less than the documented
+    tolerance: 1e-6 of the distance in a UTM zone (conformal: only the second-order error of the projected
+    foot point), 1e-2 in an equal-area projection of the continent (which turns angles by up to ~5°)."""
     from pyproj import Transformer
 
     from qipstudy.covariates import _Distortion, _SegmentIndex, _segment_arrays
 
-    lon, lat, geoms, crs = seeded_world["lon"], seeded_world["lat"], seeded_world["roads"], "EPSG:32630"
+    lon, lat, geoms = seeded_world["lon"], seeded_world["lat"], seeded_world["roads"]
     new = nearest_geodesic_distance(lon, lat, geoms, crs)
     x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
     edges, _ = _segment_arrays(np.asarray(geoms.to_crs(crs).values, dtype=object))
@@ -334,7 +336,7 @@ def test_distance_is_geodesic_within_its_documented_tolerance(seeded_world):
     np.minimum.at(exact, pt, per_pair)
     far = exact > 100.0
     assert (new[far] >= exact[far] - 1e-6).all()  # micrometres: the search's own rounding at a flat minimum
-    assert ((new - exact)[far] / exact[far]).max() < 1e-5
+    assert ((new - exact)[far] / exact[far]).max() < tolerance
 
 
 def test_far_points_and_few_edges_are_exact():
