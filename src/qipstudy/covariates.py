@@ -191,20 +191,25 @@ class _SegmentIndex:
             sizes = np.array([piece for piece, _, _ in self.levels])
             start = np.searchsorted(sizes, np.maximum(d0 - finest / 2.0, 0.0) / 4.0, side="right") - 1
             start = np.clip(start, 0, len(self.levels) - 1)
+            open_ = np.ones(n, bool)
             for level, (piece, tree, seg_of) in enumerate(self.levels):
-                for k in (_NEIGHBOURS, 4 * _NEIGHBOURS):
-                    active = todo[start[todo] <= level]
+                # more neighbours on the coarsest level before comparing with every edge
+                ks = (_NEIGHBOURS, 4 * _NEIGHBOURS) + ((16 * _NEIGHBOURS, 64 * _NEIGHBOURS, 256 * _NEIGHBOURS)
+                                                       if level == len(self.levels) - 1 else ())
+                for k in ks:
+                    active = np.flatnonzero(open_ & (start <= level))
                     if not len(active):
                         break
                     k = min(k, tree.n)
-                    settled = []
                     for chunk in np.array_split(active, max(1, len(active) * k // 2_000_000)):
                         dist, idx = tree.query(np.column_stack([px[chunk], py[chunk]]), k=k)
                         segs = seg_of[idx.reshape(len(chunk), k)]
                         done = self._finish(chunk, segs, px, py, rho, best_seg, best_d, pairs,
                                             dist.reshape(len(chunk), k)[:, -1] - piece / 2.0, k == tree.n)
-                        settled.append(chunk[done])
-                    todo = np.setdiff1d(todo, np.concatenate(settled), assume_unique=True)
+                        open_[chunk[done]] = False
+                    if k == tree.n:
+                        break
+            todo = np.flatnonzero(open_)
         # few edges, or points no level settled (far from everything, among long segments): every edge
         every = np.arange(len(self.edges))
         for chunk in np.array_split(todo, max(1, len(todo) * len(every) // 2_000_000)):
