@@ -399,7 +399,8 @@ def _validate_country(country: dict) -> None:
     for kind, label in (("regions", "synthetic region"), ("towns", "synthetic town")):
         for p in syn[kind]:
             if not inside(p):
-                raise ValueError(f"{country['iso3']}: {label} {p['name']} ({p['lon']}, {p['lat']}) lies outside {where}")
+                raise ValueError(f"{country['iso3']}: {label} {p['name']} ({p['lon']}, {p['lat']}) lies outside "
+                                 f"{where}")
     for b in country["bases"]:
         if not inside(b):
             raise ValueError(f"{country['iso3']}: base {b['name']} ({b['lon']}, {b['lat']}) lies outside {where}")
@@ -1145,10 +1146,12 @@ ACLED_TYPES = {
                   {"Attack": 0.75, "Abduction/forced disappearance": 0.20, "Sexual violence": 0.05},
                   {2: 0.30, 3: 0.30, 4: 0.25, 1: 0.15}, {7: 1.0}, 2.0, 0.35),
     "battles": ("Battles", "Political violence",
-                {"Armed clash": 0.90, "Government regains territory": 0.05, "Non-state actor overtakes territory": 0.05},
+                {"Armed clash": 0.90, "Government regains territory": 0.05,
+                 "Non-state actor overtakes territory": 0.05},
                 {1: 0.45, 2: 0.25, 3: 0.10, 4: 0.12, 8: 0.08}, {2: 0.45, 3: 0.2, 4: 0.25, 1: 0.10}, 4.0, 0.30),
     "explosions": ("Explosions/Remote violence", "Political violence",
-                   {"Remote explosive/landmine/IED": 0.6, "Shelling/artillery/missile attack": 0.25, "Air/drone strike": 0.15},
+                   {"Remote explosive/landmine/IED": 0.6, "Shelling/artillery/missile attack": 0.25,
+                    "Air/drone strike": 0.15},
                    {2: 0.6, 3: 0.15, 1: 0.15, 8: 0.10}, {1: 0.45, 8: 0.25, 7: 0.2, 0: 0.1}, 1.5, 0.5),
     "protests": ("Protests", "Demonstrations", {"Peaceful protest": 0.92, "Protest with intervention": 0.08},
                  {6: 1.0}, {0: 0.9, 1: 0.1}, 0.0, 1.0),
@@ -1349,12 +1352,14 @@ IATI_SECTORS = {
     "Basic education": (112, 1.4), "Basic health": (122, 31), "Business and other services": (250, 7),
     "Communication": (220, 1), "Conflict prevention and resolution, peace and security": (152, 2),
     "Developmental food aid / food security assistance": (520, 0.4), "Disaster prevention and preparedness": (740, 1.2),
-    "Education, level unspecified": (111, 1.4), "Emergency response": (720, 2), "Energy generation and supply": (230, 0.2),
+    "Education, level unspecified": (111, 1.4), "Emergency response": (720, 2),
+    "Energy generation and supply": (230, 0.2),
     "Energy generation, distribution and efficiency": (231, 0.6), "Energy generation, renewable sources": (232, 0.2),
     "Fishing": (313, 0.3), "Forestry": (312, 0.1), "General budget support": (510, 0.1),
     "General environmental protection": (410, 2.5), "Government and civil society, general": (151, 18),
     "Health, general": (121, 5.5), "Heating, cooling and energy distribution": (236, 0.1),
-    "Hybrid energy electric power plants": (234, 0.1), "Industry": (321, 4.7), "Mineral resources and mining": (322, 0.4),
+    "Hybrid energy electric power plants": (234, 0.1), "Industry": (321, 4.7),
+    "Mineral resources and mining": (322, 0.4),
     "Other multisector": (430, 0.3), "Other social infrastructure and services": (160, 2.7),
     "Population policies / programmes and reproductive health": (130, 27), "Post-secondary education": (114, 0.1),
     "Reconstruction relief and rehabilitation": (730, 0.1), "Secondary education": (113, 0.4),
@@ -1403,12 +1408,14 @@ def _qip_table(rng, country, p, xy, start, admin: _AdminIndex, settlements) -> t
             lo = lo + "\u00a0" if rng.random() < 0.5 else "\u00a0" + lo
         lat_s.append("" if miss[i] else la)
         lon_s.append(lo)
-    fmt = lambda d, k: pd.Timestamp(d).strftime("%d/%m/%Y" if dmy[k] else "%Y-%m-%d")
+    def fmt(d, k):
+        return pd.Timestamp(d).strftime("%d/%m/%Y" if dmy[k] else "%Y-%m-%d")
     today = np.datetime64("2021-06-30")
     refs = [f"{country['mission']}-QIP-{pd.Timestamp(s).year}-{i + 1:04d}" for i, s in enumerate(start)]
     return pd.DataFrame({
         "ref": refs, "mission": country["mission"],
-        "title": [f"{QIP_OBJECTS[acts[a]]} {cats[c].split(' ')[0].lower()} facilities, {l}" for a, c, l in zip(act, cat, loc)],
+        "title": [f"{QIP_OBJECTS[acts[a]]} {cats[c].split(' ')[0].lower()} facilities, {place}"
+                  for a, c, place in zip(act, cat, loc, strict=True)],
         "start_date": [fmt(s, k) for k, s in enumerate(start)], "end_date": [fmt(e, k) for k, e in enumerate(end)],
         "category": [cats[c] for c in cat], "activity_type": [acts[a] for a in act],
         "region": adm["admin1"].to_numpy(), "latitude": lat_s, "longitude": lon_s,
@@ -1643,7 +1650,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     planted = _plant(r_plant, pe, qip_xy, qip_start, poly)
     plant_kind = {"civilians": "civilians", "battles": "battles", "nsag": "civilians"}[pe["outcome"]]
     inter1 = (r_plant.choice([2, 3, 4], size=len(planted)) if pe["outcome"] == "nsag" else np.zeros(len(planted), int))
-    frames.append(pd.DataFrame({"kind": plant_kind, "lon": planted["lon"], "lat": planted["lat"], "date": planted["date"],
+    frames.append(pd.DataFrame({"kind": plant_kind, "lon": planted["lon"], "lat": planted["lat"],
+                                "date": planted["date"],
                                 "inter1": inter1, "planted": True, "geo_precision": 1,
                                 "qip_ref": qips["ref"].to_numpy()[planted["src"].to_numpy()]}))
     events = pd.concat(frames, ignore_index=True)
@@ -1661,7 +1669,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     written["un_fatalities"] = _write_csv(fatalities, out_dir / "fatalities.csv")
 
     # --- truth --------------------------------------------------------------------------------
-    in_period = lambda d: (d >= start) & (d <= end)
+    def in_period(d):
+        return (d >= start) & (d <= end)
     study_set = set(study_names)
     acled_in = acled["admin1"].isin(study_set) & in_period(acled["_date"].to_numpy().astype("datetime64[D]"))
     qip_in = qips["region"].isin(study_set).to_numpy() & in_period(qip_start)
@@ -1669,7 +1678,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     truth = {
         "country": country["iso3"], "seed": int(seed), "params": p,
         "planted_effect": {**pe, "event_type": ACLED_TYPES[plant_kind][0],
-                           "inter1": "Rebel group/Political militia/Identity militia" if pe["outcome"] == "nsag" else "as background",
+                           "inter1": ("Rebel group/Political militia/Identity militia" if pe["outcome"] == "nsag"
+                                      else "as background"),
                            "rule": "each QIP adds Poisson(mean_extra_events) events uniformly in the disc of radius_km "
                                    "(10 m inside) on days 1..days after its start date; no other outcome is affected"},
         "selection": p["selection"],
