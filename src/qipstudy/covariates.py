@@ -152,7 +152,7 @@ class _SegmentIndex:
     the k found. Near points finish on the fine levels, far points on the coarse ones.
     """
 
-    def __init__(self, edges: np.ndarray):
+    def __init__(self, edges: np.ndarray, n_points: int = _FINEST_PIECES):
         self.edges = edges
         self.ax, self.ay = edges[:, 0].copy(), edges[:, 1].copy()
         self.ux, self.uy = edges[:, 2] - edges[:, 0], edges[:, 3] - edges[:, 1]
@@ -163,7 +163,10 @@ class _SegmentIndex:
             return
         length = np.hypot(edges[:, 2] - edges[:, 0], edges[:, 3] - edges[:, 1])
         longest = float(length.max()) if len(length) else 0.0
-        delta = max(float(length.sum()) / _FINEST_PIECES, longest / 4.0**12, 1e-3)
+        # the finest pieces: about four per point (no more than _FINEST_PIECES), so that a few thousand
+        # events do not pay for an index built for a million
+        finest = min(_FINEST_PIECES, max(10_000, 4 * n_points))
+        delta = max(float(length.sum()) / finest, longest / 4.0**12, 1e-3)
         while True:
             pieces = np.maximum(np.ceil(length / delta), 1).astype(np.int64)
             seg = np.repeat(np.arange(len(edges)), pieces)
@@ -264,7 +267,7 @@ class _Distortion:
         y0 = max(min(float(np.nanmin(lat)), feature_bounds[1]) - 2.0, -89.0)
         x1 = max(float(np.nanmax(lon)), feature_bounds[2]) + 2.0
         y1 = min(max(float(np.nanmax(lat)), feature_bounds[3]) + 2.0, 89.0)
-        step = min(0.25, max(x1 - x0, y1 - y0) / 200.0)
+        step = min(0.25, max(x1 - x0, y1 - y0) / 100.0)
         gx = np.arange(x0, x1 + step, step)
         gy = np.arange(y0, y1 + step, step)
         mx, my = np.meshgrid(gx, gy)
@@ -280,8 +283,9 @@ class _Distortion:
                              f"over the events' extent; choose a CRS made for the country (its UTM zone or an "
                              f"equal-area CRS)")
         self.b_min = float(b.min())
-        dx_m = GEOD.inv(mx[:, :-1], my[:, :-1], mx[:, 1:], my[:, 1:])[2]
-        dy_m = GEOD.inv(mx[:-1, :], my[:-1, :], mx[1:, :], my[1:, :])[2]
+        # cell sides in metres depend on latitude only
+        dx_m = GEOD.inv(np.full(len(gy), gx[0]), gy, np.full(len(gy), gx[0] + step), gy)[2]
+        dy_m = GEOD.inv(np.full(len(gy) - 1, gx[0]), gy[:-1], np.full(len(gy) - 1, gx[0]), gy[1:])[2]
         self.cell_min_m = float(min(dx_m.min(), dy_m.min()))
         self.cell_m = float(np.hypot(dx_m.max(), dy_m.max()))
         pad_a = max(np.abs(np.diff(a, axis=0)).max(initial=0), np.abs(np.diff(a, axis=1)).max(initial=0))
@@ -380,7 +384,7 @@ def nearest_geodesic_distance(lon, lat, geometries, projected_crs) -> np.ndarray
     x, y = np.asarray(x, float), np.asarray(y, float)
     edges, _ = _segment_arrays(targets)
     rho = _Distortion(projected_crs, lon_ok, lat_ok, geoms.total_bounds)
-    best_seg, best_d, pair_pt, pair_seg = _SegmentIndex(edges).nearest(x, y, rho)
+    best_seg, best_d, pair_pt, pair_seg = _SegmentIndex(edges, len(x)).nearest(x, y, rho)
     # the projected winner's foot point, measured on the ellipsoid
     e = edges[best_seg]
     cx, cy = _closest_on_segments(x, y, e[:, 0], e[:, 1], e[:, 2], e[:, 3])
