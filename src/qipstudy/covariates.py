@@ -26,7 +26,7 @@ geodesic point-to-feature distance g, and r ≤ ρ·g. In practice r − g is th
 projected foot point: in a conformal projection (a UTM zone) second order, below 1e-6 of the distance
 (4.5e-7 measured in tests/unit/test_covariates.py); in an equal-area projection of a continent, which
 turns angles by up to ~5°, below 1e-2 (0.4 % measured with Africa Albers). When the projected nearest
-segment is also the geodesic winner (99.9 % of the events in a UTM zone, ~95 % with Africa Albers at
+segment is also the geodesic winner (99.9 % of the events in a UTM zone, 90-97 % with Africa Albers at
 continent scale) r equals the previous single-winner implementation bit for bit; otherwise r is
 smaller, i.e. nearer the true geodesic distance.
 
