@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import pathlib
 from typing import Any, Callable
@@ -23,21 +24,31 @@ import rasterio
 import shapely
 from scipy.spatial import cKDTree
 import shapely.affinity
+import shapely.geometry.polygon
 import shapely.ops
+import shapely.validation
 from pyproj import Geod
 
 from qipstudy.atomic import write_with
+from qipstudy.covariates import points_in_polygons
 from rasterio import features
 from affine import Affine
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 __all__ = ["DEFAULT_PARAMS", "resolve_params", "generate_world"]
 
+log = logging.getLogger(__name__)
+
 GEOD = Geod(ellps="WGS84")
 KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON = 111.320
 WORLDPOP_NODATA = -99999.0
 GPW_NODATA = -3.4028230607370965e38
+LOGPOP_RANGE = (-2.3, 8.6)  # ln persons/km² of the generated population surfaces
+# Generated covariates are reported (a logged warning, and truth.json) when one value covers this
+# share of the country's pixels, or this share sits at a clip bound of the population surface.
+NEAR_CONSTANT_SHARE = 0.9
+SATURATED_SHARE = 0.25
 EPOCH = np.datetime64("1970-01-01", "D")
 # A fixed GeoPackage timestamp keeps the .gpkg files byte-identical across runs (same seed).
 GPKG_DATE = "2000-01-01T00:00:00.000Z"
@@ -99,7 +110,20 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "cluster_days": 14,
     },
     "geography": {
-        "n_villages": 120,
+        # Settlements: the configured towns plus generated villages, villages_per_10k_km2 per 10,000 km²
+        # of the country (clipped to min_villages..max_villages), or exactly n_villages when set.
+        "n_villages": None,
+        "villages_per_10k_km2": 1.0,
+        "min_villages": 10,
+        "max_villages": 3000,
+        # sd (km) of the wide population halo around each settlement, at most halo_spacing_share of the
+        # mean spacing between settlements, so that halos of a small country do not pile up to saturation
+        "halo_km": 40.0,
+        "halo_spacing_share": 0.4,
+        # Event counts scale with (area / reference_area_km2) ** counts_area_exponent: 0 keeps `counts`
+        # whatever the country's size, 1 keeps their density per km² (reference: Mali, 1.24 million km²).
+        "reference_area_km2": 1_240_000.0,
+        "counts_area_exponent": 0.0,
         # how much more often a configured town (capital) is picked than a village by near_town
         # placements: violence and aid concentrate in the towns, as in the real data
         "town_weight": 20.0,
@@ -159,6 +183,14 @@ def resolve_params(params: dict | None) -> dict:
     for name, n in p["counts"].items():
         if n < 0:
             raise ValueError(f"synthetic params: counts.{name} must be >= 0")
+    geo = p["geography"]
+    if geo["n_villages"] is not None and int(geo["n_villages"]) < 0:
+        raise ValueError("synthetic params: geography.n_villages must be >= 0 (or null: from the area)")
+    if not 0 <= int(geo["min_villages"]) <= int(geo["max_villages"]):
+        raise ValueError("synthetic params: geography needs 0 <= min_villages <= max_villages")
+    for key in ("villages_per_10k_km2", "halo_km", "halo_spacing_share", "reference_area_km2"):
+        if not float(geo[key]) > 0:
+            raise ValueError(f"synthetic params: geography.{key} must be > 0")
     return p
 
 
@@ -166,9 +198,46 @@ def resolve_params(params: dict | None) -> dict:
 # Small helpers
 # ---------------------------------------------------------------------------------------------
 
+def _csv_field(value: str) -> str:
+    """A CSV field quoted as the csv module's QUOTE_MINIMAL (pandas' default) quotes it."""
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_column(values: pd.Series) -> list[str]:
+    """A column as the text pandas.to_csv writes for it (empty for NaN/None, repr for floats)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "f":
+        arr = values.to_numpy()
+        return np.where(np.isnan(arr), "", arr.astype(str)).tolist()
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":
+        return values.to_numpy().astype(str).tolist()
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    text = np.array([_csv_field(str(u)) for u in uniques] + [""], dtype=object)  # code -1 (missing) → ""
+    return text[codes].tolist()
+
+
+def _csv_chunks(df: pd.DataFrame, rows: int = 200_000):
+    """The CSV pandas.to_csv(index=False, lineterminator="\\n") writes, in pieces of `rows` rows, built
+    column-wise (about twice as fast for the million-row ACLED table, and memory stays bounded)."""
+    yield ",".join(_csv_field(str(c)) for c in df.columns) + "\n"
+    for start in range(0, len(df), rows):
+        part = df.iloc[start:start + rows]
+        cols = [_csv_column(part[c]) for c in df.columns]
+        yield "".join([",".join(row) + "\n" for row in zip(*cols, strict=True)])
+
+
+def _csv_text(df: pd.DataFrame) -> str:
+    return "".join(_csv_chunks(df))
+
+
 def _write_csv(df: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    """UTF-8 CSV with \n line ends, as the providers' exports."""
-    return write_with(path, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
+    """UTF-8 CSV with \\n line ends and minimal quoting, as the providers' exports."""
+    def write(tmp: pathlib.Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            for piece in _csv_chunks(df):
+                f.write(piece)
+    return write_with(path, write)
 
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: pathlib.Path, layer: str) -> pathlib.Path:
@@ -179,6 +248,16 @@ def _write_gpkg(gdf: gpd.GeoDataFrame, path: pathlib.Path, layer: str) -> pathli
         return write_with(path, lambda t: gdf.to_file(t, layer=layer, driver="GPKG", engine="pyogrio"))
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+
+
+def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Coordinates already rounded to `decimals` as the fixed-point text f"{v:.{decimals}f}" gives (built
+    from integers, as an object array)."""
+    values = np.asarray(values, dtype=float)
+    scaled = np.abs(np.rint(values * 10.0**decimals)).astype(np.int64)
+    whole = (scaled // 10**decimals).astype(str).astype(object)
+    frac = np.char.zfill((scaled % 10**decimals).astype(str), decimals).astype(object)
+    return np.where(np.signbit(values), "-", "") + whole + "." + frac
 
 
 def _km_to_deg(dx_km: np.ndarray, dy_km: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,27 +358,75 @@ def _meander(rng: np.random.Generator, a, b, rough: float = 0.12, levels: int = 
 # Geography
 # ---------------------------------------------------------------------------------------------
 
+def _outline(country: dict) -> Polygon | None:
+    """The configured real-shaped outline (`synthetic.outline`, [[lon, lat], …]) as a valid polygon, or None."""
+    ring = country["synthetic"].get("outline")
+    if ring is None:
+        return None
+    where = f"{country['iso3']}: synthetic.outline"
+    try:
+        pts = np.asarray(ring, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a list of [lon, lat] pairs") from None
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
+        raise ValueError(f"{where} must be a list of at least 3 [lon, lat] pairs")
+    if not (np.all(np.abs(pts[:, 0]) <= 180) and np.all(np.abs(pts[:, 1]) <= 90)):
+        raise ValueError(f"{where}: every vertex needs -180 <= lon <= 180 and -90 <= lat <= 90 ([lon, lat] order)")
+    poly = Polygon(pts)
+    if not poly.is_valid:
+        raise ValueError(f"{where} is not a simple polygon ({shapely.validation.explain_validity(poly)}): "
+                         f"give one ring whose edges do not cross")
+    return shapely.geometry.polygon.orient(poly)
+
+
 def _validate_country(country: dict) -> None:
     """Fail early on config errors that would otherwise give a silently wrong world."""
     syn = country["synthetic"]
     x0, y0, x1, y1 = syn["bbox"]
     if not (x0 < x1 and y0 < y1):
         raise ValueError(f"{country['iso3']}: synthetic.bbox must be [lon_min, lat_min, lon_max, lat_max]")
-    for kind in ("regions", "towns"):
+    outline = _outline(country)
+    if outline is not None:
+        shapely.prepare(outline)
+
+        def inside(p):
+            return outline.contains(Point(p["lon"], p["lat"]))
+        where = "synthetic.outline (move it inside or add outline vertices around it)"
+    else:
+        def inside(p):
+            return x0 < p["lon"] < x1 and y0 < p["lat"] < y1
+        where = "synthetic.bbox"
+    for kind, label in (("regions", "synthetic region"), ("towns", "synthetic town")):
         for p in syn[kind]:
-            if not (x0 < p["lon"] < x1 and y0 < p["lat"] < y1):
-                raise ValueError(f"{country['iso3']}: synthetic {kind[:-1]} {p['name']} lies outside the bbox")
+            if not inside(p):
+                raise ValueError(f"{country['iso3']}: {label} {p['name']} ({p['lon']}, {p['lat']}) lies outside "
+                                 f"{where}")
     for b in country["bases"]:
-        if not (x0 < b["lon"] < x1 and y0 < b["lat"] < y1):
-            raise ValueError(f"{country['iso3']}: base {b['name']} lies outside synthetic.bbox")
+        if not inside(b):
+            raise ValueError(f"{country['iso3']}: base {b['name']} ({b['lon']}, {b['lat']}) lies outside {where}")
     names = {r["name"] for r in syn["regions"]}
     unknown = [r for r in country["study_regions"] if r not in names]
     if unknown:
         raise ValueError(f"{country['iso3']}: study_regions {unknown} are not synthetic.regions")
 
 
+def _extent(country: dict) -> tuple[float, float, float, float]:
+    """The world's extent: the outline's bounds, else synthetic.bbox."""
+    outline = _outline(country)
+    return tuple(outline.bounds) if outline is not None else tuple(country["synthetic"]["bbox"])
+
+
+def _area_km2(geom) -> float:
+    """Area on the WGS84 ellipsoid."""
+    return abs(GEOD.geometry_area_perimeter(geom)[0]) / 1e6
+
+
 def _country_polygon(rng: np.random.Generator, country: dict) -> Polygon:
-    """A jittered bbox outline, grown around every configured point so they all lie well inside."""
+    """The configured outline; without one, a jittered bbox grown around every configured point so they
+    all lie well inside."""
+    outline = _outline(country)
+    if outline is not None:
+        return outline
     syn = country["synthetic"]
     x0, y0, x1, y1 = syn["bbox"]
     w, h = x1 - x0, y1 - y0
@@ -319,6 +446,22 @@ def _country_polygon(rng: np.random.Generator, country: dict) -> Polygon:
     poly = _polygons_only(poly)
     largest = max(shapely.get_parts(poly), key=lambda g: g.area)
     return Polygon(largest.exterior).simplify(0.002)
+
+
+def _world_size(poly, n_towns: int, geo: dict) -> dict:
+    """What scales with the country's area: villages, population halos, lake sizes, event counts."""
+    area = _area_km2(poly)
+    if geo["n_villages"] is not None:
+        n_villages = int(geo["n_villages"])
+    else:
+        n_villages = int(np.clip(round(float(geo["villages_per_10k_km2"]) * area / 1e4),
+                                 int(geo["min_villages"]), int(geo["max_villages"])))
+    spacing_km = math.sqrt(area / max(n_towns + n_villages, 1))
+    relative = area / float(geo["reference_area_km2"])
+    return {"area_km2": area, "n_villages": n_villages, "settlement_spacing_km": spacing_km,
+            "halo_km": min(float(geo["halo_km"]), float(geo["halo_spacing_share"]) * spacing_km),
+            "lake_scale": float(np.clip(math.sqrt(relative), 0.2, 1.0)),
+            "counts_factor": relative ** float(geo["counts_area_exponent"])}
 
 
 def _build_admin(rng: np.random.Generator, country: dict, params: dict, poly: Polygon):
@@ -547,8 +690,9 @@ def _build_roads(rng, settlements: list[dict], poly) -> gpd.GeoDataFrame:
                              "surface": [r[2] for r in keep]}, geometry=geoms, crs="EPSG:4326")
 
 
-def _build_waterways(rng, country: dict, poly, namer: _Namer) -> gpd.GeoDataFrame:
-    """A main river through a chain of towns, tributaries, lakes, wetlands, streams, canals, ditches."""
+def _build_waterways(rng, country: dict, poly, namer: _Namer, lake_scale: float = 1.0) -> gpd.GeoDataFrame:
+    """A main river through a chain of towns, tributaries, lakes, wetlands, streams, canals, ditches;
+    lake and reservoir radii shrink by lake_scale in a small country."""
     towns = country["synthetic"]["towns"]
     xy = np.array([(t["lon"], t["lat"]) for t in towns])
     x0, y0, x1, y1 = poly.bounds
@@ -583,13 +727,12 @@ def _build_waterways(rng, country: dict, poly, namer: _Namer) -> gpd.GeoDataFram
     rivers = shapely.union_all([r[4] for r in rows])
     # lakes, reservoirs, ponds and wetlands near the rivers
     n_lakes = 4 + int(poly.area / 25)
+    first_river = rivers if rivers.geom_type == "LineString" else shapely.get_parts(rivers)[0]
     for water, n, rad_km in (("lake", n_lakes, (3, 12)), ("reservoir", 2, (2, 6)), ("pond", 4, (0.3, 1.0))):
         for _ in range(n):
-            at = np.array(shapely.line_interpolate_point(rivers if rivers.geom_type == "LineString"
-                                                         else shapely.get_parts(rivers)[0],
-                                                         rng.uniform(0, 1), normalized=True).coords[0])
+            at = np.array(shapely.line_interpolate_point(first_river, rng.uniform(0, 1), normalized=True).coords[0])
             shift = np.array(_km_to_deg(rng.normal(0, 8, 1), rng.normal(0, 8, 1), np.array([at[1]]))).ravel()
-            r_km = rng.uniform(*rad_km)
+            r_km = rng.uniform(*rad_km) * (lake_scale if water != "pond" else 1.0)
             rx, ry = _km_to_deg(np.array([r_km]), np.array([r_km * rng.uniform(0.4, 0.9)]), np.array([at[1]]))
             ell = shapely.affinity.scale(Point(at + shift).buffer(1.0, quad_segs=8), rx[0], ry[0])
             ell = shapely.affinity.rotate(ell, rng.uniform(0, 180))
@@ -661,8 +804,8 @@ def _smooth_noise(rng, xs, ys, step: float) -> np.ndarray:
 
 
 def _grid(country: dict, params: dict):
-    """Raster grid over the bbox (+0.1 deg): the finest 0.005-deg step that keeps files small."""
-    x0, y0, x1, y1 = country["synthetic"]["bbox"]
+    """Raster grid over the world's extent (+0.1 deg): the finest 0.005-deg step that keeps files small."""
+    x0, y0, x1, y1 = _extent(country)
     x0, y0, x1, y1 = x0 - 0.1, y0 - 0.1, x1 + 0.1, y1 + 0.1
     res = params["geography"]["raster_res_deg"]
     if res is None:
@@ -695,11 +838,15 @@ def _kernel_sum(xs, ys, sites: list[tuple[float, float, float, float]]) -> np.nd
     return out
 
 
-def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir: pathlib.Path) -> dict:
-    """DMSP-like cf_cvg and stable-lights bands and a GPW-like population density, EPSG:4326."""
+def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir: pathlib.Path,
+                   halo_km: float = 40.0) -> dict:
+    """DMSP-like cf_cvg and stable-lights bands and a GPW-like population density, EPSG:4326; also returns
+    `_res` (degrees per pixel) and `_warnings` (constant or saturated covariates)."""
     transform, xs, ys, res = _grid(country, params)
     shape = (len(ys), len(xs))
-    inside = features.geometry_mask([poly], out_shape=shape, transform=transform, invert=True)
+    # every pixel the country touches has data (as GPW's coastal pixels): no event near the border
+    # falls on nodata
+    inside = features.geometry_mask([poly], out_shape=shape, transform=transform, invert=True, all_touched=True)
     # population: log density from baseline noise, town bumps (core and halo) and river proximity
     # River distances on a coarse grid (at most ~200 x 200 points, 0.1 degree for country extents)
     # and interpolated: exact distances to every raster pixel cost hours at continent scale.
@@ -717,10 +864,11 @@ def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir
     d_river_km = _bilinear(d_river * KM_PER_DEG_LAT, cx[0], cy[0], step, xs, ys)
     core = {"capital": (6.5, 7.0), "town": (4.5, 4.0), "base": (4.5, 4.0), "village": (2.5, 2.0)}
     sites = [(s["lon"], s["lat"], *core[s["kind"]]) for s in settlements]
-    halo = [(s["lon"], s["lat"], 1.5 if s["kind"] != "village" else 0.7, 40.0) for s in settlements]
+    halo = [(s["lon"], s["lat"], 1.5 if s["kind"] != "village" else 0.7, halo_km) for s in settlements]
     logpop = (0.3 + 1.1 * _smooth_noise(rng, xs, ys, 0.5) + 0.35 * _smooth_noise(rng, xs, ys, 0.08)
               + 2.0 * np.exp(-d_river_km / 15.0) + _kernel_sum(xs, ys, sites) + _kernel_sum(xs, ys, halo))
-    logpop = np.clip(logpop, -2.3, 8.6)
+    warnings_ = _saturation_warnings(logpop[inside], LOGPOP_RANGE, "pop_density.tif (covariate pop_dens)")
+    logpop = np.clip(logpop, *LOGPOP_RANGE)
     pop = np.where(inside, np.exp(logpop), GPW_NODATA).astype(np.float32)
     # night lights: cloud-free coverage counts rise towards higher latitudes of the box, with noise
     lat_norm = ((ys - ys.min()) / max(ys.max() - ys.min(), 1e-9))[:, None]
@@ -744,17 +892,52 @@ def _write_rasters(rng, country, params, poly, settlements, water_lines, out_dir
     # (and so every other file) unchanged.
     wp_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     wp_log = np.clip(logpop + 0.35 * _smooth_noise(wp_rng, xs, ys, 0.15) + 0.15 * wp_rng.normal(0, 1, shape),
-                     -2.3, 8.6)
+                     *LOGPOP_RANGE)
     worldpop = np.where(inside, np.exp(wp_log), WORLDPOP_NODATA).astype(np.float32)
     (out_dir / "worldpop").mkdir(parents=True, exist_ok=True)
-
+    warnings_ += _constant_warnings(np.log(pop[inside].astype(float)), "pop_density.tif (covariate pop_dens)")
+    warnings_ += _constant_warnings(cvg[inside], "nightlights_cf_cvg.tif (covariate nl, band cf_cvg)")
+    # most of a country is unlit, so stable lights are mostly 0 by nature: only a constant band is news
+    warnings_ += _constant_warnings(stable[inside], "nightlights_stable_lights.tif (covariate nl, band "
+                                    "stable_lights)", near_constant_share=1.0)
+    for message in warnings_:
+        log.warning("synthetic world of %s: %s", country["iso3"], message)
     return {
         "worldpop": tif(out_dir / "worldpop" / "pop_density.tif", worldpop, nodata=WORLDPOP_NODATA, predictor=3),
-        "nightlights_cf_cvg": tif(out_dir / "nightlights_cf_cvg.tif", cvg, predictor=2),
+        "nightlights": tif(out_dir / "nightlights_cf_cvg.tif", cvg, predictor=2),
         "nightlights_stable_lights": tif(out_dir / "nightlights_stable_lights.tif", stable, predictor=2),
         "population": tif(out_dir / "pop_density.tif", pop, nodata=GPW_NODATA, predictor=3),
         "_res": res,
+        "_warnings": warnings_,
     }
+
+
+def _saturation_warnings(logpop: np.ndarray, bounds: tuple[float, float], name: str) -> list[str]:
+    """A warning when many of the country's pixels sit at a clip bound of the population surface."""
+    out = []
+    for bound, side, fix in ((bounds[1], "the density cap", "lower geography.halo_km, halo_spacing_share or "
+                              "villages_per_10k_km2"), (bounds[0], "the density floor", "raise geography."
+                                                         "villages_per_10k_km2")):
+        share = float(np.mean(logpop >= bound)) if side == "the density cap" else float(np.mean(logpop <= bound))
+        if len(logpop) and share > SATURATED_SHARE:
+            out.append(f"{name}: {share:.0%} of the country's pixels are at {side} (ln density {bound}), so the "
+                       f"covariate barely varies; {fix}")
+    return out
+
+
+def _constant_warnings(values: np.ndarray, name: str, near_constant_share: float = NEAR_CONSTANT_SHARE) -> list[str]:
+    """A warning when a generated covariate raster is constant, or one value covers near_constant_share of
+    the country (CEM cannot match on it; its standardized mean difference is undefined)."""
+    values = np.asarray(values, dtype=float).ravel()
+    if not len(values):
+        return []
+    uniques, counts = np.unique(values, return_counts=True)
+    if len(uniques) == 1:
+        return [f"{name} is constant ({uniques[0]:.6g} in every pixel of the country)"]
+    share = counts.max() / len(values)
+    if share >= near_constant_share:
+        return [f"{name} is near-constant: {share:.0%} of the country's pixels hold {uniques[counts.argmax()]:.6g}"]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,22 +1056,52 @@ class _AdminIndex:
     def __init__(self, admin: gpd.GeoDataFrame, fields: tuple[str, str, str]):
         self.admin = admin
         self.fields = fields
-        self.tree = shapely.STRtree(admin.geometry.values)
+        self.polygons = np.asarray(admin.geometry.values, dtype=object)
 
     def lookup(self, xy: np.ndarray) -> pd.DataFrame:
-        """Admin names per point (None outside every polygon)."""
-        pts = shapely.points(xy[:, 0], xy[:, 1])
-        hit = np.full(len(xy), -1)
+        """Admin names per point (None outside every polygon; the first polygon on a shared border)."""
+        hit = np.full(len(xy), len(self.polygons))
         if len(xy):
-            q = self.tree.query(pts, predicate="intersects")
-            first = pd.Series(q[1]).groupby(q[0]).min()
-            hit[first.index.to_numpy()] = first.to_numpy()
-        f1, f2, f3 = self.fields
-        res = pd.DataFrame({"admin1": None, "admin2": None, "admin3": None}, index=range(len(xy)), dtype=object)
-        ok = hit >= 0
-        for col, f in zip(("admin1", "admin2", "admin3"), (f1, f2, f3)):
-            res.loc[ok, col] = self.admin[f].to_numpy()[hit[ok]]
-        return res
+            pt, poly = points_in_polygons(self.polygons, xy[:, 0], xy[:, 1])
+            np.minimum.at(hit, pt, poly)
+        res = {}
+        for col, f in zip(("admin1", "admin2", "admin3"), self.fields, strict=True):
+            names = np.append(self.admin[f].to_numpy(dtype=object), None)
+            res[col] = pd.Series(names[hit], dtype=object)
+        return pd.DataFrame(res)
+
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def _unit_xyz(lon, lat) -> np.ndarray:
+    """Points on the unit sphere: chord length grows with great-circle distance, so a k-d tree on them
+    finds great-circle nearest neighbours."""
+    lon, lat = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def _nearest_settlement(xy: np.ndarray, settlements: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each point's nearest settlement and the great-circle km to it (spherical Earth)."""
+    sx = np.array([(s["lon"], s["lat"]) for s in settlements])
+    chord, j = cKDTree(_unit_xyz(sx[:, 0], sx[:, 1])).query(_unit_xyz(xy[:, 0], xy[:, 1]))
+    return j, 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / 2.0, 1.0))
+
+
+def _inside_rounded(xy: np.ndarray, poly, decimals: int) -> np.ndarray:
+    """xy rounded to the decimals a provider's file holds, with the few points that rounding pushes out of
+    the country (those within a few metres of its border) moved to a neighbouring grid point inside."""
+    out = np.round(xy, decimals)
+    bad = np.flatnonzero(~shapely.contains_xy(poly, out[:, 0], out[:, 1]))
+    step = 10.0 ** -decimals
+    for i in bad:
+        base = np.floor(xy[i] / step) * step
+        corners = base + step * np.array([[0, 0], [1, 0], [0, 1], [1, 1], [-1, 0], [0, -1], [2, 0], [0, 2]])
+        ok = shapely.contains_xy(poly, corners[:, 0], corners[:, 1])
+        if ok.any():
+            near = corners[ok][np.argmin(np.hypot(*(corners[ok] - xy[i]).T))]
+            out[i] = np.round(near, decimals)
+    return out
 
 
 def _snap(xy: np.ndarray, mask: np.ndarray, settlements: list[dict], max_km: float) -> np.ndarray:
@@ -899,28 +1112,19 @@ def _snap(xy: np.ndarray, mask: np.ndarray, settlements: list[dict], max_km: flo
     if not len(idx) or not settlements:
         return out
     sx = np.array([(s["lon"], s["lat"]) for s in settlements])
-    d = _approx_km(xy[idx, None, 0], xy[idx, None, 1], sx[None, :, 0], sx[None, :, 1])
-    j = d.argmin(axis=1)
-    near = d[np.arange(len(idx)), j] <= max_km
+    j, km = _nearest_settlement(xy[idx], settlements)
+    near = km <= max_km
     out[idx[near]] = sx[j[near]]
     return out
 
 
-def _nearest_place(xy: np.ndarray, settlements: list[dict], fallback: pd.Series, max_km: float = 20.0) -> list:
+def _nearest_place(xy: np.ndarray, settlements: list[dict], fallback: pd.Series, max_km: float = 20.0) -> np.ndarray:
     """ACLED-style location names: the nearest settlement within max_km, else the admin-3 name."""
     if not len(xy):
-        return []
-    sx = np.array([(s["lon"], s["lat"]) for s in settlements])
+        return np.empty(0, dtype=object)
     names = np.array([s["name"] for s in settlements], dtype=object)
-    out = []
-    for start in range(0, len(xy), 2000):
-        chunk = xy[start:start + 2000]
-        d = _approx_km(chunk[:, None, 0], chunk[:, None, 1], sx[None, :, 0], sx[None, :, 1])
-        j = d.argmin(axis=1)
-        near = d[np.arange(len(chunk)), j] <= max_km
-        fb = fallback.to_numpy()[start:start + 2000]
-        out += [names[jj] if ok else f for jj, ok, f in zip(j, near, fb)]
-    return out
+    j, km = _nearest_settlement(xy, settlements)
+    return np.where(km <= max_km, names[j], fallback.to_numpy(dtype=object))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -942,10 +1146,12 @@ ACLED_TYPES = {
                   {"Attack": 0.75, "Abduction/forced disappearance": 0.20, "Sexual violence": 0.05},
                   {2: 0.30, 3: 0.30, 4: 0.25, 1: 0.15}, {7: 1.0}, 2.0, 0.35),
     "battles": ("Battles", "Political violence",
-                {"Armed clash": 0.90, "Government regains territory": 0.05, "Non-state actor overtakes territory": 0.05},
+                {"Armed clash": 0.90, "Government regains territory": 0.05,
+                 "Non-state actor overtakes territory": 0.05},
                 {1: 0.45, 2: 0.25, 3: 0.10, 4: 0.12, 8: 0.08}, {2: 0.45, 3: 0.2, 4: 0.25, 1: 0.10}, 4.0, 0.30),
     "explosions": ("Explosions/Remote violence", "Political violence",
-                   {"Remote explosive/landmine/IED": 0.6, "Shelling/artillery/missile attack": 0.25, "Air/drone strike": 0.15},
+                   {"Remote explosive/landmine/IED": 0.6, "Shelling/artillery/missile attack": 0.25,
+                    "Air/drone strike": 0.15},
                    {2: 0.6, 3: 0.15, 1: 0.15, 8: 0.10}, {1: 0.45, 8: 0.25, 7: 0.2, 0: 0.1}, 1.5, 0.5),
     "protests": ("Protests", "Demonstrations", {"Peaceful protest": 0.92, "Protest with intervention": 0.08},
                  {6: 1.0}, {0: 0.9, 1: 0.1}, 0.0, 1.0),
@@ -958,86 +1164,128 @@ ACLED_TYPES = {
 }
 
 
-def _actor(code: int, country: dict, rng) -> str:
-    """A generic actor name for an ACLED inter code (no real group names)."""
+def _actors(codes: np.ndarray, country: dict, rng) -> np.ndarray:
+    """Generic actor names for ACLED inter codes (no real group names); 0 (no second actor) → ""."""
     n = country["name"]
-    if code == 1:
-        return f"Military Forces of {n}"
-    if code == 2:
-        return f"Rebel Group {rng.choice(['A', 'B', 'C'])} ({n})"
-    if code == 3:
-        return str(rng.choice([f"Unidentified Armed Group ({n})", f"Political Militia {rng.choice(['A', 'B'])} ({n})"]))
-    if code == 4:
-        return f"Communal Militia {rng.choice(['North', 'South', 'East', 'West'])} ({n})"
-    if code == 5:
-        return f"Rioters ({n})"
-    if code == 6:
-        return f"Protesters ({n})"
-    if code == 7:
-        return f"Civilians ({n})"
-    return f"{country['mission']}: United Nations Mission"
+    out = np.full(len(codes), "", dtype=object)
+    variants = {
+        1: [f"Military Forces of {n}"],
+        2: [f"Rebel Group {x} ({n})" for x in "ABC"],
+        3: [f"Unidentified Armed Group ({n})", f"Political Militia A ({n})", f"Political Militia B ({n})"],
+        4: [f"Communal Militia {x} ({n})" for x in ("North", "South", "East", "West")],
+        5: [f"Rioters ({n})"], 6: [f"Protesters ({n})"], 7: [f"Civilians ({n})"],
+        8: [f"{country['mission']}: United Nations Mission"],
+    }
+    # code 3 is an unidentified group half of the time, else one of two militias
+    weights = {3: [0.5, 0.25, 0.25]}
+    for code, names in variants.items():
+        idx = np.flatnonzero(codes == code)
+        if len(idx):
+            p = weights.get(code)
+            out[idx] = np.asarray(names, dtype=object)[rng.choice(len(names), size=len(idx), p=p)]
+    return out
 
 
-def _acled_table(rng, country, p, events: pd.DataFrame, admin: _AdminIndex, settlements) -> pd.DataFrame:
-    """ACLED export rows (docs/data_contracts.md) for events with columns kind, lon, lat, date."""
+def _draw(rng, table: dict, n: int) -> np.ndarray:
+    """n draws from a {value: probability} table."""
+    return np.asarray(list(table))[rng.choice(len(table), size=n, p=list(table.values()))]
+
+
+def _format_dates(dates: np.ndarray, fmt: str) -> np.ndarray:
+    """strftime of datetime64[D] values, formatted once per distinct day."""
+    days, inverse = np.unique(dates.astype("datetime64[D]"), return_inverse=True)
+    text = pd.DatetimeIndex(days).strftime(fmt).to_numpy(dtype=object)
+    return text[inverse.ravel()]
+
+
+def _acled_table(rng, country, p, events: pd.DataFrame, admin: _AdminIndex, settlements, poly) -> pd.DataFrame:
+    """ACLED export rows (docs/data_contracts.md) for events with columns kind, lon, lat, date (vectorised:
+    each column is drawn for all events of a type at once)."""
     n = len(events)
+    # rows come by date, then position (of the file's rounded coordinates): order the events first, so
+    # that every column below is drawn in its final order
     xy = events[["lon", "lat"]].to_numpy()
+    xy_file = _inside_rounded(xy, poly, 4)
+    order = np.lexsort((xy_file[:, 1], xy_file[:, 0], events["date"].to_numpy().astype("datetime64[D]")))
+    events = events.iloc[order].reset_index(drop=True)
+    xy, xy_file = xy[order], xy_file[order]
     adm = admin.lookup(xy)
     loc = _nearest_place(xy, settlements, adm["admin3"])
     mess = p["messiness"]
     codes = rng.random(n) < mess["acled_inter_codes"]
     old_date = rng.random(n) < mess["acled_old_dates"]
-    rows = []
-    for i, ev in enumerate(events.itertuples(index=False)):
-        etype, disorder, subs, d1, d2, fat_mean, zero_share = ACLED_TYPES[ev.kind]
-        sub = str(rng.choice(list(subs), p=list(subs.values())))
-        inter1 = int(ev.inter1) if ev.inter1 > 0 else int(rng.choice(list(d1), p=list(d1.values())))
-        inter2 = int(rng.choice(list(d2), p=list(d2.values())))
-        while inter2 == inter1 and inter1 in (1, 8):  # state forces do not fight themselves
-            inter2 = int(rng.choice(list(d2), p=list(d2.values())))
-        fat = 0 if rng.random() < zero_share else int(1 + rng.poisson(max(fat_mean - 1, 0)))
-        date = pd.Timestamp(ev.date)
-        a1 = _actor(inter1, country, rng)
-        a2 = _actor(inter2, country, rng) if inter2 else ""
-        if codes[i]:
-            i1, i2 = str(inter1), str(inter2)
-            lo, hi = sorted((inter1, inter2)) if inter2 else (inter1, 0)
-            inter = str(lo * 10 + hi) if inter2 else str(inter1 * 10)
-        else:
-            i1, i2 = INTER_LABELS[inter1], INTER_LABELS.get(inter2, "")
-            inter = f"{i1}-{i2}" if inter2 else f"{i1} only"
-        rows.append({
-            "event_date": date.strftime("%d %B %Y") if old_date[i] else date.strftime("%Y-%m-%d"),
-            "year": date.year, "time_precision": int(rng.choice([1, 2, 3], p=[0.8, 0.15, 0.05])),
-            "disorder_type": disorder, "event_type": etype, "sub_event_type": sub,
-            "actor1": a1, "assoc_actor_1": "", "inter1": i1, "actor2": a2, "assoc_actor_2": "", "inter2": i2,
-            "interaction": inter,
-            "civilian_targeting": "Civilian targeting" if (etype == "Violence against civilians" or inter2 == 7) else "",
-            "fatalities": fat, "_inter1": inter1, "_inter2": inter2, "_date": date,
-            "timestamp": int((date + pd.Timedelta(days=int(rng.integers(7, 400)))).timestamp()),
-            "geo_precision": int(ev.geo_precision),
-            "source": str(rng.choice(["Synthetic Local Source", "Synthetic Newswire", "Synthetic Radio"])),
-            "source_scale": str(rng.choice(["Local", "National", "Subnational", "Other"])),
-        })
-    df = pd.DataFrame(rows)
-    df.insert(0, "event_id_cnty", "")
-    df["iso"] = ISO_NUMERIC.get(country["iso3"], 0)
-    df["region"] = ACLED_REGION.get(country["iso3"], "Africa")
-    df["country"] = country["name"]
-    df["admin1"], df["admin2"], df["admin3"] = adm["admin1"].to_numpy(), adm["admin2"].to_numpy(), adm["admin3"].to_numpy()
-    df["location"] = loc
-    df["latitude"] = [f"{v:.4f}" for v in xy[:, 1]]
-    df["longitude"] = [f"{v:.4f}" for v in xy[:, 0]]
-    df["notes"] = [f"On {d:%d %B %Y}, {a} ({s.lower()}) near {l}, {a2_}. [synthetic event]"
-                   for d, a, s, l, a2_ in zip(df["_date"], df["actor1"], df["sub_event_type"], df["location"], df["admin2"])]
-    df["tags"] = ""
-    df["_planted"] = events["planted"].to_numpy()
-    df["_qip"] = events["qip_ref"].to_numpy()
-    df["_lon"], df["_lat"] = xy[:, 0], xy[:, 1]
-    order = np.lexsort((xy[:, 1], xy[:, 0], df["_date"].to_numpy()))
-    df = df.iloc[order].reset_index(drop=True)
-    df["event_id_cnty"] = [f"{country['iso3']}{i + 1}" for i in range(len(df))]
-    return df
+    kind = events["kind"].to_numpy()
+    etype = np.empty(n, dtype=object)
+    disorder = np.empty(n, dtype=object)
+    sub = np.empty(n, dtype=object)
+    inter1 = events["inter1"].to_numpy().astype(np.int64)
+    inter2 = np.zeros(n, np.int64)
+    fat = np.zeros(n, np.int64)
+    for k, (e_type, dis, subs, d1, d2, fat_mean, zero_share) in ACLED_TYPES.items():
+        idx = np.flatnonzero(kind == k)
+        if not len(idx):
+            continue
+        etype[idx], disorder[idx] = e_type, dis
+        sub[idx] = _draw(rng, subs, len(idx))
+        unset = idx[inter1[idx] <= 0]
+        inter1[unset] = _draw(rng, d1, len(unset))
+        inter2[idx] = _draw(rng, d2, len(idx))
+        while True:  # state forces do not fight themselves
+            again = idx[(inter2[idx] == inter1[idx]) & np.isin(inter1[idx], (1, 8))]
+            if not len(again):
+                break
+            inter2[again] = _draw(rng, d2, len(again))
+        zero = rng.random(len(idx)) < zero_share
+        fat[idx] = np.where(zero, 0, 1 + rng.poisson(max(fat_mean - 1, 0), len(idx)))
+    dates = events["date"].to_numpy().astype("datetime64[D]")
+    a1 = _actors(inter1, country, rng)
+    a2 = _actors(inter2, country, rng)
+    label = np.array([""] + [INTER_LABELS[c] for c in range(1, 9)], dtype=object)
+    i1_text = np.where(codes, inter1.astype(str).astype(object), label[inter1])
+    i2_text = np.where(codes, inter2.astype(str).astype(object), label[inter2])
+    i2_text = np.where(codes & (inter2 == 0), "0", i2_text)
+    lo, hi = np.minimum(inter1, inter2), np.maximum(inter1, inter2)
+    code_pair = np.where(inter2 > 0, lo * 10 + hi, inter1 * 10).astype(str).astype(object)
+    pair_label = np.array([f"{label[a]}-{label[b]}" if b else f"{label[a]} only" for a in range(9) for b in range(9)],
+                          dtype=object)
+    label_pair = pair_label[inter1 * 9 + inter2]
+    long_dates = _format_dates(dates, "%d %B %Y")
+    event_date = np.where(old_date, long_dates, _format_dates(dates, "%Y-%m-%d"))
+    report_lag = rng.integers(7, 400, n)
+    epoch_days = (dates - EPOCH).astype(np.int64)
+    time_precision = _draw(rng, {1: 0.8, 2: 0.15, 3: 0.05}, n)
+    source = _draw(rng, {"Synthetic Local Source": 1 / 3, "Synthetic Newswire": 1 / 3, "Synthetic Radio": 1 / 3}, n)
+    source_scale = _draw(rng, {s: 0.25 for s in ("Local", "National", "Subnational", "Other")}, n)
+    admin2 = adm["admin2"].fillna("").to_numpy(dtype=object)
+    lower = {v: v.lower() for v in set(sub)}
+    notes = np.array([f"On {d}, {a} ({lower[s]}) near {place}, {a2}. [synthetic event]"
+                      for d, a, s, place, a2 in zip(long_dates, a1, sub, loc, admin2, strict=True)], dtype=object)
+    columns = {
+        "event_date": event_date, "year": dates.astype("datetime64[Y]").astype(np.int64) + 1970,
+        "time_precision": time_precision, "disorder_type": disorder, "event_type": etype, "sub_event_type": sub,
+        "actor1": a1, "assoc_actor_1": "", "inter1": i1_text, "actor2": a2, "assoc_actor_2": "", "inter2": i2_text,
+        "interaction": np.where(codes, code_pair, label_pair),
+        "civilian_targeting": np.where((etype == "Violence against civilians") | (inter2 == 7), "Civilian targeting",
+                                       ""),
+        "iso": ISO_NUMERIC.get(country["iso3"], 0), "region": ACLED_REGION.get(country["iso3"], "Africa"),
+        "country": country["name"],
+        "admin1": adm["admin1"].to_numpy(dtype=object), "admin2": adm["admin2"].to_numpy(dtype=object),
+        "admin3": adm["admin3"].to_numpy(dtype=object), "location": loc,
+        "latitude": _fixed(xy_file[:, 1], 4), "longitude": _fixed(xy_file[:, 0], 4),
+        "geo_precision": events["geo_precision"].to_numpy().astype(np.int64), "source": source,
+        "source_scale": source_scale, "notes": notes, "fatalities": fat, "tags": "",
+        "timestamp": (epoch_days + report_lag) * 86400,
+        "_inter1": inter1, "_inter2": inter2, "_date": dates.astype("datetime64[ns]"),
+        "_planted": events["planted"].to_numpy(), "_qip": events["qip_ref"].to_numpy(dtype=object),
+        "_lon": xy_file[:, 0], "_lat": xy_file[:, 1],
+    }
+    data = {"event_id_cnty": np.array([f"{country['iso3']}{i}" for i in range(1, n + 1)], dtype=object)}
+    for name, values in columns.items():
+        if not np.ndim(values):
+            values = np.full(n, values, dtype=object if isinstance(values, str) else None)
+        values = np.asarray(values)
+        data[name] = pd.Series(values, dtype=object) if values.dtype == object else values
+    return pd.DataFrame(data)
 
 
 ACLED_COLUMNS = ["event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type",
@@ -1049,15 +1297,24 @@ GED_COLUMNS = ["id", "year", "type_of_violence", "country", "country_id", "adm_1
                "date_start", "date_end", "best", "where_prec"]
 
 
-def _ged_table(rng, country, acled: pd.DataFrame) -> pd.DataFrame:
+def _ged_table(rng, country, acled: pd.DataFrame, poly) -> pd.DataFrame:
     """UCDP GED rows for ACLED violence with deaths: one-sided (3) for civilians, state-based (1)
     for battles with a state or external actor, non-state (2) for battles among armed groups."""
     sel = acled[acled["event_type"].isin(["Violence against civilians", "Battles"]) & (acled["fatalities"] > 0)]
     sel = sel[rng.random(len(sel)) < 0.75]
     state = sel["_inter1"].isin([1, 8]) | sel["_inter2"].isin([1, 8])
     tov = np.where(sel["event_type"] == "Violence against civilians", 3, np.where(state, 1, 2))
-    lat = sel["_lat"].to_numpy() + rng.normal(0, 0.01, len(sel))
-    lon = sel["_lon"].to_numpy() + rng.normal(0, 0.01, len(sel))
+    # ~1 km of jitter, redrawn where it would leave the country (at last: no jitter)
+    lat0, lon0 = sel["latitude"].astype(float).to_numpy(), sel["longitude"].astype(float).to_numpy()
+    lat = lat0 + rng.normal(0, 0.01, len(sel))
+    lon = lon0 + rng.normal(0, 0.01, len(sel))
+    for attempt in range(21):
+        out = np.flatnonzero(~shapely.contains_xy(poly, np.round(lon, 4), np.round(lat, 4)))
+        if not len(out):
+            break
+        scale = 0.01 if attempt < 20 else 0.0
+        lat[out] = lat0[out] + rng.normal(0, scale, len(out))
+        lon[out] = lon0[out] + rng.normal(0, scale, len(out))
     ds = sel["_date"].dt.strftime("%Y-%m-%d 00:00:00.000").to_numpy()
     return pd.DataFrame({
         "id": np.arange(1, len(sel) + 1) + 100_000,
@@ -1095,12 +1352,14 @@ IATI_SECTORS = {
     "Basic education": (112, 1.4), "Basic health": (122, 31), "Business and other services": (250, 7),
     "Communication": (220, 1), "Conflict prevention and resolution, peace and security": (152, 2),
     "Developmental food aid / food security assistance": (520, 0.4), "Disaster prevention and preparedness": (740, 1.2),
-    "Education, level unspecified": (111, 1.4), "Emergency response": (720, 2), "Energy generation and supply": (230, 0.2),
+    "Education, level unspecified": (111, 1.4), "Emergency response": (720, 2),
+    "Energy generation and supply": (230, 0.2),
     "Energy generation, distribution and efficiency": (231, 0.6), "Energy generation, renewable sources": (232, 0.2),
     "Fishing": (313, 0.3), "Forestry": (312, 0.1), "General budget support": (510, 0.1),
     "General environmental protection": (410, 2.5), "Government and civil society, general": (151, 18),
     "Health, general": (121, 5.5), "Heating, cooling and energy distribution": (236, 0.1),
-    "Hybrid energy electric power plants": (234, 0.1), "Industry": (321, 4.7), "Mineral resources and mining": (322, 0.4),
+    "Hybrid energy electric power plants": (234, 0.1), "Industry": (321, 4.7),
+    "Mineral resources and mining": (322, 0.4),
     "Other multisector": (430, 0.3), "Other social infrastructure and services": (160, 2.7),
     "Population policies / programmes and reproductive health": (130, 27), "Post-secondary education": (114, 0.1),
     "Reconstruction relief and rehabilitation": (730, 0.1), "Secondary education": (113, 0.4),
@@ -1149,12 +1408,14 @@ def _qip_table(rng, country, p, xy, start, admin: _AdminIndex, settlements) -> t
             lo = lo + "\u00a0" if rng.random() < 0.5 else "\u00a0" + lo
         lat_s.append("" if miss[i] else la)
         lon_s.append(lo)
-    fmt = lambda d, k: pd.Timestamp(d).strftime("%d/%m/%Y" if dmy[k] else "%Y-%m-%d")
+    def fmt(d, k):
+        return pd.Timestamp(d).strftime("%d/%m/%Y" if dmy[k] else "%Y-%m-%d")
     today = np.datetime64("2021-06-30")
     refs = [f"{country['mission']}-QIP-{pd.Timestamp(s).year}-{i + 1:04d}" for i, s in enumerate(start)]
     return pd.DataFrame({
         "ref": refs, "mission": country["mission"],
-        "title": [f"{QIP_OBJECTS[acts[a]]} {cats[c].split(' ')[0].lower()} facilities, {l}" for a, c, l in zip(act, cat, loc)],
+        "title": [f"{QIP_OBJECTS[acts[a]]} {cats[c].split(' ')[0].lower()} facilities, {place}"
+                  for a, c, place in zip(act, cat, loc, strict=True)],
         "start_date": [fmt(s, k) for k, s in enumerate(start)], "end_date": [fmt(e, k) for k, e in enumerate(end)],
         "category": [cats[c] for c in cat], "activity_type": [acts[a] for a in act],
         "region": adm["admin1"].to_numpy(), "latitude": lat_s, "longitude": lon_s,
@@ -1281,7 +1542,8 @@ def _plant(rng, pe: dict, qip_xy: np.ndarray, qip_start: np.ndarray, poly) -> pd
         az = rng.uniform(-180, 180, len(todo))
         lo, la, _ = GEOD.fwd(qip_xy[src[todo], 0], qip_xy[src[todo], 1], az, dist)
         lon[todo], lat[todo] = lo, la
-        todo = todo[~shapely.contains_xy(poly, lon[todo], lat[todo])]
+        # inside on the 4-decimal coordinates the ACLED file holds
+        todo = todo[~shapely.contains_xy(poly, np.round(lon[todo], 4), np.round(lat[todo], 4))]
     keep = np.ones(m, bool)
     keep[todo] = False
     lag = rng.integers(1, int(pe["days"]) + 1, m)
@@ -1325,16 +1587,18 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
                     "kind": "capital" if t["name"] in capital_names else "town",
                     "weight": float(geo["capital_weight"] if t["name"] in capital_names else geo["town_weight"])}
                    for t in syn["towns"]]
-    water = _build_waterways(r_water, country, poly, namer)
+    size = _world_size(poly, len(settlements), geo)
+    water = _build_waterways(r_water, country, poly, namer, size["lake_scale"])
     written["osm_waterways"] = _write_gpkg(water, out_dir / "waterways.gpkg", "waterways")
     rivers = water.geometry[water["waterway"] == "river"].values
     water_main = shapely.union_all(rivers)
-    settlements += _make_villages(r_geo, int(geo["n_villages"]), settlements, rivers,
+    settlements += _make_villages(r_geo, size["n_villages"], settlements, rivers,
                                   study if rest is not None else poly, rest, namer)
     roads = _build_roads(r_road, settlements, poly)
     written["osm_roads"] = _write_gpkg(roads, out_dir / "roads.gpkg", "roads")
-    rast = _write_rasters(r_rast, country, p, poly, settlements, water_main, out_dir)
+    rast = _write_rasters(r_rast, country, p, poly, settlements, water_main, out_dir, size["halo_km"])
     res = rast.pop("_res")
+    warnings_ = rast.pop("_warnings")
     written.update(rast)
 
     # --- placement areas --------------------------------------------------------------------
@@ -1346,7 +1610,9 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     start = np.datetime64(country["period"]["start"], "D")
     end = np.datetime64(country["period"]["end"], "D")
     tp = p["time"]
-    n_of = lambda key: int(round(p["counts"][key] * p["scale"]))
+
+    def n_of(key: str) -> int:
+        return int(round(p["counts"][key] * p["scale"] * size["counts_factor"]))
 
     # --- QIPs (treatment) and IATI (control) ------------------------------------------------
     n_q = n_of("qips")
@@ -1354,13 +1620,15 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     qip_xy = _place_split(r_qip, n_q, sel["qip"], areas)
     qip_xy = _snap(qip_xy, r_qip.random(n_q) < sel["qip"]["snap_share"], settlements, 15.0)
     qip_start = _dates(r_qip, n_q, start, end, tp, 0.0)
+    qip_xy = _inside_rounded(qip_xy, poly, 6)  # the Data Hub file's 6 decimals
     order = np.lexsort((qip_xy[:, 0], qip_start))
     qip_xy, qip_start = qip_xy[order], qip_start[order]
     qips, qip_missing = _qip_table(r_qip, country, p, qip_xy, qip_start, admin, settlements)
     written["qip"] = _write_csv(qips, out_dir / "qips.csv")
     iati = _iati_table(r_iati, country, p,
-                       lambda n: _snap(_place_split(r_iati, n, sel["iati"], areas),
-                                       r_iati.random(n) < sel["iati"]["snap_share"], settlements, 15.0),
+                       lambda n: _inside_rounded(_snap(_place_split(r_iati, n, sel["iati"], areas),
+                                                       r_iati.random(n) < sel["iati"]["snap_share"], settlements,
+                                                       15.0), poly, 5),
                        lambda n: _dates(r_iati, n, start, end, dict(tp, outside_period_share=0.25), 0.3),
                        n_of("iati_locations"), settlements, admin)
     written["iati"] = _write_csv(iati, out_dir / "activities.csv")
@@ -1382,13 +1650,14 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     planted = _plant(r_plant, pe, qip_xy, qip_start, poly)
     plant_kind = {"civilians": "civilians", "battles": "battles", "nsag": "civilians"}[pe["outcome"]]
     inter1 = (r_plant.choice([2, 3, 4], size=len(planted)) if pe["outcome"] == "nsag" else np.zeros(len(planted), int))
-    frames.append(pd.DataFrame({"kind": plant_kind, "lon": planted["lon"], "lat": planted["lat"], "date": planted["date"],
+    frames.append(pd.DataFrame({"kind": plant_kind, "lon": planted["lon"], "lat": planted["lat"],
+                                "date": planted["date"],
                                 "inter1": inter1, "planted": True, "geo_precision": 1,
                                 "qip_ref": qips["ref"].to_numpy()[planted["src"].to_numpy()]}))
     events = pd.concat(frames, ignore_index=True)
-    acled = _acled_table(r_tab, country, p, events, admin, settlements)
+    acled = _acled_table(r_tab, country, p, events, admin, settlements, poly)
     written["acled"] = _write_csv(acled[ACLED_COLUMNS], out_dir / "acled.csv")
-    ged = _ged_table(r_tab, country, acled)
+    ged = _ged_table(r_tab, country, acled, poly)
     written["ucdp"] = _write_csv(ged, out_dir / "ged.csv")
 
     # --- Figure 1 context -------------------------------------------------------------------
@@ -1400,7 +1669,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     written["un_fatalities"] = _write_csv(fatalities, out_dir / "fatalities.csv")
 
     # --- truth --------------------------------------------------------------------------------
-    in_period = lambda d: (d >= start) & (d <= end)
+    def in_period(d):
+        return (d >= start) & (d <= end)
     study_set = set(study_names)
     acled_in = acled["admin1"].isin(study_set) & in_period(acled["_date"].to_numpy().astype("datetime64[D]"))
     qip_in = qips["region"].isin(study_set).to_numpy() & in_period(qip_start)
@@ -1408,7 +1678,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
     truth = {
         "country": country["iso3"], "seed": int(seed), "params": p,
         "planted_effect": {**pe, "event_type": ACLED_TYPES[plant_kind][0],
-                           "inter1": "Rebel group/Political militia/Identity militia" if pe["outcome"] == "nsag" else "as background",
+                           "inter1": ("Rebel group/Political militia/Identity militia" if pe["outcome"] == "nsag"
+                                      else "as background"),
                            "rule": "each QIP adds Poisson(mean_extra_events) events uniformly in the disc of radius_km "
                                    "(10 m inside) on days 1..days after its start date; no other outcome is affected"},
         "selection": p["selection"],
@@ -1417,6 +1688,8 @@ def generate_world(country: dict, params: dict, out_dir: pathlib.Path, seed: int
                    "admin3_pcode": admin_gdf.loc[admin_gdf[fields[2]] == b["admin3"], "ADM3_PCODE"].iloc[0]}
                   for b in country["bases"]],
         "raster_resolution_deg": res,
+        "size": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in size.items()},
+        "warnings": warnings_,
         "counts": {
             "admin1": int(admin_gdf[fields[0]].nunique()), "admin2": int(admin_gdf["ADM2_PCODE"].nunique()),
             "admin3": int(len(admin_gdf)), "roads": int(len(roads)), "waterways": int(len(water)),

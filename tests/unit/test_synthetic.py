@@ -1,6 +1,7 @@
 """Tests of the synthetic world (src/qipstudy/synthetic.py): contracts, geography, selection, truth."""
 from __future__ import annotations
 
+import copy
 import json
 import pathlib
 import time
@@ -64,7 +65,7 @@ def test_fast_at_small_scale(mali):
 def test_returns_every_raw_file(mali):
     names = {str(p.relative_to(mali["dir"])) for p in mali["paths"].values()}
     assert names == {"acled.csv", "ged.csv", "qips.csv", "activities.csv", "adm3.gpkg", "roads.gpkg",
-                     "waterways.gpkg", "nightlights.tif", "nightlights_stable_lights.tif", "pop_density.tif",
+                     "waterways.gpkg", "nightlights_cf_cvg.tif", "nightlights_stable_lights.tif", "pop_density.tif",
                      "worldpop/pop_density.tif", "awsd.csv", "fatalities.csv", "truth.json"}
     assert all(p.stat().st_size > 0 for p in mali["paths"].values())
     assert not [p for p in mali["dir"].iterdir() if ".tmp" in p.name]  # atomic writes leave no temp files
@@ -300,6 +301,21 @@ def test_every_country_config(iso3, tmp_path):
     assert country["mission"] in fat["Mission_Acronym"].value_counts().index[:5]
     awsd = pd.read_csv(paths["awsd"])
     assert country["iso2"] in awsd["Country Code"].value_counts().index[:5]
+    # the country is its real-shaped outline: every event, project and aid site lies inside it, as
+    # written in the files (rounded to their decimals), and the admin-3 polygons tile it
+    outline = shapely.Polygon(country["synthetic"]["outline"])
+    ged = pd.read_csv(paths["ucdp"])
+    qips = pd.read_csv(paths["qip"], dtype=str, keep_default_na=False)
+    iati = pd.read_csv(paths["iati"], dtype=str, keep_default_na=False)
+    for name, lon, lat in (("acled", acled["longitude"], acled["latitude"]),
+                           ("ged", ged["longitude"].astype(str), ged["latitude"].astype(str)),
+                           ("qip", qips["longitude"], qips["latitude"]),
+                           ("iati", iati["location_longitude"], iati["location_latitude"])):
+        x, y = lenient_number(lon), lenient_number(lat)
+        has = x.notna() & y.notna()
+        assert has.sum() > 0.9 * len(x), name
+        assert shapely.contains_xy(outline, x[has].to_numpy(float), y[has].to_numpy(float)).all(), name
+    assert abs(adm.union_all().area / outline.area - 1) < 1e-6
 
 
 def test_planted_outcome_and_size_are_parameters(tmp_path):
@@ -331,3 +347,135 @@ def test_bad_country_config_is_rejected(tmp_path):
     country["study_regions"] = ["Atlantis"]
     with pytest.raises(ValueError, match="study_regions"):
         generate_world(country, {"scale": 0.05}, tmp_path, seed=1)
+
+
+# A small state (about 150 x 100 km, two study regions): the size of Lebanon, which the fixed
+# 120 villages with 40 km population halos saturated (issue 14). Fictional codes and names.
+SMALL = {
+    "iso3": "XSS", "iso2": "XS", "name": "Small Test State", "mission": "UNTEST", "projected_crs": "EPSG:32634",
+    "period": {"start": "2017-01-01", "end": "2020-12-31"},
+    "boundaries": {"admin1_field": "ADM1_EN", "admin2_field": "ADM2_EN", "admin3_field": "ADM3_EN"},
+    "study_regions": ["North", "South"], "sources": {},
+    "bases": [{"name": "Alpha", "admin3": "Alpha", "lat": 10.45, "lon": 20.45, "source": "test"}],
+    "synthetic": {
+        "bbox": [19.8, 9.9, 21.3, 10.95],
+        "outline": [[19.85, 9.95], [20.6, 9.92], [21.22, 10.0], [21.2, 10.5], [21.25, 10.86], [20.5, 10.9],
+                    [19.9, 10.85], [19.95, 10.4]],
+        "regions": [{"name": "North", "lat": 10.65, "lon": 20.5}, {"name": "South", "lat": 10.15, "lon": 20.6}],
+        "towns": [{"name": "Alpha", "lat": 10.45, "lon": 20.45, "capital": True},
+                  {"name": "Beta", "lat": 10.1, "lon": 20.9}, {"name": "Gamma", "lat": 10.7, "lon": 20.1}],
+    },
+}
+
+
+def _world(tmp_path, params, country=SMALL):
+    paths = generate_world(copy.deepcopy(country), params, tmp_path, seed=5)
+    truth = json.loads(paths["truth"].read_text(encoding="utf-8"))
+    with rasterio.open(paths["population"]) as src:
+        logpop = np.log(src.read(1, masked=True).compressed().astype(float))
+    return paths, truth, logpop
+
+
+def test_small_country_population_varies(tmp_path):
+    _, truth, logpop = _world(tmp_path, {"scale": 0.1})
+    area = abs(GEOD.geometry_area_perimeter(shapely.Polygon(SMALL["synthetic"]["outline"]))[0]) / 1e6
+    assert 14_000 < area < 16_000 and truth["size"]["area_km2"] == pytest.approx(area, rel=1e-9)
+    # 1 village per 10,000 km² gives 1-2, so the floor of 10 applies; halos shrink to 0.4 x the spacing
+    assert truth["size"]["n_villages"] == 10
+    assert truth["size"]["halo_km"] == pytest.approx(0.4 * np.sqrt(area / 13), rel=1e-6)
+    assert np.mean(logpop >= 8.6 - 1e-6) < 0.05 and logpop.std() > 0.5
+    assert truth["warnings"] == []
+    assert truth["counts"]["planted_events"] > 0
+
+
+def test_saturated_world_warns_naming_the_covariate(tmp_path, caplog):
+    # the old fixed geography: 120 villages with 40 km halos on 15,000 km²
+    with caplog.at_level("WARNING", logger="qipstudy.synthetic"):
+        _, truth, logpop = _world(tmp_path, {"scale": 0.1, "geography": {"n_villages": 120,
+                                                                        "halo_spacing_share": 100.0}})
+    assert np.mean(logpop >= 8.6 - 1e-6) > 0.9
+    saturated, constant = truth["warnings"]
+    assert saturated.startswith("pop_density.tif (covariate pop_dens): ")
+    assert "of the country's pixels are at the density cap (ln density 8.6)" in saturated
+    assert constant.startswith("pop_density.tif (covariate pop_dens) is near-constant: ")
+    assert [r.getMessage() for r in caplog.records] == [f"synthetic world of XSS: {m}" for m in truth["warnings"]]
+
+
+def test_counts_follow_the_area_when_asked(tmp_path):
+    _, truth, _ = _world(tmp_path, {"geography": {"counts_area_exponent": 1.0, "reference_area_km2": 150_000.0}})
+    factor = truth["size"]["area_km2"] / 150_000.0
+    assert truth["size"]["counts_factor"] == pytest.approx(factor, abs=1e-6)
+    assert truth["counts"]["qips"] == round(450 * factor)
+    assert truth["counts"]["iati_locations"] == round(3500 * factor)
+
+
+def test_bad_outlines_are_rejected(tmp_path):
+    bow_tie = copy.deepcopy(SMALL)
+    bow_tie["synthetic"]["outline"] = [[19.85, 9.95], [21.2, 10.9], [21.2, 9.95], [19.85, 10.9]]
+    with pytest.raises(ValueError, match=r"XSS: synthetic.outline is not a simple polygon \(Self-intersection"):
+        generate_world(bow_tie, {"scale": 0.05}, tmp_path, seed=1)
+    swapped = copy.deepcopy(SMALL)
+    swapped["synthetic"]["outline"] = [[10.0, 95.0], [11.0, 95.0], [11.0, 96.0]]  # [lat, lon] by mistake
+    with pytest.raises(ValueError, match=r"every vertex needs -180 <= lon <= 180 and -90 <= lat <= 90 \(\[lon, lat\]"):
+        generate_world(swapped, {"scale": 0.05}, tmp_path, seed=1)
+    town_out = copy.deepcopy(SMALL)
+    town_out["synthetic"]["towns"].append({"name": "Delta", "lat": 11.5, "lon": 20.5})
+    with pytest.raises(ValueError, match=r"XSS: synthetic town Delta \(20.5, 11.5\) lies outside synthetic.outline"):
+        generate_world(town_out, {"scale": 0.05}, tmp_path, seed=1)
+    base_out = copy.deepcopy(SMALL)
+    base_out["bases"][0].update(lat=9.0)
+    with pytest.raises(ValueError, match=r"XSS: base Alpha \(20.45, 9.0\) lies outside synthetic.outline"):
+        generate_world(base_out, {"scale": 0.05}, tmp_path, seed=1)
+
+
+def _schema_defaults(node):
+    """The defaults a JSON schema node states: leaves' `default`, objects' properties recursively."""
+    if "default" in node:
+        return node["default"]
+    return {k: _schema_defaults(v) for k, v in node.get("properties", {}).items()}
+
+
+def test_schema_states_the_generator_defaults():
+    """config.schema.yaml's `synthetic` block documents every parameter with the generator's default."""
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text(encoding="utf-8"))
+    documented = _schema_defaults(schema["properties"]["synthetic"])
+    assert documented.pop("seed") == yaml.safe_load((ROOT / "config/config.yaml").read_text())["synthetic"]["seed"]
+    assert documented == resolve_params(None)
+    placement = schema["$defs"]["placement"]["properties"]
+    for group in ("selection", "background"):
+        for spec in resolve_params(None)[group].values():
+            assert set(spec) <= set(placement)
+
+
+def test_country_schema_accepts_the_outline_and_documents_it():
+    import jsonschema
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/country.schema.yaml").read_text(encoding="utf-8"))
+    outline = schema["properties"]["synthetic"]["properties"]["outline"]
+    assert outline["default"] is None and "Natural Earth" in outline["description"]
+    for iso3 in COUNTRIES + ["AFR"]:
+        jsonschema.validate(load_country(iso3), schema)
+    jsonschema.validate(SMALL, schema)
+
+
+def test_csv_files_are_what_pandas_writes(mali):
+    """The fast CSV writer writes pandas' to_csv bytes: re-reading a file as text and writing it with
+    pandas gives the file back (minimal quoting, \\n line ends, empty fields for missing values)."""
+    for key in ("acled", "ucdp", "qip", "iati", "awsd", "un_fatalities"):
+        path = mali["paths"][key]
+        text = path.read_text(encoding="utf-8")
+        again = pd.read_csv(path, dtype=str, keep_default_na=False).to_csv(index=False, lineterminator="\n")
+        assert again == text, key
+
+
+def test_csv_writer_matches_pandas_on_awkward_values():
+    from qipstudy.synthetic import _csv_text
+
+    df = pd.DataFrame({
+        "text": ["plain", "a, b", 'say "hi"', "two\nlines", "", None, "nbsp\u00a0here", "Ségou"],
+        "number": [2.0, 1e-05, 0.1 + 0.2, float("nan"), -0.0, 1234567.125, 3.0, 1e21],
+        "count": np.arange(8, dtype=np.int64) - 3,
+        "flag": [True, False] * 4,
+    })
+    assert _csv_text(df) == df.to_csv(index=False, lineterminator="\n")
+    assert _csv_text(df.iloc[:0]) == df.iloc[:0].to_csv(index=False, lineterminator="\n")
