@@ -28,12 +28,17 @@ def _raw(name="config.yaml"):
 
 
 def _walk(schema, root, path=""):
-    """Every (path, property schema) of a schema, following $refs once."""
+    """Every (path, property schema) of a schema, following $refs once; a property whose parent's
+    default object gives its value carries that value as its default."""
     if not isinstance(schema, dict):
         return
+    parent_default = schema.get("default") if isinstance(schema.get("default"), dict) else None
     if "$ref" in schema:
         schema = root["$defs"][schema["$ref"].removeprefix("#/$defs/")]
     for key, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict) and parent_default and "default" not in sub:
+            # given by the parent's default object (or not applicable there: absent from it)
+            sub = {**sub, "default": parent_default.get(key)}
         yield f"{path}.{key}" if path else key, sub
         yield from _walk(sub, root, f"{path}.{key}" if path else key)
     extra = schema.get("additionalProperties")
@@ -179,7 +184,9 @@ def test_defaults_fill_in_what_an_overlay_leaves_out():
     checked = check_config(raw, project_root=REPO)
     assert checked["datasets"]["worldpop"] == {"mode": "synthetic", "version": "synthetic", "user_file": None,
                                                "options": {}}
-    assert checked["robustness"]["permutations"] == {"n": 199, "shards": 4, "seed": 20220629}
+    assert checked["robustness"]["permutations"] == {"n": 199, "shards": 4, "seed": 20220629,
+                                                     "scheme": "window_strata", "assignment_strata": [],
+                                                     "assignment_bins": 6}
     assert checked["mwa"]["vcov"] == "classical" and checked["mwa"]["max_windows"] == 2000
 
 

@@ -38,17 +38,26 @@ def run(tmp_path_factory):
     return root, cov_path
 
 
-class Params(SimpleNamespace):
-    """Snakemake's params container: attributes and .get (iocontainers.Namedlist.get)."""
+class Named(SimpleNamespace):
+    """Snakemake's input/output/params containers: attributes, items and .get (iocontainers.Namedlist)."""
 
     def get(self, key, default=None):
         return getattr(self, key, default)
 
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+
+# What the render rules pass about their inputs (workflow/rules/common.smk SOURCES_PARAMS).
+SOURCES = {"dataset_modes": {d: {"mode": "synthetic", "version": "synthetic"}
+                             for d in ("acled", "ucdp", "qip", "iati", "boundaries", "osm", "nightlights",
+                                       "population", "worldpop")},
+           "outcome_source": "acled"}
+
 
 def call(script: str, root: Path, **parts):
     obj = SimpleNamespace(log=[str(root / "logs" / f"{script}.log")], wildcards=SimpleNamespace(outcome="civilians"),
-                          config={"robustness": {"inference": INFERENCE}},
-                          **{k: (Params if k == "params" else SimpleNamespace)(**v) for k, v in parts.items()})
+                          **{k: Named(**v) for k, v in parts.items()})
     (root / "logs").mkdir(exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WindowWarning)
@@ -60,37 +69,38 @@ def test_inference_scripts_write_their_outputs(run):
     mwa = root / "mwa" / "civilians"
     t = root / "tables"
     f = root / "figures"
-    common = {"title": "Violence against civilians", "t_unit": "days", "alpha": 0.05, "inference": INFERENCE}
+    common = {"title": "Violence against civilians", "t_unit": "days", "alpha": 0.05, "inference": INFERENCE,
+              **SOURCES}
     permutations = {"n": 6, "shards": 2, "seed": 1, "scheme": "single_assignment", "assignment_strata": [],
                     "assignment_bins": 3}
     for shard in range(2):
         call("permute_mwa", root, input={"wakes": str(mwa / "wakes.parquet")},
              output={"draws": str(root / f"draws_{shard}.parquet")},
-             params={"permutations": permutations, "shard": shard})  # inference from the config
+             params={"permutations": permutations, "shard": shard, "inference": INFERENCE})
     call("make_inference_table", root,
          input={"parameters": str(mwa / "parameters.json"),
                 "draws": [str(root / f"draws_{k}.parquet") for k in range(2)]},
          output={"table": multiext(t / "inference", ".csv", ".tex", ".md"),
-                 "figure": multiext(f / "inference", ".png", ".pdf"),
-                 "permutations": multiext(f / "permutations", ".png", ".pdf")}, params=common)
+                 "figure": multiext(f / "inference_civilians", ".png", ".pdf"),
+                 "permutations": multiext(f / "permutations_civilians", ".png", ".pdf")}, params=common)
     inference = pd.read_csv(t / "inference.csv")
     assert inference["n_permutations"].max() == 6 and (inference["vcov"] == "HC1").all()
 
     call("make_event_study", root, input={"wakes": str(mwa / "wakes.parquet")},
-         output={"table": multiext(t / "event_study", ".csv", ".tex", ".md"),
-                 "lead_tests": multiext(t / "event_study_leads", ".csv", ".tex", ".md"),
-                 "figure": multiext(f / "event_study", ".png", ".pdf")}, params=common)
-    assert pd.read_csv(t / "event_study_leads.csv")["rings"].iloc[-1] == "all rings"
+         output={"table": multiext(t / "event_study_civilians", ".csv", ".tex", ".md"),
+                 "lead_tests": multiext(t / "event_study_leads_civilians", ".csv", ".tex", ".md"),
+                 "figure": multiext(f / "event_study_civilians", ".png", ".pdf")}, params=common)
+    assert pd.read_csv(t / "event_study_leads_civilians.csv")["rings"].iloc[-1] == "all rings"
 
     call("make_power_table", root, input={"wakes": str(mwa / "wakes.parquet")},
-         output={"table": multiext(t / "power", ".csv", ".tex", ".md"),
-                 "figure": multiext(f / "power", ".png", ".pdf")}, params=common)
-    assert pd.read_csv(t / "power.csv")["mde"].notna().all()
+         output={"table": multiext(t / "power_civilians", ".csv", ".tex", ".md"),
+                 "figure": multiext(f / "power_civilians", ".png", ".pdf")}, params=common)
+    assert pd.read_csv(t / "power_civilians.csv")["mde"].notna().all()
 
     call("make_calendar_balance", root, input={"covariates": str(cov), "wakes": str(mwa / "wakes.parquet")},
-         output={"table": multiext(t / "calendar_balance", ".csv", ".tex", ".md"),
-                 "figure": multiext(f / "calendar_balance", ".png", ".pdf")}, params=common)
-    assert len(pd.read_csv(t / "calendar_balance.csv")) == 9
+         output={"table": multiext(t / "calendar_balance_civilians", ".csv", ".tex", ".md"),
+                 "figure": multiext(f / "calendar_balance_civilians", ".png", ".pdf")}, params=common)
+    assert len(pd.read_csv(t / "calendar_balance_civilians.csv")) == 9
 
     placebo = {"n": 2, "shards": 2, "seed": 3, "pool": "aid_sites"}
     for shard in range(2):
@@ -101,18 +111,24 @@ def test_inference_scripts_write_their_outputs(run):
     call("make_placebo_distribution", root,
          input={"wakes": str(mwa / "wakes.parquet"),
                 "draws": [str(root / f"placebo_{k}.parquet") for k in range(2)]},
-         output={"windows": multiext(t / "placebo_windows", ".csv", ".tex", ".md"),
-                 "grid": multiext(t / "placebo_grid", ".csv", ".tex", ".md"),
-                 "figure": multiext(f / "placebo", ".png", ".pdf")}, params=common)
-    assert pd.read_csv(t / "placebo_grid.csv")["draws"].max() == 2
+         output={"windows": multiext(t / "placebo_windows_civilians", ".csv", ".tex", ".md"),
+                 "grid": multiext(t / "placebo_grid_civilians", ".csv", ".tex", ".md"),
+                 "figure": multiext(f / "placebo_civilians", ".png", ".pdf")}, params=common)
+    assert pd.read_csv(t / "placebo_grid_civilians.csv")["draws"].max() == 2
 
     het = {"dimensions": ["activity_type"], "min_projects": 10}
     call("make_heterogeneity_table", root, input={"covariates": str(cov)},
-         output={"windows": multiext(t / "heterogeneity_windows", ".csv", ".tex", ".md"),
-                 "table": multiext(t / "heterogeneity", ".csv", ".tex", ".md"),
-                 "figures": [str(f / "heterogeneity_activity_type.png")]},
+         output={"windows": multiext(t / "heterogeneity_windows_civilians", ".csv", ".tex", ".md"),
+                 "table": multiext(t / "heterogeneity_civilians", ".csv", ".tex", ".md"),
+                 "figures": [str(f / "heterogeneity_civilians_activity_type.png")]},
          params={**common, "heterogeneity": het, "outcome": "civilians", "mwa": SETTINGS})
-    assert set(pd.read_csv(t / "heterogeneity.csv")["dimension"]) == {"activity_type"}
-    for name in ("inference", "permutations", "event_study", "power", "calendar_balance", "placebo",
-                 "heterogeneity_activity_type"):
+    assert set(pd.read_csv(t / "heterogeneity_civilians.csv")["dimension"]) == {"activity_type"}
+    for name in ("inference_civilians", "permutations_civilians", "event_study_civilians", "power_civilians",
+                 "calendar_balance_civilians", "placebo_civilians", "heterogeneity_civilians_activity_type"):
         assert (f / f"{name}.png").stat().st_size > 5_000 and (f / f"{name}.pdf").exists()
+        # every figure writes the numbers it plots and records its inputs
+        assert len(pd.read_csv(f / f"{name}.csv")) > 0, name
+        assert "synthetic" in (f / f"{name}.sources.json").read_text(), name
+    for name in ("inference", "event_study_civilians", "power_civilians", "calendar_balance_civilians",
+                 "placebo_grid_civilians", "heterogeneity_civilians"):
+        assert (t / f"{name}.sources.json").exists(), name

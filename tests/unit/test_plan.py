@@ -42,10 +42,11 @@ def test_each_variant_reuses_exactly_the_main_files_it_does_not_change():
     plan = _plan()
     own_events = {v for v in plan.variants if plan.events_spec(v) == v}
     own_covariates = {v for v in plan.variants if plan.covariates_spec(v) == v}
-    assert own_events == {"ucdp", "placebo_dates", "placebo_locations", "placebo_aid_sites"}
+    assert own_events == {"ucdp", "placebo_dates", "placebo_locations", "placebo_aid_sites", "placebo_event_sites"}
     assert own_covariates == own_events | {"stable_lights", "worldpop", "major_roads"}
     # estimation-only variants read the main run's covariates
-    for variant in ("unweighted", "no_tcm", "delete_sutva", "poisson", "negative_binomial", "hc1", "cluster_admin2"):
+    for variant in ("unweighted", "no_tcm", "delete_sutva", "poisson", "negative_binomial", "hc1", "cluster_admin2",
+                    "calendar_quarter"):
         assert plan.covariates_path("MLI", variant) == "results/MLI/covariates/events.parquet"
     assert plan.covariates_path("MLI", "worldpop") == "results/MLI/robustness/worldpop/covariates/events.parquet"
     assert plan.events_path("MLI", "worldpop") == "results/MLI/events/events.parquet"

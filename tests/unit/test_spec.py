@@ -19,13 +19,13 @@ BASE = {"t_window": (2, 4, 2), "spat_window": (1, 2, 1), "treatment": ("type", "
 ALL_NAMES = ("t_window", "spat_window", "treatment", "control", "dependent", "match_columns", "t_unit",
              "estimation", "formula", "weighted", "estimation_controls", "tcm", "delete_sutva", "alpha1",
              "alpha2", "match_default", "match_details", "drop_invalid", "vcov", "cluster_column",
-             "max_windows")
+             "max_windows", "calendar_match")
 #: R mwa 0.5.0's defaults (docs/mwa_reference.md §1.1), then our extensions' (vcov, cluster_column, drop_invalid,
-#: max_windows), written out by hand so that a changed default fails here.
+#: max_windows, calendar_match), written out by hand so that a changed default fails here.
 DEFAULTS = {"t_unit": "days", "estimation": "lm", "formula": "dependent_post ~ dependent_pre + treatment",
             "weighted": False, "estimation_controls": [], "tcm": False, "delete_sutva": False, "alpha1": 0.05,
             "alpha2": 0.1, "match_default": True, "match_details": False, "drop_invalid": False,
-            "vcov": "classical", "cluster_column": None, "max_windows": 2000}
+            "vcov": "classical", "cluster_column": None, "max_windows": 2000, "calendar_match": None}
 
 
 def spec(**kw):
@@ -42,7 +42,8 @@ def test_fields_required_names_and_defaults():
 def test_matched_wake_signature_mirrors_the_spec():
     """Every option is an argument of matched_wake (R's order, progress kept at its old place)."""
     params = list(inspect.signature(matchedwake.matched_wake).parameters)
-    assert params == ["data", *ALL_NAMES[:18], "progress", "vcov", "cluster_column", "max_windows", "spec"]
+    assert params == ["data", *ALL_NAMES[:18], "progress", "vcov", "cluster_column", "max_windows", "calendar_match",
+                      "spec"]
     assert set(inspect.signature(matchedwake.sliding_wake).parameters) >= {"spec", "progress"}
 
 
@@ -129,7 +130,7 @@ def test_invalid_values_name_the_option(key, value, message):
 @pytest.mark.parametrize("kw, message", [
     ({"vcov": "cluster"}, r"cluster_column: vcov='cluster' needs cluster_column"),
     ({"cluster_column": "district"}, r"cluster_column: is only used with vcov='cluster' \(vcov is 'classical'\)"),
-    ({"vcov": "HC1", "estimation": "nb"}, r"vcov: 'HC1' is available for estimation 'lm' and 'att' only, not 'nb'"),
+    ({"vcov": "HC1", "estimation": "nb"}, r"vcov: 'HC1' is available for estimation 'lm', 'att' and 'poisson' only, not 'nb'"),
     ({"vcov": "cluster", "cluster_column": "treatment"}, "cluster_column: column 'treatment' clashes"),
     ({"vcov": "cluster", "cluster_column": ""}, "cluster_column: must be a column name, got ''"),
 ])
@@ -164,7 +165,7 @@ def test_unknown_key_names_path_allowed_names_and_closest():
     assert str(info.value) == ("robustness.variants.hc1.mwa.weigthed, robustness.variants.hc1.mwa.limt: "
                                "unknown keys; allowed: " + ", ".join(ALL_NAMES)
                                + "; did you mean 'weighted' for 'weigthed'?")
-    with pytest.raises(SpecError, match=r"^progress: unknown key; allowed: t_window, .*max_windows$"):
+    with pytest.raises(SpecError, match=r"^progress: unknown key; allowed: t_window, .*max_windows, calendar_match$"):
         MWASpec.from_mapping({**BASE, "progress": True}, where="")
 
 
@@ -186,7 +187,7 @@ def test_yaml_lists_become_tuples_and_to_dict_round_trips():
             "formula": "dependent_post - dependent_pre ~ treatment", "weighted": True,
             "estimation_controls": ["pop_dens"], "tcm": True, "delete_sutva": True, "alpha1": 0.01, "alpha2": 0.05,
             "match_default": False, "match_details": True, "drop_invalid": True, "vcov": "cluster",
-            "cluster_column": "admin2", "max_windows": 100}
+            "cluster_column": "admin2", "max_windows": 100, "calendar_match": "quarter"}
     s = MWASpec.from_mapping(full)
     assert s.treatment == ("event_type", "qip") and s.match_columns == ("nl", "road_dist")
     dumped = json.loads(json.dumps(s.to_dict()))

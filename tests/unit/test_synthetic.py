@@ -429,10 +429,11 @@ def test_bad_outlines_are_rejected(tmp_path):
 
 
 def _schema_defaults(node):
-    """The defaults a JSON schema node states: leaves' `default`, objects' properties recursively."""
-    if "default" in node:
-        return node["default"]
-    return {k: _schema_defaults(v) for k, v in node.get("properties", {}).items()}
+    """The defaults a JSON schema node states: objects' properties recursively, leaves' `default`
+    (an object with its own properties states its defaults there, not in its `default: {}`)."""
+    if "properties" in node:
+        return {k: _schema_defaults(v) for k, v in node["properties"].items()}
+    return node["default"]
 
 
 def test_schema_states_the_generator_defaults():

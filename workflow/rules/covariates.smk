@@ -21,6 +21,7 @@ rule build_covariates:
         admin_fields=country_value("boundaries"),
         covariates=lambda w: settings(w).covariates,
         population=lambda w: settings(w).population,
+        checks=config["checks"],
     log:
         "logs/{country}/{spec_dir}build_covariates.log",
     benchmark:

@@ -23,6 +23,8 @@ with log_to(snakemake.log[0]) as log:
         road_classes=settings["road_classes"],
         water_classes=settings["water_classes"],
         base_mode=settings["base_mode"],
+        max_share_missing_raster=params.checks["max_share_missing_raster"],
+        near_constant_share=params.checks["near_constant_share"],
     )
     table.attrs["spec"] = {
         **table.attrs.get("spec", {}),
