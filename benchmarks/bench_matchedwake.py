@@ -97,7 +97,9 @@ def count_inputs(data: pd.DataFrame, t_window, spat_window) -> tuple:
     """The sorted arrays ``sliding_wake`` hands to ``count_wakes`` (same validation and formatting)."""
     from matchedwake.rformat import format_column
     from matchedwake.validation import validate_inputs
-    v = validate_inputs(data, t_window, spat_window, *TYPES, MATCH)
+    spec = matchedwake.MWASpec(t_window=t_window, spat_window=spat_window, treatment=TYPES[0],
+                               control=TYPES[1], dependent=TYPES[2], match_columns=MATCH)
+    v = validate_inputs(data, spec)
     order = np.argsort(v.time_ms, kind="stable")
     lat = format_column(v.data["lat"].astype(float)).to_numpy()[order]
     lon = format_column(v.data["lon"].astype(float)).to_numpy()[order]
