@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
+
+from . import special
 
 __all__ = [
     "FORMULA_LEVEL",
@@ -286,7 +287,7 @@ def build_design(post, pre, treatment, controls=(), formula: str = FORMULA_LEVEL
 
 def _two_sided_p(tval: np.ndarray, df: float) -> np.ndarray:
     """2·P(T_df ≤ −|t|); ±Inf t gives 0, as R's pt does."""
-    return 2.0 * special.stdtr(df, -np.abs(tval))
+    return 2.0 * special.ufuncs().stdtr(df, -np.abs(tval))
 
 
 def _pack(coef, pval, adj, control_index, n_controls, tval) -> WindowFit:
@@ -529,6 +530,7 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
     digamma/trigamma sums are taken over the distinct counts (weighted by their frequency),
     which is what makes the alternation cheap.
     """
+    sp = special.full()
     eps = np.finfo(float).eps ** 0.25
     yu, ycount = np.unique(y, return_counts=True)
     ycount = ycount.astype(float)
@@ -543,9 +545,9 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
         t0 = abs(t0)
         mt = mu + t0
         yt = y + t0
-        score = (float(np.dot(ycount, special.digamma(t0 + yu))) - n * special.digamma(t0)
+        score = (float(np.dot(ycount, sp.digamma(t0 + yu))) - n * sp.digamma(t0)
                  + n * (math.log(t0) + 1.0) - float(np.sum(np.log(mt))) - float(np.sum(yt / mt)))
-        info = (-float(np.dot(ycount, special.polygamma(1, t0 + yu))) + n * special.polygamma(1, t0)
+        info = (-float(np.dot(ycount, sp.polygamma(1, t0 + yu))) + n * sp.polygamma(1, t0)
                 - n / t0 + float(np.sum(2.0 / mt - yt / mt**2)))
         delta = score / info
         t0 = t0 + delta
@@ -560,8 +562,9 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
 
 
 def _nb_loglik(th, mu, y):
+    sp = special.full()
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.sum(special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
+        return float(np.sum(sp.gammaln(th + y) - sp.gammaln(th) - sp.gammaln(y + 1)
                             + th * math.log(th) + y * np.log(mu + (y == 0)) - (th + y) * np.log(th + mu)))
 
 
@@ -657,7 +660,7 @@ def fit_poisson(y, X, weights=None, control_index=np.empty(0, dtype=int)) -> Win
     se = np.sqrt(np.diag(fit.qr.unscaled_cov()))
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = fit.coef / se
-    pval = 2.0 * special.ndtr(-np.abs(zval))
+    pval = 2.0 * special.ufuncs().ndtr(-np.abs(zval))
     return _pack(fit.coef, pval, math.nan, control_index, m, zval)
 
 
