@@ -129,14 +129,10 @@ def _round_sci(x: np.ndarray, digits: int, e: np.ndarray | None = None) -> np.nd
     return out
 
 
-def format_values(x: np.ndarray) -> np.ndarray:
-    """Round a float array the way R's ``format(x, digits = 7)`` prints it; NaN/±inf are kept."""
-    x = np.asarray(x, dtype=float)
-    out = x.copy()
-    fin = np.isfinite(x)
-    if not fin.any():
-        return out
-    v = x[fin]
+def _column_layout(v: np.ndarray) -> tuple[bool, int, np.ndarray | None]:
+    """The choice R's ``format`` makes once for a whole column of finite values ``v``:
+    (fixed notation?, decimals if fixed else significant digits, the decimal exponents of the
+    non-zero values if already computed). Every value counts, so this pass covers the column."""
     neg = v < 0
     a = np.abs(v)
     sig = np.ones(v.shape, dtype=np.int64)
@@ -159,18 +155,50 @@ def format_values(x: np.ndarray) -> np.ndarray:
     e_width = 2 if (left.max() > 100 or left.min() <= -99) else 1
     w_sci = anyneg + (mxns > 1) + (mxns - 1) + 4 + e_width
     if w_fixed <= w_sci:
-        out[fin] = _round_fixed(v, rgt)
+        return True, rgt, e_nz
+    return False, mxns, e_nz
+
+
+def format_values(x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Round a float array the way R's ``format(x, digits = 7)`` prints it; NaN/±inf are kept.
+
+    With ``rows`` (integer positions), only ``x[rows]`` is returned, rounded as part of the whole
+    column: the notation and digits are still chosen from every value of ``x`` (Appendix B), but
+    only the rows asked for are rounded, which is most of the work saved when a few thousand wake
+    rows are read from a million events.
+    """
+    x = np.asarray(x, dtype=float)
+    fin = np.isfinite(x)
+    if not fin.any():
+        return x.copy() if rows is None else x[rows]
+    column_finite = bool(fin.all())
+    fixed, digits, e_nz = _column_layout(x if column_finite else x[fin])
+    if rows is None:
+        target, sel, finite = x, fin, column_finite
     else:
-        out[fin] = _round_sci(v, mxns, e_nz)
+        target = x[rows]  # a copy
+        sel = np.isfinite(target)
+        finite = bool(sel.all())
+        e_nz = None  # the column's exponents do not belong to these rows
+    values = target if finite else target[sel]
+    rounded = _round_fixed(values, digits) if fixed else _round_sci(values, digits, e_nz)
+    if finite:
+        return rounded
+    out = target.copy() if rows is None else target
+    out[sel] = rounded
     return out
 
 
-def format_column(col: pd.Series) -> pd.Series:
+def format_column(col: pd.Series, rows: np.ndarray | None = None) -> pd.Series | np.ndarray:
     """Apply :func:`format_values` to a float column; other dtypes (integer, bool, text) pass through.
 
     Integer columns print without rounding in R, so they are returned unchanged; NA stays NA.
+    With ``rows``, the formatted values of those rows are returned as an array (see
+    :func:`format_values`); otherwise a Series like ``col``.
     """
     if pd.api.types.is_float_dtype(col.dtype):
         vals = col.to_numpy(dtype=float, na_value=np.nan)
+        if rows is not None:
+            return format_values(vals, rows)
         return pd.Series(format_values(vals), index=col.index, name=col.name)
-    return col
+    return col if rows is None else col.to_numpy()[rows]
