@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cem import CodeMemo, as_match_variable, cem
+from .cem import Windows, as_match_variable, cem_windows
 from .estimation import (
     DEFAULT_BLAS_THREADS,
     FORMULA_LEVEL,
@@ -41,7 +41,7 @@ from .estimation import (
     estimate,
 )
 from .estimation import blas_threads as _limit_blas
-from .imbalance import l1_lcs
+from .imbalance import l1_lcs_windows
 from .rmath import r_round
 
 __all__ = ["WindowTables", "WindowDesign", "WindowWarning", "NegBinWarning", "analyse_windows",
@@ -252,41 +252,45 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
     m_list = [mvals[v] for v in m_vars]
     m_fac = [is_factor[v] for v in m_vars]
     cem_factors = {v for v in cem_vars if is_factor[v]}
-    # Windows of one temporal window share their wakes, so covariate codes carry over.
-    memo_l1, memo_cem = CodeMemo(), CodeMemo()
+    if starts.size == 0:
+        return
+    # Matching and imbalance of every window at once (each window exactly as alone), then the fits.
+    windows = Windows(starts=starts, lengths=ends - starts)
+    l1_pre, lcs_pre = l1_lcs_windows(trt, m_list, windows, m_fac)
+    if match_default:
+        res = cem_windows(trt, {v: mvals[v] for v in cem_vars}, windows, cem_factors,
+                          describe_bins=match_details)
+        matched_all, weights_all, strata_all = res.matched, res.weights, res.strata
+        n_strata, bins_all = res.n_matched_strata, res.bins
+    else:
+        matched_all = np.ones(order.size, dtype=bool)
+        weights_all = np.ones(order.size)
+        strata_all = np.zeros(order.size, dtype=np.int64)
+        n_strata, bins_all = np.ones(windows.count, dtype=np.int64), [{} for _ in range(windows.count)]
+    md_rows = np.flatnonzero(matched_all)  # matched rows of all windows, window by window
+    n_md = np.bincount(windows.row_window[md_rows], minlength=windows.count)
+    md_start = np.cumsum(n_md) - n_md
+    l1_post = np.full(windows.count, math.nan)
+    lcs_post = np.full(windows.count, math.nan)
+    estimated = (n_strata > 0) & (n_md > 0)
+    if estimated.any():
+        sel = md_rows if estimated.all() else md_rows[estimated[windows.row_window[md_rows]]]
+        l1_post[estimated], lcs_post[estimated] = l1_lcs_windows(
+            trt[sel], [x[sel] for x in m_list], Windows.from_lengths(n_md[estimated]), m_fac)
 
-    for a, b in zip(starts, ends):
+    for w, (a, b) in enumerate(windows.bounds()):
         t_val = t_sorted[a]
         s_val = s_sorted[a]
-        sl = slice(a, b)
-        g = trt[sl]
-        n = b - a
-        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac, memo_l1)
-
-        if match_default:
-            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details,
-                      memo=memo_cem)
-            matched, weights, strata = res.matched, res.weights, res.strata
-            n_strata = res.n_matched_strata
-            bins = res.bins
-        else:
-            matched = np.ones(n, dtype=bool)
-            weights = np.ones(n)
-            strata = np.zeros(n, dtype=np.int64)
-            n_strata = 1
-            bins = {}
-
-        idx = np.flatnonzero(matched) + a
-        g_md = trt[idx]
+        matched, weights, strata = matched_all[a:b], weights_all[a:b], strata_all[a:b]
+        idx = md_rows[md_start[w]:md_start[w] + n_md[w]]
         y = X = cidx = cl = None
         window_fit = None
-        if n_strata == 0 or idx.size == 0:
+        if not estimated[w]:
             warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
                           WindowWarning, stacklevel=5)
-            l1_post = lcs_post = math.nan
             cidx = np.empty(0, dtype=int)
         else:
-            y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
+            y, X, cidx = build_design(post[idx], pre[idx], trt[idx], [c[idx] for c in ctl_vals], formula)
             cl = clusters[idx] if clusters is not None else None
             if fit:
                 window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
@@ -296,11 +300,10 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
                 elif estimation == "nb" and window_fit.reason:
                     warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
                                   "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
-            l1_post, lcs_post = l1_lcs(g_md, [x[idx] for x in m_list], m_fac)
-        yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[sl], matched=matched,
+        yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[a:b], matched=matched,
                            weights=weights, strata=strata, y=y, X=X, control_index=cidx,
-                           cluster=cl, fit=window_fit, l1_pre=l1_pre, lcs_pre=lcs_pre,
-                           l1_post=l1_post, lcs_post=lcs_post, bins=bins)
+                           cluster=cl, fit=window_fit, l1_pre=float(l1_pre[w]), lcs_pre=float(lcs_pre[w]),
+                           l1_post=float(l1_post[w]), lcs_post=float(lcs_post[w]), bins=bins_all[w])
 
 
 def analyse_windows(
