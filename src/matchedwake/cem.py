@@ -23,7 +23,7 @@ from .rmath import linspace, nclass_sturges
 
 __all__ = ["CemResult", "WindowsCemResult", "Windows", "cem", "cem_windows", "bin_index", "bin_index_windows",
            "coarsen_sturges", "as_match_variable", "combine_codes", "combine_codes_windows", "dense_ids",
-           "format_r_number", "rank", "sorted_unique", "window_ranges"]
+           "format_r_number", "rank", "same_values", "sorted_unique", "window_ranges"]
 
 
 @dataclass
@@ -284,16 +284,69 @@ def _sturges_interval(code: np.ndarray, x: np.ndarray, breaks: np.ndarray) -> np
     return code
 
 
-def bin_index_windows(x: np.ndarray, windows: Windows, breaks: list, recode=None) -> np.ndarray:
+def same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal(a, b)`` for float arrays without NaN, deciding most unequal pairs from a
+    few probes (consecutive windows' count columns usually differ everywhere)."""
+    n = a.size
+    if n != b.size:
+        return False
+    if n > 16:
+        probe = np.linspace(0, n - 1, 8).astype(np.int64)
+        if not np.array_equal(a[probe], b[probe]):
+            return False
+    return bool(np.array_equal(a, b))
+
+
+def _on_half_lattice(x: np.ndarray) -> bool:
+    """Whether every value of x is a multiple of one half below 2**50 (counts and
+    dependent_trend are): then lattice points ``lo + k/2`` are exactly such values."""
+    if x.size == 0 or not np.array_equal(x[:64] * 2.0, np.floor(x[:64] * 2.0)):
+        return False  # continuous values fail on the first few
+    doubled = x * 2.0
+    return bool(np.array_equal(doubled, np.floor(doubled)) and -2.0**51 < doubled.min() and doubled.max() < 2.0**51)
+
+
+def bin_index_windows(x: np.ndarray, windows: Windows, breaks: list, recode=None, lo=None, hi=None) -> np.ndarray:
     """:func:`bin_index` for every window at once: ``np.searchsorted(breaks[w], x, "left")`` for
     the rows of each window w whose ``breaks[w]`` is not None, 0 for the other rows; with
-    ``recode(codes, x, breaks)``, that function's codes instead.
+    ``recode(codes, x, breaks)`` (an elementwise function of the values), that function's codes
+    instead. ``lo``/``hi`` are the windows' value ranges if the caller has them.
 
-    Consecutive windows with the same breaks (the same array object: callers hand out one array
-    per distinct set of breaks) are searched as one run; a window whose values repeat those of
-    the window before it, with the same breaks, copies its codes.
+    When the values are multiples of one half (counts, trends), each window's possible values
+    lo, lo + ½, …, hi are coded once and every row looks its code up, all windows in one gather.
+    Otherwise consecutive windows with the same breaks (the same array object: callers hand out
+    one array per distinct set of breaks) are searched as one run, and a window whose values
+    repeat those of the window before it, with the same breaks, copies its codes.
     """
     code = np.zeros(x.size, dtype=np.int64)
+    has = np.array([br is not None for br in breaks], dtype=bool)
+    if not has.any():
+        return code
+    todo = has
+    if _on_half_lattice(x):
+        if lo is None or hi is None:
+            lo, hi = np.minimum.reduceat(x, windows.starts), np.maximum.reduceat(x, windows.starts)
+        n_values = np.where(has, np.rint((hi - lo) * 2.0), 0.0).astype(np.int64) + 1
+        tabled = has & (n_values <= np.maximum(windows.lengths, 64))
+        if tabled.any():
+            offset = np.zeros(windows.count, dtype=np.int64)
+            tables = []
+            at = 0
+            for w in np.flatnonzero(tabled).tolist():
+                values = float(lo[w]) + 0.5 * np.arange(int(n_values[w]))  # exact lattice values
+                table = bin_index(breaks[w], values)
+                tables.append(table if recode is None else recode(table, values, breaks[w]))
+                offset[w] = at
+                at += int(n_values[w])
+            rows = None if tabled.all() else tabled[windows.row_window]
+            base = (offset - 2.0 * lo)[tabled]  # table position = 2·x + offset − 2·lo, exactly
+            xs = x if rows is None else x[rows]
+            index = (xs * 2.0 + np.repeat(base, windows.lengths[tabled])).astype(np.int64)
+            looked_up = np.concatenate(tables)[index]
+            if rows is None:
+                return looked_up
+            code[rows] = looked_up
+            todo = has & ~tabled
     starts = windows.starts.tolist()
     stops = (windows.starts + windows.lengths).tolist()
 
@@ -305,23 +358,21 @@ def bin_index_windows(x: np.ndarray, windows: Windows, breaks: list, recode=None
     w, count = 0, windows.count
     while w < count:
         br = breaks[w]
-        if br is None:
+        if not todo[w]:
             w += 1
             continue
         run_end = w + 1
-        while run_end < count and breaks[run_end] is br:
+        while run_end < count and todo[run_end] and breaks[run_end] is br:
             run_end += 1
-        lo = w
+        first = w
         for v in range(w + 1, run_end):
-            n = stops[v] - starts[v]
-            if n == stops[v - 1] - starts[v - 1] and x[starts[v]] == x[starts[v - 1]] \
-                    and np.array_equal(x[starts[v]:stops[v]], x[starts[v - 1]:stops[v - 1]]):
-                if lo < v:
-                    search(lo, v - 1, br)
+            if same_values(x[starts[v]:stops[v]], x[starts[v - 1]:stops[v - 1]]):
+                if first < v:
+                    search(first, v - 1, br)
                 code[starts[v]:stops[v]] = code[starts[v - 1]:stops[v - 1]]
-                lo = v + 1
-        if lo < run_end:
-            search(lo, run_end - 1, br)
+                first = v + 1
+        if first < run_end:
+            search(first, run_end - 1, br)
         w = run_end
     return code
 
@@ -402,7 +453,7 @@ def _sturges_codes_windows(x: np.ndarray, windows: Windows) -> tuple[tuple[np.nd
         if br.size >= 2:
             breaks[w] = br
     binned = np.array([br is not None for br in breaks], dtype=bool)
-    code = bin_index_windows(x, windows, breaks, _sturges_interval)
+    code = bin_index_windows(x, windows, breaks, _sturges_interval, lo, hi)
     radix = max([br.size for br in breaks if br is not None], default=1)
     if not binned.all():  # constant variables keep their raw values, coded as combine_codes does
         raw, raw_radix = order_codes_windows(x, windows, ~binned)

@@ -41,7 +41,92 @@ def timestamps_to_ms(col: pd.Series) -> np.ndarray:
     are all 'YYYY-MM-DD' or all 'YYYY-MM-DD HH:MM:SS'. Mixing the two string forms is refused (Q23):
     R decides the parse format from the first sorted row, which silently misreads the rest.
     Raises ValueError naming the first offending row (by index label) and its value.
+
+    Well-formed strings of valid dates in 1678..2261 (where every pandas version parses them
+    alike) are read digit by digit from their bytes, ~30× faster than pandas' parser; any other
+    column, and every error, goes through pandas.
     """
+    fast = _iso_timestamps_ms(col)
+    return fast if fast is not None else _timestamps_by_pandas(col)
+
+
+_DATE_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9)
+_TIME_DIGITS = (11, 12, 14, 15, 17, 18)
+_SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":")}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _fixed_width_bytes(col: pd.Series) -> np.ndarray | None:
+    """The strings of ``col`` as an (n, width) uint8 matrix when all are non-missing and of one
+    byte length, else None (read through Arrow, which stores them back to back)."""
+    if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object) or len(col) == 0:
+        return None
+    try:
+        import pyarrow as pa
+
+        arr = pa.array(col.array if col.dtype != object else col.to_numpy(), from_pandas=True)
+    except (ImportError, TypeError, ValueError, NotImplementedError):  # pyarrow's errors derive from these
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32,
+                            count=n + 1, offset=arr.offset * (8 if pa.types.is_large_string(arr.type) else 4))
+    width = int(offsets[1] - offsets[0])
+    if width not in (10, 19) or int(offsets[-1] - offsets[0]) != n * width \
+            or not np.all(np.diff(offsets) == width):
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=n * width, offset=int(offsets[0]))
+    return data.reshape(n, width)
+
+
+def _iso_timestamps_ms(col: pd.Series) -> np.ndarray | None:
+    """Milliseconds of a column of valid 'YYYY-MM-DD[ HH:MM:SS]' strings (years 1678..2261),
+    or None when any value is not one (pandas then decides, and words the error)."""
+    raw = _fixed_width_bytes(col)
+    if raw is None:
+        return None
+    width = raw.shape[1]
+    by_position = np.ascontiguousarray(raw.T)  # one row per character position
+    digits = list(_DATE_DIGITS) + (list(_TIME_DIGITS) if width == 19 else [])
+    d = by_position[digits] - np.uint8(ord("0"))  # bytes below '0' wrap around to large values
+    if not (d <= 9).all():
+        return None
+    if any(not (by_position[i] == c).all() for i, c in _SEPARATORS.items() if i < width):
+        return None
+
+    def number(*rows: int) -> np.ndarray:
+        out = d[rows[0]].astype(np.int32)
+        for r in rows[1:]:
+            out *= 10
+            out += d[r]
+        return out.astype(np.int64)
+
+    year, month, day = number(0, 1, 2, 3), number(4, 5), number(6, 7)
+    if not ((year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1)).all():
+        return None
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if not (day <= _DAYS_IN_MONTH[month] + (leap & (month == 2))).all():
+        return None
+    # days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    ms = days * 86_400_000
+    if width == 19:
+        hour, minute, second = number(8, 9), number(10, 11), number(12, 13)
+        if not ((hour <= 23) & (minute <= 59) & (second <= 59)).all():
+            return None  # pandas reads 24:00:00 as missing and rolls a 60th second over
+        ms += ((hour * 60 + minute) * 60 + second) * 1000
+    return ms
+
+
+def _timestamps_by_pandas(col: pd.Series) -> np.ndarray:
+    """:func:`timestamps_to_ms` through pandas: every input, and every error message."""
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         col = col.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(col.dtype):

@@ -140,9 +140,11 @@ class QRDecomposition:
         return self._reflect(z, reverse=True)
 
     def r_matrix(self) -> np.ndarray:
-        """The k×k upper-triangular factor for the kept columns."""
-        k = self.rank
-        return np.triu(self.qr[:k, :k])
+        """The k×k upper-triangular factor for the kept columns (computed once; do not modify)."""
+        r = self.__dict__.get("_r")
+        if r is None:
+            r = self.__dict__["_r"] = np.triu(self.qr[:self.rank, :self.rank])
+        return r
 
     def solve(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Least-squares coefficients (kept columns, pivoted order), residuals and Qᵀy."""
@@ -183,7 +185,11 @@ def qr_limited_pivot(x: np.ndarray, tol: float = LM_TOL) -> QRDecomposition:
     matches R (the later one). Remaining norms are downdated cheaply and recomputed when the
     downdate loses accuracy, as dqrdc2 does.
     """
-    a = np.array(x, dtype=float, order="F", copy=True)
+    return _qr_in_place(np.array(x, dtype=float, order="F", copy=True), tol)
+
+
+def _qr_in_place(a: np.ndarray, tol: float) -> QRDecomposition:
+    """:func:`qr_limited_pivot` of the Fortran-ordered float array ``a``, overwriting it."""
     n, p = a.shape
     pivot = np.arange(p)
     qraux = np.sqrt(np.einsum("ij,ij->j", a, a))
@@ -346,11 +352,14 @@ def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int), vcov: str =
     if weights is not None:
         w = np.asarray(weights, dtype=float)
         keep = w != 0
-        y, X, w = y[keep], X[keep], w[keep]
-        if vcov == "cluster":
-            cluster = cluster[keep]
+        if not keep.all():
+            y, X, w = y[keep], X[keep], w[keep]
+            if vcov == "cluster":
+                cluster = cluster[keep]
         sw = np.sqrt(w)
-        qr = qr_limited_pivot(X * sw[:, None], LM_TOL)
+        scaled = np.empty(X.shape, order="F")
+        np.multiply(X, sw[:, None], out=scaled)  # the √w-scaled design, laid out for the QR
+        qr = _qr_in_place(scaled, LM_TOL)
         ys = y * sw
     else:
         w = None
@@ -678,8 +687,8 @@ def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool 
         raise ValueError(f"vcov={vcov!r} is available for lm and att only, not {method!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
-    keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
-    if not keep.all():
+    if np.isnan(y).any() or np.isnan(X).any():
+        keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
         y, X = y[keep], X[keep]
         if cem_weights is not None:
             cem_weights = np.asarray(cem_weights, dtype=float)[keep]

@@ -17,6 +17,7 @@ from .cem import (
     combine_codes_windows,
     dense_ids,
     order_codes_windows,
+    same_values,
     sorted_unique,
     window_ranges,
 )
@@ -58,7 +59,7 @@ def _scott_codes_windows(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, i
             start = int(windows.starts[w])
             seg = x[start:start + int(windows.lengths[w])]
             ok = seg if nan is None else seg[~nan[start:start + seg.size]]
-            if previous is not None and previous[0].size == ok.size and np.array_equal(previous[0], ok):
+            if previous is not None and same_values(previous[0], ok):
                 n_class = previous[1]
             else:
                 n_class = nclass_scott_range(ok, a, b)
@@ -68,7 +69,7 @@ def _scott_codes_windows(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, i
         if br is None:
             br = pretty[key] = sorted_unique(r_pretty(a, b, n_class, 1))
         breaks[w] = br
-    code = bin_index_windows(x, windows, breaks, lambda c, v, br: _cut_codes(c, v, br[0], br.size))
+    code = bin_index_windows(x, windows, breaks, lambda c, v, br: _cut_codes(c, v, br[0], br.size), lo, hi)
     return code, max([br.size for br in breaks if br is not None], default=1)
 
 

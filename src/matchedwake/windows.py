@@ -254,22 +254,98 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
     cem_factors = {v for v in cem_vars if is_factor[v]}
     if starts.size == 0:
         return
-    # Matching and imbalance of every window at once (each window exactly as alone), then the fits.
     windows = Windows(starts=starts, lengths=ends - starts)
+    first = 0
+    for chunk in _chunks(windows.lengths):
+        # Matching and imbalance of a chunk of windows at once (each exactly as alone), then fits.
+        a0, n0 = int(windows.starts[first]), int(windows.lengths[first:first + chunk.count].sum())
+        rows = slice(a0, a0 + n0)
+        m = _match_windows(trt[rows], [x[rows] for x in m_list], m_fac,
+                           {v: mvals[v][rows] for v in cem_vars}, cem_factors, chunk, match_default,
+                           match_details)
+        for w, (a, b) in enumerate(chunk.bounds()):
+            t_val = t_sorted[a0 + a]
+            s_val = s_sorted[a0 + a]
+            matched, weights, strata = m.matched[a:b], m.weights[a:b], m.strata[a:b]
+            idx = a0 + m.md_rows[m.md_start[w]:m.md_start[w] + m.n_md[w]]
+            y = X = cidx = cl = None
+            window_fit = None
+            if not m.estimated[w]:
+                warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
+                              WindowWarning, stacklevel=5)
+                cidx = np.empty(0, dtype=int)
+            else:
+                y, X, cidx = build_design(post[idx], pre[idx], trt[idx], [c[idx] for c in ctl_vals], formula)
+                cl = clusters[idx] if clusters is not None else None
+                if fit:
+                    window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
+                    if estimation in ("nb", "poisson") and not window_fit.ok:
+                        warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
+                                      "set to NA", WindowWarning, stacklevel=5)
+                    elif estimation == "nb" and window_fit.reason:
+                        warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
+                                      "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
+            yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[a0 + a:a0 + b], matched=matched,
+                               weights=weights, strata=strata, y=y, X=X, control_index=cidx,
+                               cluster=cl, fit=window_fit, l1_pre=float(m.l1_pre[w]),
+                               lcs_pre=float(m.lcs_pre[w]), l1_post=float(m.l1_post[w]),
+                               lcs_post=float(m.lcs_post[w]), bins=m.bins[w])
+        first += chunk.count
+
+
+#: Rows matched together: large enough that per-window overheads vanish, small enough that the
+#: temporaries of a chunk stay in cache and are reused rather than mapped afresh for every window.
+_CHUNK_ROWS = 1 << 15
+
+
+def _chunks(lengths: np.ndarray):
+    """Consecutive windows grouped into :class:`Windows` batches of at most ``_CHUNK_ROWS`` rows
+    (a larger window is a batch of its own)."""
+    total = 0
+    run: list[int] = []
+    for n in lengths.tolist():
+        if run and total + n > _CHUNK_ROWS:
+            yield Windows.from_lengths(run)
+            run, total = [], 0
+        run.append(n)
+        total += n
+    if run:
+        yield Windows.from_lengths(run)
+
+
+@dataclass
+class _Matched:
+    """Matching and imbalance of one batch of windows: per row (``matched``, ``weights``,
+    ``strata``), the matched rows window by window (``md_rows``, ``md_start``, ``n_md``), and per
+    window L1/LCS before and after, whether it can be estimated, and its bins text."""
+
+    matched: np.ndarray
+    weights: np.ndarray
+    strata: np.ndarray
+    md_rows: np.ndarray
+    md_start: np.ndarray
+    n_md: np.ndarray
+    estimated: np.ndarray
+    l1_pre: np.ndarray
+    lcs_pre: np.ndarray
+    l1_post: np.ndarray
+    lcs_post: np.ndarray
+    bins: list
+
+
+def _match_windows(trt, m_list, m_fac, cem_data, cem_factors, windows: Windows, match_default,
+                   match_details) -> _Matched:
+    n = trt.size
     l1_pre, lcs_pre = l1_lcs_windows(trt, m_list, windows, m_fac)
     if match_default:
-        res = cem_windows(trt, {v: mvals[v] for v in cem_vars}, windows, cem_factors,
-                          describe_bins=match_details)
-        matched_all, weights_all, strata_all = res.matched, res.weights, res.strata
-        n_strata, bins_all = res.n_matched_strata, res.bins
+        res = cem_windows(trt, cem_data, windows, cem_factors, describe_bins=match_details)
+        matched, weights, strata = res.matched, res.weights, res.strata
+        n_strata, bins = res.n_matched_strata, res.bins
     else:
-        matched_all = np.ones(order.size, dtype=bool)
-        weights_all = np.ones(order.size)
-        strata_all = np.zeros(order.size, dtype=np.int64)
-        n_strata, bins_all = np.ones(windows.count, dtype=np.int64), [{} for _ in range(windows.count)]
-    md_rows = np.flatnonzero(matched_all)  # matched rows of all windows, window by window
+        matched, weights, strata = np.ones(n, dtype=bool), np.ones(n), np.zeros(n, dtype=np.int64)
+        n_strata, bins = np.ones(windows.count, dtype=np.int64), [{} for _ in range(windows.count)]
+    md_rows = np.flatnonzero(matched)  # matched rows of all windows, window by window
     n_md = np.bincount(windows.row_window[md_rows], minlength=windows.count)
-    md_start = np.cumsum(n_md) - n_md
     l1_post = np.full(windows.count, math.nan)
     lcs_post = np.full(windows.count, math.nan)
     estimated = (n_strata > 0) & (n_md > 0)
@@ -277,33 +353,9 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
         sel = md_rows if estimated.all() else md_rows[estimated[windows.row_window[md_rows]]]
         l1_post[estimated], lcs_post[estimated] = l1_lcs_windows(
             trt[sel], [x[sel] for x in m_list], Windows.from_lengths(n_md[estimated]), m_fac)
-
-    for w, (a, b) in enumerate(windows.bounds()):
-        t_val = t_sorted[a]
-        s_val = s_sorted[a]
-        matched, weights, strata = matched_all[a:b], weights_all[a:b], strata_all[a:b]
-        idx = md_rows[md_start[w]:md_start[w] + n_md[w]]
-        y = X = cidx = cl = None
-        window_fit = None
-        if not estimated[w]:
-            warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
-                          WindowWarning, stacklevel=5)
-            cidx = np.empty(0, dtype=int)
-        else:
-            y, X, cidx = build_design(post[idx], pre[idx], trt[idx], [c[idx] for c in ctl_vals], formula)
-            cl = clusters[idx] if clusters is not None else None
-            if fit:
-                window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
-                if estimation in ("nb", "poisson") and not window_fit.ok:
-                    warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
-                                  "set to NA", WindowWarning, stacklevel=5)
-                elif estimation == "nb" and window_fit.reason:
-                    warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
-                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
-        yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[a:b], matched=matched,
-                           weights=weights, strata=strata, y=y, X=X, control_index=cidx,
-                           cluster=cl, fit=window_fit, l1_pre=float(l1_pre[w]), lcs_pre=float(lcs_pre[w]),
-                           l1_post=float(l1_post[w]), lcs_post=float(lcs_post[w]), bins=bins_all[w])
+    return _Matched(matched=matched, weights=weights, strata=strata, md_rows=md_rows,
+                    md_start=np.cumsum(n_md) - n_md, n_md=n_md, estimated=estimated, l1_pre=l1_pre,
+                    lcs_pre=lcs_pre, l1_post=l1_post, lcs_post=lcs_post, bins=bins)
 
 
 def analyse_windows(

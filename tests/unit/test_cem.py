@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -284,3 +285,18 @@ def test_bin_index_windows_equals_searchsorted_in_every_window():
     y = np.array([0.5, 9.0, 3.3, 10.0, 0.0] * 2 + [1.0] * 5)
     np.testing.assert_array_equal(bin_index_windows(y, rep, [shared] * 3),
                                   np.searchsorted(shared, y, side="left"))
+
+
+@pytest.mark.parametrize("step", [1.0, 0.5])
+def test_bin_index_windows_on_counts_and_halves_looks_codes_up(step):
+    # counts (step 1) and trends (step ½) are coded through a table of their distinct values;
+    # breaks fall on values, between them and outside them
+    rng = np.random.default_rng(int(step * 10))
+    lengths = rng.integers(64, 400, 12)
+    windows = Windows.from_lengths(lengths)
+    x = rng.integers(-20, 40, int(lengths.sum())) * step
+    breaks = [np.linspace(-10.0 + w, 25.0 - w, 4 + w) for w in range(12)]
+    breaks[5] = np.array([-30.0, -3.5, 0.0, 0.25, 7.0, 50.0])
+    got = bin_index_windows(x, windows, breaks)
+    for w, (a, b) in enumerate(windows.bounds()):
+        np.testing.assert_array_equal(got[a:b], np.searchsorted(breaks[w], x[a:b], side="left"))
