@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -84,9 +84,16 @@ def format_r_number(x: float, digits: int = 15) -> str:
 def _sturges_breaks(lo: float, hi: float, n_rows: int) -> np.ndarray:
     """cem's Sturges cutpoints of a variable with range [lo, hi] in a window of ``n_rows`` rows:
     k = ceil(log2(n) + 1) points, R's seq(min, max, length.out = k), duplicates removed."""
-    k = nclass_sturges(n_rows)
+    return _sturges_points(lo, hi, nclass_sturges(n_rows))
+
+
+@lru_cache(maxsize=4096)
+def _sturges_points(lo: float, hi: float, k: int) -> np.ndarray:
+    """:func:`_sturges_breaks` by the number of points (cached, read-only: windows repeat them)."""
     # R's seq(min, max, length.out = k): ends exact, interior min + i*(max-min)/(k-1)
-    return sorted_unique(linspace(lo, hi, k)) if k >= 2 else np.array([lo])
+    breaks = sorted_unique(linspace(lo, hi, k)) if k >= 2 else np.array([lo])
+    breaks.flags.writeable = False
+    return breaks
 
 
 def coarsen_sturges(x: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -291,8 +298,8 @@ def same_values(a: np.ndarray, b: np.ndarray) -> bool:
     if n != b.size:
         return False
     if n > 16:
-        probe = np.linspace(0, n - 1, 8).astype(np.int64)
-        if not np.array_equal(a[probe], b[probe]):
+        step = n // 8
+        if not np.array_equal(a[::step], b[::step]):
             return False
     return bool(np.array_equal(a, b))
 
@@ -441,15 +448,11 @@ def _sturges_codes_windows(x: np.ndarray, windows: Windows) -> tuple[tuple[np.nd
     None where the window's variable is constant and its raw values are kept)."""
     lo, hi, n_ok, _ = window_ranges(x, windows)
     breaks = [None] * windows.count
-    cache: dict = {}
     for w, (a, b, k, n) in enumerate(zip(lo.tolist(), hi.tolist(), n_ok.tolist(), windows.lengths.tolist(),
                                           strict=True)):
         if k == 0:
             continue
-        key = (a, b, nclass_sturges(n))
-        br = cache.get(key)
-        if br is None:
-            br = cache[key] = _sturges_breaks(a, b, n)
+        br = _sturges_breaks(a, b, n)
         if br.size >= 2:
             breaks[w] = br
     binned = np.array([br is not None for br in breaks], dtype=bool)

@@ -376,8 +376,10 @@ def count_wakes(
     edges = _trend_edges(t_windows)
     # Wake-minor layouts (S, T, W) and (lags, S, W): cumulative sums then run over whole
     # contiguous blocks, and the wakes table (spatial window, then t, then wake) reads them as is.
-    hist = np.zeros((6, n_s, n_t, n_w), dtype=np.int64)
-    lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=np.int64)
+    # Counts of one wake are at most the number of events: 32 bits suffice (and halve the traffic).
+    count_type = np.int32 if n < 2**31 - 1 else np.int64
+    hist = np.zeros((6, n_s, n_t, n_w), dtype=count_type)
+    lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=count_type)
     partners = np.flatnonzero(is_dep | is_tr | is_co)
     if n_w and partners.size:
         counter = _WakeCounter(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
@@ -391,7 +393,7 @@ def count_wakes(
         hist[:, :, ti] += hist[:, :, ti - 1]
     for si in range(1, n_s):
         lag_hist[:, si] += lag_hist[:, si - 1]
-    prefix = np.zeros((edges.size, n_s, n_w), dtype=np.int64)
+    prefix = np.zeros((edges.size, n_s, n_w), dtype=count_type)
     for li in range(edges.size - 1):
         np.add(prefix[li], lag_hist[li], out=prefix[li + 1])
     pos = {int(e): i for i, e in enumerate(edges)}
@@ -409,6 +411,17 @@ def count_wakes(
         dependent_pre=wst(hist[0]), dependent_trend=wst(trend), so_pre=wst(hist[1]),
         mo_pre=wst(hist[2]), dependent_post=wst(hist[3]), so_post=wst(hist[4]),
         mo_post=wst(hist[5]), complete=complete)
+
+
+def _add_counts(target: np.ndarray, cells: np.ndarray) -> None:
+    """target[c] += 1 for every c in ``cells`` (repeats add up): scattered when the cells are
+    few next to the target, else through one dense bincount."""
+    if cells.size == 0:
+        return
+    if cells.size * 8 < target.size:
+        np.add.at(target, cells, 1)
+    else:
+        target += np.bincount(cells, minlength=target.size).astype(target.dtype, copy=False)
 
 
 # A location whose events are expected to give more candidate pairs per wake than this many per
@@ -551,19 +564,27 @@ class _WakeCounter:
         so = np.where(wt, self.is_tr[k], self.is_co[k])
         mo = np.where(wt, self.is_co[k], self.is_tr[k])
         size = n_w * n_s * n_t
-        for m, (phase, flag) in enumerate([(pre, dep), (pre, so), (pre, mo),
-                                           (~pre, dep), (~pre, so), (~pre, mo)]):
-            sel = phase & flag
-            if sel.any():
-                view = hist[m]
-                view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
-        sel = pre & dep
+        selections = [phase & flag for phase, flag in ((pre, dep), (pre, so), (pre, mo), (~pre, dep),
+                                                       (~pre, so), (~pre, mo))]
+        whole = lo_w == 0 and hi_w == self.hist.shape[3]  # the histogram itself, contiguous
+        if whole:
+            _add_counts(self.hist.reshape(-1), np.concatenate([flat[sel] + m * size
+                                                               for m, sel in enumerate(selections)]))
+        else:
+            for m, sel in enumerate(selections):
+                if sel.any():
+                    view = hist[m]
+                    view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
+        sel = selections[0]
         if sel.any():
             lag_hist = self.lag_hist[:, :, lo_w:hi_w]
             li = np.searchsorted(self.edges, dd[sel], side="right") - 1
             n_l = lag_hist.shape[0]
             lflat = (li * n_s + si[sel]) * n_w + w[sel]
-            lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
+            if whole:
+                _add_counts(self.lag_hist.reshape(-1), lflat)
+            else:
+                lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
 
     # ---------------------------------------------------------------- location by location
     def _count_locations(self, heavy: np.ndarray, coords: np.ndarray, loc: np.ndarray,

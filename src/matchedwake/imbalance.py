@@ -8,6 +8,7 @@ own breaks, exactly as :func:`l1_lcs` measures it alone.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,12 +44,20 @@ def _cut_codes(codes: np.ndarray, x: np.ndarray, first: float, size: int) -> np.
     return codes
 
 
+@lru_cache(maxsize=4096)
+def _pretty_breaks(lo: float, hi: float, n_class: int) -> np.ndarray:
+    """The distinct ``pretty`` breaks of [lo, hi] in n_class intervals (cached: windows and
+    analyses repeat them; read-only, and one array per distinct set)."""
+    breaks = sorted_unique(r_pretty(lo, hi, n_class, 1))
+    breaks.flags.writeable = False
+    return breaks
+
+
 def _scott_codes_windows(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, int]:
     """Each window's imbalance codes of one numeric variable: cut at ``pretty`` breaks with
     Scott's class count of that window's values; a window without values codes all rows 0."""
     lo, hi, n_ok, nan = window_ranges(x, windows)
     breaks = [None] * windows.count
-    pretty: dict = {}
     previous = None  # (values, class count) of the last window measured, reused when equal
     for w, (a, b, k) in enumerate(zip(lo.tolist(), hi.tolist(), n_ok.tolist(), strict=True)):
         if k == 0:
@@ -64,11 +73,7 @@ def _scott_codes_windows(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, i
             else:
                 n_class = nclass_scott_range(ok, a, b)
                 previous = (ok, n_class)
-        key = (a, b, n_class)
-        br = pretty.get(key)
-        if br is None:
-            br = pretty[key] = sorted_unique(r_pretty(a, b, n_class, 1))
-        breaks[w] = br
+        breaks[w] = _pretty_breaks(a, b, n_class)
     code = bin_index_windows(x, windows, breaks, lambda c, v, br: _cut_codes(c, v, br[0], br.size), lo, hi)
     return code, max([br.size for br in breaks if br is not None], default=1)
 

@@ -385,70 +385,80 @@ def analyse_windows(
     m_vars, controls, _ = _check_options(wakes, match_columns, estimation, formula,
                                          estimation_controls, tcm, vcov, cluster_column)
     n_ctl = len(controls)
-    so_pre, so_post, mo_pre, mo_post = (wakes[c].to_numpy(dtype=float)
-                                        for c in ("SO_pre", "SO_post", "MO_pre", "MO_post"))
-    trt_all = wakes["treatment"].to_numpy(dtype=np.int64)
-
-    est_rows, match_rows, sutva_rows, bins_rows, na_reasons = [], [], [], [], []
-    matched_parts = []
+    lm = estimation == "lm"
+    t_vals, s_vals, row_parts, matched_parts, bins_rows, na_reasons = [], [], [], [], [], []
+    n_est = 2 + lm + 2 * n_ctl + 2  # estimate, pvalue[, adj.r.squared], controls, intercept
+    est_values: list[list[float]] = []
+    imbalance: list[tuple[float, float, float, float]] = []
     for w in window_designs(wakes, match_columns=match_columns, estimation=estimation,
                             formula=formula, weighted=weighted,
                             estimation_controls=estimation_controls, tcm=tcm,
                             match_default=match_default, match_details=match_details, vcov=vcov,
                             cluster_column=cluster_column, blas_threads=blas_threads):
-        t_val, s_val, rows = w.t_window, w.spat_window, w.rows
-        g = trt_all[rows]
-        g_md = g[w.matched]
         fit = w.fit
-        row = [t_val, s_val]
         if fit is not None and fit.ok:
-            row += [fit.estimate, fit.pvalue]
-            if estimation == "lm":
-                row.append(fit.adj_r_squared)
+            values = [fit.estimate, fit.pvalue] + ([fit.adj_r_squared] if lm else [])
             for k in range(n_ctl):
-                row += [float(fit.control_coef[k]), float(fit.control_pval[k])]
-            row += [fit.intercept, fit.intercept_pval]
+                values += [float(fit.control_coef[k]), float(fit.control_pval[k])]
+            est_values.append(values + [fit.intercept, fit.intercept_pval])
+            na_reasons.append(None)
         else:
-            row += [math.nan] * (2 + (estimation == "lm") + 2 * n_ctl + 2)
-        est_rows.append(row)
-        na_reasons.append(None if fit is not None and fit.ok else (fit.reason if fit is not None else NO_MATCH))
-
-        match_rows.append([t_val, s_val, int(np.sum(g == 0)), int(np.sum(g == 1)),
-                           r_round(w.l1_pre, 3), r_round(w.lcs_pre, 1),
-                           int(np.sum(g_md == 0)), int(np.sum(g_md == 1)),
-                           r_round(w.l1_post, 3), r_round(w.lcs_post, 1)])
-
-        n = rows.size
-        sp, spo, mp, mpo = so_pre[rows] > 0, so_post[rows] > 0, mo_pre[rows] > 0, mo_post[rows] > 0
-        fr = np.array([sp.sum(), spo.sum(), (sp | spo).sum(), mp.sum(), mpo.sum(), (mp | mpo).sum()]) / n
-        sutva_rows.append([t_val, s_val, *r_round(fr, 3).tolist()])
-
+            est_values.append([math.nan] * n_est)
+            na_reasons.append(fit.reason if fit is not None else NO_MATCH)
+        t_vals.append(w.t_window)
+        s_vals.append(w.spat_window)
+        imbalance.append((w.l1_pre, w.lcs_pre, w.l1_post, w.lcs_post))
+        row_parts.append(w.rows)
+        matched_parts.append(w.matched)
         if match_details:
-            bins_rows.append([t_val, s_val] + [w.bins.get(v, pd.NA) for v in m_vars])
-            matched_parts.append(np.column_stack([rows, w.matched.astype(np.int64)]))
+            bins_rows.append([w.t_window, w.spat_window] + [w.bins.get(v, pd.NA) for v in m_vars])
 
+    # Per-window counts and shares, all windows at once (rows window by window, t-major).
+    n_win = len(row_parts)
+    rows_all = np.concatenate(row_parts) if n_win else np.zeros(0, dtype=np.int64)
+    matched_all = np.concatenate(matched_parts) if n_win else np.zeros(0, dtype=bool)
+    sizes = np.array([r.size for r in row_parts], dtype=np.int64)
+    window_of_row = np.repeat(np.arange(n_win), sizes)
+
+    def per_window(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(window_of_row, weights=mask, minlength=n_win).astype(np.int64)
+
+    treated = wakes["treatment"].to_numpy(dtype=np.int64)[rows_all] == 1
+    n_treated, n_matched_treated = per_window(treated), per_window(treated & matched_all)
+    n_matched = per_window(matched_all)
+    imb = np.array(imbalance, dtype=float).reshape(n_win, 4)
+    window_t = pd.Series(t_vals, dtype=wakes["t_window"].dtype)
+    window_s = pd.Series(s_vals, dtype=wakes["spat_window"].dtype)
+
+    est = np.array(est_values, dtype=float).reshape(n_win, n_est)
+    estimates = pd.DataFrame({"t_window": window_t, "spat_window": window_s,
+                              **{c: est[:, j] for j, c in enumerate(_estimate_columns(estimation, controls)[2:])}})
+    estimates["na_reason"] = pd.Series(na_reasons, dtype=object)
+    matching = pd.DataFrame({
+        "t_window": window_t, "spat_window": window_s,
+        "control_pre": sizes - n_treated, "treatment_pre": n_treated,
+        "L1_pre": r_round(imb[:, 0], 3), "commonSupport_pre": r_round(imb[:, 1], 1),
+        "control_post": n_matched - n_matched_treated, "treatment_post": n_matched_treated,
+        "L1_post": r_round(imb[:, 2], 3), "commonSupport_post": r_round(imb[:, 3], 1)})
+    # SUTVA shares on all wakes of the window (not only the matched ones), R-rounded to 3 places
+    before = {c: wakes[c].to_numpy(dtype=float)[rows_all] > 0 for c in ("SO_pre", "SO_post", "MO_pre", "MO_post")}
+    shares = {}
+    for kind in ("SO", "MO"):
+        pre_, post_ = before[f"{kind}_pre"], before[f"{kind}_post"]
+        for name, mask in ((f"{kind}_pre", pre_), (f"{kind}_post", post_), (kind, pre_ | post_)):
+            shares[name] = r_round(per_window(mask) / sizes, 3)
+    sutva = pd.DataFrame({"t_window": window_t, "spat_window": window_s,
+                          **{c: shares[c] for c in ("SO_pre", "SO_post", "SO", "MO_pre", "MO_post", "MO")}})
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
-    estimates = pd.DataFrame(est_rows, columns=_estimate_columns(estimation, controls))
-    estimates["na_reason"] = pd.Series(na_reasons, dtype=object)
-    matching = pd.DataFrame(match_rows, columns=[
-        "t_window", "spat_window", "control_pre", "treatment_pre", "L1_pre", "commonSupport_pre",
-        "control_post", "treatment_post", "L1_post", "commonSupport_post"])
-    sutva = pd.DataFrame(sutva_rows, columns=["t_window", "spat_window", "SO_pre", "SO_post", "SO",
-                                              "MO_pre", "MO_post", "MO"])
-    for df in (estimates, matching, sutva):
-        df["t_window"] = df["t_window"].astype(wakes["t_window"].dtype)
-        df["spat_window"] = df["spat_window"].astype(wakes["spat_window"].dtype)
     matched_df = bins_df = None
     if match_details:
-        parts = np.concatenate(matched_parts) if matched_parts else np.empty((0, 2), dtype=np.int64)
-        rows = parts[:, 0]
         matched_df = pd.DataFrame({
-            "eventID": wakes["eventID"].to_numpy()[rows],
-            "t_window": t_all[rows],
-            "spat_window": s_all[rows],
-            "treatment": wakes["treatment"].to_numpy()[rows],
-            "matched": parts[:, 1],
+            "eventID": wakes["eventID"].to_numpy()[rows_all],
+            "t_window": t_all[rows_all],
+            "spat_window": s_all[rows_all],
+            "treatment": wakes["treatment"].to_numpy()[rows_all],
+            "matched": matched_all.astype(np.int64),
         })
         bins_df = pd.DataFrame(bins_rows, columns=["t_window", "spat_window"] + m_vars)
     return WindowTables(estimates=estimates, matching=matching, sutva=sutva,
