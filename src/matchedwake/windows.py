@@ -201,96 +201,126 @@ def _designs(*args, blas_limit):
         yield from _compute_designs(*args)
 
 
-def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
-    """``np.lexsort((s_all, t_all))``. A wakes table from ``sliding_wake`` comes in contiguous
-    blocks, one per window (s-major); then only the blocks are sorted, not the rows."""
+def _window_blocks(t_all: np.ndarray, s_all: np.ndarray):
+    """The runs of equal (t, s) in the wakes table — (first rows, stop rows, the runs in table
+    order: t-major, s ascending) — or None when a window is split over several runs."""
     n = t_all.size
-    if n < 2:
-        return np.arange(n)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     change = np.flatnonzero((t_all[1:] != t_all[:-1]) | (s_all[1:] != s_all[:-1])) + 1
     first = np.concatenate(([0], change))
     block_t, block_s = t_all[first], s_all[first]
     by_block = np.lexsort((block_s, block_t))
     keys = np.column_stack([block_t, block_s])[by_block]
     if first.size > 1 and not np.all((keys[1:] != keys[:-1]).any(axis=1)):
+        return None
+    return first, np.append(first[1:], n), by_block
+
+
+def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
+    """``np.lexsort((s_all, t_all))``. A wakes table from ``sliding_wake`` comes in contiguous
+    blocks, one per window (s-major); then only the blocks are sorted, not the rows."""
+    blocks = _window_blocks(t_all, s_all)
+    if blocks is None:
         return np.lexsort((s_all, t_all))  # a window in several blocks: sort the rows
-    ends = np.append(first[1:], n)
-    return np.concatenate([np.arange(first[b], ends[b]) for b in by_block])
+    first, stop, by_block = blocks
+    if by_block.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(first[b], stop[b]) for b in by_block])
+
+
+def _as_numbers(column: pd.Series) -> np.ndarray:
+    """A count column as numbers without a copy when it is a plain numpy column (the fits convert
+    the rows they use); other columns as floats."""
+    if isinstance(column.dtype, np.dtype) and np.issubdtype(column.dtype, np.number):
+        return column.to_numpy()
+    return column.to_numpy(dtype=float)
 
 
 def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
                      match_default, match_details, vcov, cluster_column, fit):
-    """One :class:`WindowDesign` per window, in table order."""
+    """One :class:`WindowDesign` per window, in table order.
+
+    When every window is one block of the wakes table (as sliding_wake writes it), the windows
+    are matched where they lie, in the table's own order, without reordering any column; else
+    the rows are sorted into table order first.
+    """
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
-    order = _window_order(t_all, s_all)  # stable: rows keep their wakes order inside a window
-    t_sorted = t_all[order]
-    s_sorted = s_all[order]
-    if order.size:
-        change = np.flatnonzero((t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])) + 1
-        starts = np.concatenate(([0], change))
-        ends = np.concatenate((change, [order.size]))
+    blocks = _window_blocks(t_all, s_all)
+    if blocks is not None:  # window i of the batch is block i; they are visited in by_block order
+        order = None
+        first, stop, visit = blocks
     else:
-        starts = ends = np.empty(0, dtype=int)
+        order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
+        t_all, s_all = t_all[order], s_all[order]
+        change = np.flatnonzero((t_all[1:] != t_all[:-1]) | (s_all[1:] != s_all[:-1])) + 1
+        first = np.concatenate(([0], change))
+        stop = np.append(first[1:], t_all.size)
+        visit = np.arange(first.size)
 
-    def col(name, dtype=float):
-        return wakes[name].to_numpy(dtype=dtype)[order]
+    def col(values: np.ndarray) -> np.ndarray:
+        return values if order is None else values[order]
 
-    trt = col("treatment", np.int64)
-    post = col("dependent_post")
-    pre = col("dependent_pre")
+    trt = col(wakes["treatment"].to_numpy(dtype=np.int64))
+    post = col(_as_numbers(wakes["dependent_post"]))
+    pre = col(_as_numbers(wakes["dependent_pre"]))
     mvals: dict[str, np.ndarray] = {}
     is_factor: dict[str, bool] = {}
     for v in m_vars:
         arr, fac = as_match_variable(wakes[v])
-        mvals[v] = arr[order]
+        mvals[v] = col(arr)
         is_factor[v] = fac
-    ctl_vals = [col(c) for c in controls]
+    ctl_vals = [col(wakes[c].to_numpy(dtype=float)) for c in controls]
     clusters = None
     if vcov == "cluster":
-        clusters = pd.factorize(wakes[cluster_column])[0][order]
+        clusters = col(pd.factorize(wakes[cluster_column])[0])
     m_list = [mvals[v] for v in m_vars]
     m_fac = [is_factor[v] for v in m_vars]
     cem_factors = {v for v in cem_vars if is_factor[v]}
-    if starts.size == 0:
+    if first.size == 0:
         return
-    windows = Windows(starts=starts, lengths=ends - starts)
-    first = 0
+    windows = Windows(starts=first, lengths=stop - first)
+    # Matching and imbalance of chunks of windows at once (each exactly as alone), then the fits.
+    located = []  # per window: (the chunk's matching, index in the chunk, first row of the chunk)
+    start = 0
     for chunk in _chunks(windows.lengths):
-        # Matching and imbalance of a chunk of windows at once (each exactly as alone), then fits.
-        a0, n0 = int(windows.starts[first]), int(windows.lengths[first:first + chunk.count].sum())
-        rows = slice(a0, a0 + n0)
+        a0 = int(windows.starts[start])
+        rows = slice(a0, a0 + chunk.n_rows)
         m = _match_windows(trt[rows], [x[rows] for x in m_list], m_fac,
                            {v: mvals[v][rows] for v in cem_vars}, cem_factors, chunk, match_default,
                            match_details)
-        for w, (a, b) in enumerate(chunk.bounds()):
-            t_val = t_sorted[a0 + a]
-            s_val = s_sorted[a0 + a]
-            matched, weights, strata = m.matched[a:b], m.weights[a:b], m.strata[a:b]
-            idx = a0 + m.md_rows[m.md_start[w]:m.md_start[w] + m.n_md[w]]
-            y = X = cidx = cl = None
-            window_fit = None
-            if not m.estimated[w]:
-                warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
-                              WindowWarning, stacklevel=5)
-                cidx = np.empty(0, dtype=int)
-            else:
-                y, X, cidx = build_design(post[idx], pre[idx], trt[idx], [c[idx] for c in ctl_vals], formula)
-                cl = clusters[idx] if clusters is not None else None
-                if fit:
-                    window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
-                    if estimation in ("nb", "poisson") and not window_fit.ok:
-                        warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
-                                      "set to NA", WindowWarning, stacklevel=5)
-                    elif estimation == "nb" and window_fit.reason:
-                        warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
-                                      "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
-            yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[a0 + a:a0 + b], matched=matched,
-                               weights=weights, strata=strata, y=y, X=X, control_index=cidx,
-                               cluster=cl, fit=window_fit, l1_pre=float(m.l1_pre[w]),
-                               lcs_pre=float(m.lcs_pre[w]), l1_post=float(m.l1_post[w]),
-                               lcs_post=float(m.lcs_post[w]), bins=m.bins[w])
-        first += chunk.count
+        located += [(m, i, a0) for i in range(chunk.count)]
+        start += chunk.count
+    for window in visit.tolist():
+        m, w, a0 = located[window]
+        a, b = int(first[window]), int(stop[window])
+        t_val, s_val = t_all[a], s_all[a]
+        matched, weights, strata = m.matched[a - a0:b - a0], m.weights[a - a0:b - a0], m.strata[a - a0:b - a0]
+        idx = a0 + m.md_rows[m.md_start[w]:m.md_start[w] + m.n_md[w]]
+        y = X = cidx = cl = None
+        window_fit = None
+        if not m.estimated[w]:
+            warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
+                          WindowWarning, stacklevel=5)
+            cidx = np.empty(0, dtype=int)
+        else:
+            y, X, cidx = build_design(post[idx], pre[idx], trt[idx], [c[idx] for c in ctl_vals], formula)
+            cl = clusters[idx] if clusters is not None else None
+            if fit:
+                window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
+                if estimation in ("nb", "poisson") and not window_fit.ok:
+                    warnings.warn(f"window t={t_val}, s={s_val}: {window_fit.reason}; estimates "
+                                  "set to NA", WindowWarning, stacklevel=5)
+                elif estimation == "nb" and window_fit.reason:
+                    warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
+                                  "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
+        yield WindowDesign(t_window=t_val, spat_window=s_val,
+                           rows=np.arange(a, b) if order is None else order[a:b], matched=matched,
+                           weights=weights, strata=strata, y=y, X=X, control_index=cidx,
+                           cluster=cl, fit=window_fit, l1_pre=float(m.l1_pre[w]),
+                           lcs_pre=float(m.lcs_pre[w]), l1_post=float(m.l1_post[w]),
+                           lcs_post=float(m.lcs_post[w]), bins=m.bins[w])
 
 
 #: Rows matched together: large enough that per-window overheads vanish, small enough that the
@@ -423,7 +453,7 @@ def analyse_windows(
     def per_window(mask: np.ndarray) -> np.ndarray:
         return np.bincount(window_of_row, weights=mask, minlength=n_win).astype(np.int64)
 
-    treated = wakes["treatment"].to_numpy(dtype=np.int64)[rows_all] == 1
+    treated = (wakes["treatment"].to_numpy(dtype=np.int64) == 1)[rows_all]
     n_treated, n_matched_treated = per_window(treated), per_window(treated & matched_all)
     n_matched = per_window(matched_all)
     imb = np.array(imbalance, dtype=float).reshape(n_win, 4)
@@ -441,7 +471,7 @@ def analyse_windows(
         "control_post": n_matched - n_matched_treated, "treatment_post": n_matched_treated,
         "L1_post": r_round(imb[:, 2], 3), "commonSupport_post": r_round(imb[:, 3], 1)})
     # SUTVA shares on all wakes of the window (not only the matched ones), R-rounded to 3 places
-    before = {c: wakes[c].to_numpy(dtype=float)[rows_all] > 0 for c in ("SO_pre", "SO_post", "MO_pre", "MO_post")}
+    before = {c: (_as_numbers(wakes[c]) > 0)[rows_all] for c in ("SO_pre", "SO_post", "MO_pre", "MO_post")}
     shares = {}
     for kind in ("SO", "MO"):
         pre_, post_ = before[f"{kind}_pre"], before[f"{kind}_post"]
