@@ -268,6 +268,10 @@ class Windows:
         """A per-window array spread to the rows."""
         return np.repeat(values, self.lengths)
 
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per window, the sum of a per-row array (a count, for a mask), as int64."""
+        return np.add.reduceat(values, self.starts, dtype=np.int64)
+
 
 def window_ranges(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Per window: the min and max of the non-missing values (±inf if none), their number, and
@@ -500,13 +504,13 @@ def cem_windows(treatment: np.ndarray, data: dict[str, np.ndarray], windows: Win
     stratum_window = np.empty(n_strata, dtype=np.int64)
     stratum_window[stratum] = windows.row_window
     first = np.searchsorted(stratum_window, np.arange(windows.count), side="left")
-    n_t = np.bincount(stratum, weights=(g == 1), minlength=n_strata)
-    n_c = np.bincount(stratum, weights=(g == 0), minlength=n_strata)
+    n_t = np.bincount(stratum[g == 1], minlength=n_strata)
+    n_c = np.bincount(stratum[g == 0], minlength=n_strata)
     good = (n_t > 0) & (n_c > 0)
     matched = good[stratum]
     treated, control = matched & (g == 1), matched & (g == 0)
-    m_t = np.bincount(windows.row_window, weights=treated, minlength=windows.count)
-    m_c = np.bincount(windows.row_window, weights=control, minlength=windows.count)
+    m_t = windows.sums(treated)
+    m_c = windows.sums(control)
     weights = np.zeros(n, dtype=float)
     weights[treated] = 1.0
     ratio = np.zeros(n_strata)
@@ -515,8 +519,7 @@ def cem_windows(treatment: np.ndarray, data: dict[str, np.ndarray], windows: Win
         scale = m_c / m_t  # a window with matched controls has matched treated wakes
     weights[control] = ratio[stratum[control]] * scale[windows.row_window[control]]
     return WindowsCemResult(strata=stratum - first[windows.row_window], matched=matched, weights=weights,
-                            n_matched_strata=np.bincount(stratum_window, weights=good,
-                                                         minlength=windows.count).astype(np.int64),
+                            n_matched_strata=np.bincount(stratum_window[good], minlength=windows.count),
                             bins=bins)
 
 

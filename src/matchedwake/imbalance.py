@@ -123,7 +123,7 @@ def l1_lcs_windows(group: np.ndarray, columns: list[np.ndarray], windows: Window
     n_win = windows.count
     l1 = np.zeros(n_win)
     lcs = np.full(n_win, 100.0)
-    n1 = np.bincount(windows.row_window, weights=(g == 1), minlength=n_win).astype(np.int64)
+    n1 = windows.sums(g == 1)
     n0 = windows.lengths - n1
     both_groups = (n1 > 0) & (n0 > 0)  # with one group the groups cannot differ: (0, 100)
     if not both_groups.any():
@@ -163,7 +163,7 @@ def l1_lcs_windows(group: np.ndarray, columns: list[np.ndarray], windows: Window
     for w in range(n_win):
         l1[w] = math.fsum(diff[cell_start[w]:cell_start[w + 1]]) / 2.0
     k = np.diff(cell_start)
-    shared = np.bincount(cell_window, weights=(c1 > 0) & (c0 > 0), minlength=n_win)
+    shared = np.bincount(cell_window[(c1 > 0) & (c0 > 0)], minlength=n_win)
     lcs[:] = 100.0 * shared / k
     return l1, lcs
 

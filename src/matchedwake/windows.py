@@ -448,10 +448,10 @@ def analyse_windows(
     rows_all = np.concatenate(row_parts) if n_win else np.zeros(0, dtype=np.int64)
     matched_all = np.concatenate(matched_parts) if n_win else np.zeros(0, dtype=bool)
     sizes = np.array([r.size for r in row_parts], dtype=np.int64)
-    window_of_row = np.repeat(np.arange(n_win), sizes)
+    window_start = np.cumsum(sizes) - sizes  # every window has rows
 
     def per_window(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(window_of_row, weights=mask, minlength=n_win).astype(np.int64)
+        return np.add.reduceat(mask, window_start, dtype=np.int64) if n_win else np.zeros(0, dtype=np.int64)
 
     treated = (wakes["treatment"].to_numpy(dtype=np.int64) == 1)[rows_all]
     n_treated, n_matched_treated = per_window(treated), per_window(treated & matched_all)
