@@ -23,7 +23,7 @@ from .rmath import linspace, nclass_sturges
 
 __all__ = ["CemResult", "WindowsCemResult", "Windows", "cem", "cem_windows", "bin_index", "bin_index_windows",
            "coarsen_sturges", "as_match_variable", "combine_codes", "combine_codes_windows", "dense_ids",
-           "format_r_number", "rank", "same_values", "sorted_unique", "window_ranges"]
+           "format_r_number", "on_half_lattice", "rank", "same_values", "sorted_unique", "window_ranges"]
 
 
 @dataclass
@@ -308,7 +308,7 @@ def same_values(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _on_half_lattice(x: np.ndarray) -> bool:
+def on_half_lattice(x: np.ndarray) -> bool:
     """Whether every value of x is a multiple of one half below 2**50 (counts and
     dependent_trend are): then lattice points ``lo + k/2`` are exactly such values."""
     if x.size == 0 or not np.array_equal(x[:64] * 2.0, np.floor(x[:64] * 2.0)):
@@ -317,11 +317,14 @@ def _on_half_lattice(x: np.ndarray) -> bool:
     return bool(np.array_equal(doubled, np.floor(doubled)) and -2.0**51 < doubled.min() and doubled.max() < 2.0**51)
 
 
-def bin_index_windows(x: np.ndarray, windows: Windows, breaks: list, recode=None, lo=None, hi=None) -> np.ndarray:
+def bin_index_windows(x: np.ndarray, windows: Windows, breaks: list, recode=None, lo=None, hi=None,
+                      halves: bool | None = None) -> np.ndarray:
     """:func:`bin_index` for every window at once: ``np.searchsorted(breaks[w], x, "left")`` for
     the rows of each window w whose ``breaks[w]`` is not None, 0 for the other rows; with
     ``recode(codes, x, breaks)`` (an elementwise function of the values), that function's codes
-    instead. ``lo``/``hi`` are the windows' value ranges if the caller has them.
+    instead. ``lo``/``hi`` are the windows' value ranges if the caller has them; ``halves`` says
+    whether x holds only multiples of ½ (checked when None; a caller that knows it from the whole
+    column saves the check).
 
     When the values are multiples of one half (counts, trends), each window's possible values
     lo, lo + ½, …, hi are coded once and every row looks its code up, all windows in one gather.
@@ -334,21 +337,24 @@ def bin_index_windows(x: np.ndarray, windows: Windows, breaks: list, recode=None
     if not has.any():
         return code
     todo = has
-    if _on_half_lattice(x):
+    if on_half_lattice(x) if halves is None else halves:
         if lo is None or hi is None:
             lo, hi = np.minimum.reduceat(x, windows.starts), np.maximum.reduceat(x, windows.starts)
         n_values = np.where(has, np.rint((hi - lo) * 2.0), 0.0).astype(np.int64) + 1
         tabled = has & (n_values <= np.maximum(windows.lengths, 64))
         if tabled.any():
             offset = np.zeros(windows.count, dtype=np.int64)
-            tables = []
+            tables, made = [], {}
             at = 0
             for w in np.flatnonzero(tabled).tolist():
-                values = float(lo[w]) + 0.5 * np.arange(int(n_values[w]))  # exact lattice values
-                table = bin_index(breaks[w], values)
-                tables.append(table if recode is None else recode(table, values, breaks[w]))
-                offset[w] = at
-                at += int(n_values[w])
+                key = (id(breaks[w]), float(lo[w]), int(n_values[w]))
+                if key not in made:  # windows share breaks and ranges: one table each
+                    values = key[1] + 0.5 * np.arange(key[2])  # exactly the lattice values
+                    table = bin_index(breaks[w], values)
+                    tables.append(table if recode is None else recode(table, values, breaks[w]))
+                    made[key] = at
+                    at += key[2]
+                offset[w] = made[key]
             rows = None if tabled.all() else tabled[windows.row_window]
             base = (offset - 2.0 * lo)[tabled]  # table position = 2·x + offset − 2·lo, exactly
             xs = x if rows is None else x[rows]
@@ -447,7 +453,8 @@ class WindowsCemResult:
     bins: list[dict[str, str]]
 
 
-def _sturges_codes_windows(x: np.ndarray, windows: Windows) -> tuple[tuple[np.ndarray, int], list]:
+def _sturges_codes_windows(x: np.ndarray, windows: Windows, halves: bool | None = None
+                           ) -> tuple[tuple[np.ndarray, int], list]:
     """:func:`coarsen_sturges` in every window at once: ((codes, radix), breaks per window —
     None where the window's variable is constant and its raw values are kept)."""
     lo, hi, n_ok, _ = window_ranges(x, windows)
@@ -460,7 +467,7 @@ def _sturges_codes_windows(x: np.ndarray, windows: Windows) -> tuple[tuple[np.nd
         if br.size >= 2:
             breaks[w] = br
     binned = np.array([br is not None for br in breaks], dtype=bool)
-    code = bin_index_windows(x, windows, breaks, _sturges_interval, lo, hi)
+    code = bin_index_windows(x, windows, breaks, _sturges_interval, lo, hi, halves)
     radix = max([br.size for br in breaks if br is not None], default=1)
     if not binned.all():  # constant variables keep their raw values, coded as combine_codes does
         raw, raw_radix = order_codes_windows(x, windows, ~binned)
@@ -471,9 +478,11 @@ def _sturges_codes_windows(x: np.ndarray, windows: Windows) -> tuple[tuple[np.nd
 
 
 def cem_windows(treatment: np.ndarray, data: dict[str, np.ndarray], windows: Windows,
-                factors: set[str] = frozenset(), describe_bins: bool = True) -> WindowsCemResult:
+                factors: set[str] = frozenset(), describe_bins: bool = True,
+                halves: dict[str, bool] | None = None) -> WindowsCemResult:
     """:func:`cem` in every window of ``windows`` at once (rows of ``treatment`` and ``data`` are
-    the windows' rows back to back); each window's result is exactly cem's on its rows alone."""
+    the windows' rows back to back); each window's result is exactly cem's on its rows alone.
+    ``halves`` tells, by name, which variables hold only multiples of ½ (others are checked)."""
     g = np.asarray(treatment).astype(np.int64)
     n = g.size
     coded: list[tuple[np.ndarray, int]] = []
@@ -487,7 +496,7 @@ def cem_windows(treatment: np.ndarray, data: dict[str, np.ndarray], windows: Win
                     seg = x[a:b]
                     bins[w][name] = ", ".join(format_r_number(v) for v in np.unique(seg[~np.isnan(seg)]))
             continue
-        codes, breaks = _sturges_codes_windows(x, windows)
+        codes, breaks = _sturges_codes_windows(x, windows, (halves or {}).get(name))
         coded.append(codes)
         if describe_bins:
             for w, (a, b) in enumerate(windows.bounds()):

@@ -53,7 +53,7 @@ def _pretty_breaks(lo: float, hi: float, n_class: int) -> np.ndarray:
     return breaks
 
 
-def _scott_codes_windows(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, int]:
+def _scott_codes_windows(x: np.ndarray, windows: Windows, halves: bool | None = None) -> tuple[np.ndarray, int]:
     """Each window's imbalance codes of one numeric variable: cut at ``pretty`` breaks with
     Scott's class count of that window's values; a window without values codes all rows 0."""
     lo, hi, n_ok, nan = window_ranges(x, windows)
@@ -74,18 +74,20 @@ def _scott_codes_windows(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, i
                 n_class = nclass_scott_range(ok, a, b)
                 previous = (ok, n_class)
         breaks[w] = _pretty_breaks(a, b, n_class)
-    code = bin_index_windows(x, windows, breaks, lambda c, v, br: _cut_codes(c, v, br[0], br.size), lo, hi)
+    code = bin_index_windows(x, windows, breaks, lambda c, v, br: _cut_codes(c, v, br[0], br.size), lo, hi,
+                             halves)
     return code, max([br.size for br in breaks if br is not None], default=1)
 
 
-def _window_codes(columns: list[np.ndarray], factors: list[bool] | None, windows: Windows) -> list:
+def _window_codes(columns: list[np.ndarray], factors: list[bool] | None, windows: Windows,
+                  halves: list[bool] | None = None) -> list:
     coded = []
     for j, x in enumerate(columns):
         x = np.asarray(x, dtype=float)
         if factors is not None and factors[j]:
             coded.append(order_codes_windows(x, windows))
         else:
-            coded.append(_scott_codes_windows(x, windows))
+            coded.append(_scott_codes_windows(x, windows, None if halves is None else halves[j]))
     return coded
 
 
@@ -116,9 +118,11 @@ def _share(count: np.ndarray, inv_n: np.ndarray, cell_window: np.ndarray) -> np.
 
 
 def l1_lcs_windows(group: np.ndarray, columns: list[np.ndarray], windows: Windows,
-                   factors: list[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   factors: list[bool] | None = None, halves: list[bool] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(L1, LCS) of the two groups of every window of ``windows`` (rows back to back), each as
-    :func:`l1_lcs` gives it for that window's rows alone."""
+    :func:`l1_lcs` gives it for that window's rows alone. ``halves`` tells which columns hold only
+    multiples of ½ (None: each is checked)."""
     g = np.asarray(group).astype(np.int64)
     n_win = windows.count
     l1 = np.zeros(n_win)
@@ -132,9 +136,9 @@ def l1_lcs_windows(group: np.ndarray, columns: list[np.ndarray], windows: Window
         keep = both_groups[windows.row_window]
         sub = Windows.from_lengths(windows.lengths[both_groups])
         l1[both_groups], lcs[both_groups] = l1_lcs_windows(
-            g[keep], [np.asarray(x, dtype=float)[keep] for x in columns], sub, factors)
+            g[keep], [np.asarray(x, dtype=float)[keep] for x in columns], sub, factors, halves)
         return l1, lcs
-    ids, span = combine_codes_windows(_window_codes(columns, factors, windows), windows)
+    ids, span = combine_codes_windows(_window_codes(columns, factors, windows, halves), windows)
     if n_win * span >= 1 << 61:
         from .cem import rank
         uniq, ids = rank(ids)

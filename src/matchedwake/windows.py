@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cem import Windows, as_match_variable, cem_windows
+from .cem import Windows, as_match_variable, cem_windows, on_half_lattice
 from .estimation import (
     DEFAULT_BLAS_THREADS,
     FORMULA_LEVEL,
@@ -280,6 +280,8 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
     cem_factors = {v for v in cem_vars if is_factor[v]}
     if first.size == 0:
         return
+    # Which matching variables hold only multiples of ½ (counts, the trend), known once for all windows.
+    halves = {v: False if is_factor[v] else on_half_lattice(mvals[v]) for v in m_vars}
     windows = Windows(starts=first, lengths=stop - first)
     # Matching and imbalance of chunks of windows at once (each exactly as alone), then the fits.
     located = []  # per window: (the chunk's matching, index in the chunk, first row of the chunk)
@@ -289,7 +291,7 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
         rows = slice(a0, a0 + chunk.n_rows)
         m = _match_windows(trt[rows], [x[rows] for x in m_list], m_fac,
                            {v: mvals[v][rows] for v in cem_vars}, cem_factors, chunk, match_default,
-                           match_details)
+                           match_details, [halves[v] for v in m_vars], halves)
         located += [(m, i, a0) for i in range(chunk.count)]
         start += chunk.count
     for window in visit.tolist():
@@ -364,11 +366,11 @@ class _Matched:
 
 
 def _match_windows(trt, m_list, m_fac, cem_data, cem_factors, windows: Windows, match_default,
-                   match_details) -> _Matched:
+                   match_details, m_halves, halves) -> _Matched:
     n = trt.size
-    l1_pre, lcs_pre = l1_lcs_windows(trt, m_list, windows, m_fac)
+    l1_pre, lcs_pre = l1_lcs_windows(trt, m_list, windows, m_fac, m_halves)
     if match_default:
-        res = cem_windows(trt, cem_data, windows, cem_factors, describe_bins=match_details)
+        res = cem_windows(trt, cem_data, windows, cem_factors, describe_bins=match_details, halves=halves)
         matched, weights, strata = res.matched, res.weights, res.strata
         n_strata, bins = res.n_matched_strata, res.bins
     else:
@@ -382,7 +384,7 @@ def _match_windows(trt, m_list, m_fac, cem_data, cem_factors, windows: Windows, 
     if estimated.any():
         sel = md_rows if estimated.all() else md_rows[estimated[windows.row_window[md_rows]]]
         l1_post[estimated], lcs_post[estimated] = l1_lcs_windows(
-            trt[sel], [x[sel] for x in m_list], Windows.from_lengths(n_md[estimated]), m_fac)
+            trt[sel], [x[sel] for x in m_list], Windows.from_lengths(n_md[estimated]), m_fac, m_halves)
     return _Matched(matched=matched, weights=weights, strata=strata, md_rows=md_rows,
                     md_start=np.cumsum(n_md) - n_md, n_md=n_md, estimated=estimated, l1_pre=l1_pre,
                     lcs_pre=lcs_pre, l1_post=l1_post, lcs_post=lcs_post, bins=bins)
