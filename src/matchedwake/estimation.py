@@ -119,17 +119,28 @@ class QRDecomposition:
 
     def _reflect(self, vector: np.ndarray, reverse: bool) -> np.ndarray:
         """Apply the stored Householder reflections to `vector` (in order: Qᵀv; reversed: Qv)."""
-        q = self.qr
         out = np.array(vector, dtype=float, copy=True)
-        steps = range(min(self.rank, q.shape[0] - 1))
-        for j in (reversed(steps) if reverse else steps):
-            if self.qraux[j] == 0:
-                continue
-            v = q[j:, j].copy()
-            v[0] = self.qraux[j]
-            t = -np.dot(v, out[j:]) / v[0]
+        steps = self._householder()
+        for j, v, lead in (reversed(steps) if reverse else steps):
+            t = -np.dot(v, out[j:]) / lead
             out[j:] += t * v
         return out
+
+    def _householder(self) -> list:
+        """(column, vector, its leading element) of each reflection that is not the identity
+        (built once; qty and qy both use them)."""
+        steps = self.__dict__.get("_steps")
+        if steps is None:
+            q = self.qr
+            steps = []
+            for j in range(min(self.rank, q.shape[0] - 1)):
+                if self.qraux[j] == 0:
+                    continue
+                v = q[j:, j].copy()
+                v[0] = self.qraux[j]
+                steps.append((j, v, v[0]))
+            self.__dict__["_steps"] = steps
+        return steps
 
     def qty(self, y: np.ndarray) -> np.ndarray:
         """Qᵀy, applying the Householder reflections in order."""
@@ -189,20 +200,22 @@ def qr_limited_pivot(x: np.ndarray, tol: float = LM_TOL) -> QRDecomposition:
 
 
 def _qr_in_place(a: np.ndarray, tol: float) -> QRDecomposition:
-    """:func:`qr_limited_pivot` of the Fortran-ordered float array ``a``, overwriting it."""
+    """:func:`qr_limited_pivot` of the Fortran-ordered float array ``a``, overwriting it.
+
+    The per-column bookkeeping (norms, pivots) is kept in Python floats: the same IEEE operations
+    as on numpy scalars, without their overhead."""
     n, p = a.shape
-    pivot = np.arange(p)
-    qraux = np.sqrt(np.einsum("ij,ij->j", a, a))
-    work1 = qraux.copy()  # norms at the last recomputation
-    work2 = qraux.copy()  # original norms (1 for a zero column)
-    work2[work2 == 0] = 1.0
+    pivot = list(range(p))
+    qraux = np.sqrt(np.einsum("ij,ij->j", a, a)).tolist()
+    work1 = list(qraux)  # norms at the last recomputation
+    work2 = [v if v != 0 else 1.0 for v in qraux]  # original norms (1 for a zero column)
     active = p  # columns [0, active) are candidates; dropped ones sit after them
     for l in range(min(n, p)):
         while l < active and qraux[l] < work2[l] * tol:
             order = list(range(l + 1, p)) + [l]
             a[:, l:] = a[:, order]
             for arr in (qraux, work1, work2, pivot):
-                arr[l:] = arr[order]
+                arr[l:] = [arr[i] for i in order]
             active -= 1
         if l == n - 1:
             break
@@ -210,18 +223,21 @@ def _qr_in_place(a: np.ndarray, tol: float) -> QRDecomposition:
         nrm = math.sqrt(float(np.dot(col, col)))
         if nrm == 0:
             continue
-        if col[0] != 0:
-            nrm = math.copysign(nrm, col[0])
+        head = float(col[0])
+        if head != 0:
+            nrm = math.copysign(nrm, head)
         col /= nrm
         col[0] += 1.0
+        head = float(col[0])
         if l + 1 < p:
             rest = a[l:, l + 1:]
-            t = -(col @ rest) / col[0]
+            t = -(col @ rest) / head
             rest += np.outer(col, t)
+            top = a[l, l + 1:].tolist()
             for j in range(l + 1, p):
                 if qraux[j] == 0:
                     continue
-                tt = 1.0 - (abs(a[l, j]) / qraux[j]) ** 2
+                tt = 1.0 - (abs(top[j - l - 1]) / qraux[j]) ** 2
                 tt = max(tt, 0.0)
                 if abs(tt) < 1e-6:
                     v = a[l + 1:, j]
@@ -229,10 +245,10 @@ def _qr_in_place(a: np.ndarray, tol: float) -> QRDecomposition:
                     work1[j] = qraux[j]
                 else:
                     qraux[j] = qraux[j] * math.sqrt(tt)
-        qraux[l] = col[0]
+        qraux[l] = head
         a[l, l] = -nrm
     rank = min(active, n)
-    return QRDecomposition(qr=a, qraux=qraux, pivot=pivot, rank=rank)
+    return QRDecomposition(qr=a, qraux=np.array(qraux), pivot=np.array(pivot), rank=rank)
 
 
 # --------------------------------------------------------------------------------------------

@@ -327,7 +327,7 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
 
 #: Rows matched together: large enough that per-window overheads vanish, small enough that the
 #: temporaries of a chunk stay in cache and are reused rather than mapped afresh for every window.
-_CHUNK_ROWS = 1 << 15
+_CHUNK_ROWS = 1 << 16
 
 
 def _chunks(lengths: np.ndarray):
