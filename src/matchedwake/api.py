@@ -103,8 +103,8 @@ def matched_wake(
         estimation_controls=list(spec.estimation_controls), tcm=spec.tcm,
         match_default=spec.match_default, match_details=spec.match_details, vcov=spec.vcov,
         cluster_column=spec.cluster_column)
-    reasons = analysis.estimates["na_reason"]
     _warn_na_windows(analysis.estimates)
+    reasons = [r for r in analysis.estimates["na_reason"].tolist() if r is not None]
     parameters = spec.to_dict()
     parameters["run"] = {
         "n_events": len(data),
@@ -113,8 +113,8 @@ def matched_wake(
         "n_treatment_events": int(checked.is_treatment.sum()),
         "n_control_events": int(checked.is_control.sum()),
         "n_windows": len(analysis.estimates),
-        "n_windows_na": int(reasons.notna().sum()),
-        "na_reasons": {str(k): int(v) for k, v in reasons.value_counts(sort=False).items()},
+        "n_windows_na": len(reasons),
+        "na_reasons": {str(k): reasons.count(k) for k in dict.fromkeys(reasons)},
     }
     return MatchedWakeResult(
         estimates=analysis.estimates, matching=analysis.matching, sutva=analysis.sutva,
@@ -126,19 +126,22 @@ def _warn_na_windows(estimates: pd.DataFrame) -> None:
     """One warning listing the NA windows by reason (and the likely cause when all are NA)."""
     from .windows import WindowWarning
 
-    na = estimates["na_reason"].notna().to_numpy()
-    if not na.any():
+    reasons = estimates["na_reason"].tolist()
+    na = [i for i, r in enumerate(reasons) if r is not None and r == r]  # None and NaN are not NA reasons
+    if not na:
         return
-    n, n_na = len(estimates), int(na.sum())
+    n, n_na = len(estimates), len(na)
+    t_all, s_all = estimates["t_window"].tolist(), estimates["spat_window"].tolist()
+    by_reason: dict = {}
+    for i in na:
+        by_reason.setdefault(reasons[i], []).append(i)
     parts = []
-    for reason, group in estimates.loc[na].groupby("na_reason", sort=False):
-        shown = ", ".join(f"({t:g}, {s:g})" for t, s in
-                          zip(group["t_window"][:_SHOW_WINDOWS], group["spat_window"][:_SHOW_WINDOWS]))
-        more = f" and {len(group) - _SHOW_WINDOWS} more" if len(group) > _SHOW_WINDOWS else ""
-        parts.append(f"{reason}: {len(group)} window(s) (t, s) = {shown}{more}")
+    for reason, rows in by_reason.items():
+        shown = ", ".join(f"({t_all[i]:g}, {s_all[i]:g})" for i in rows[:_SHOW_WINDOWS])
+        more = f" and {len(rows) - _SHOW_WINDOWS} more" if len(rows) > _SHOW_WINDOWS else ""
+        parts.append(f"{reason}: {len(rows)} window(s) (t, s) = {shown}{more}")
     if n_na == n:
-        reasons = list(dict.fromkeys(estimates["na_reason"]))
-        hints = [_ALL_NA_HINTS[r] for r in reasons if r in _ALL_NA_HINTS]
+        hints = [_ALL_NA_HINTS[r] for r in by_reason if r in _ALL_NA_HINTS]
         message = (f"all {n} windows have NA estimates, so the analysis estimates nothing; "
                    + "; ".join(parts) + (". Likely cause: " + "; ".join(hints) if hints else ""))
     else:

@@ -3,6 +3,8 @@
 Runs one matched wake analysis from a CSV of events and a YAML file holding the options of
 :class:`matchedwake.MWASpec`, and writes the result tables, the detailed summary and two heatmaps
 to DIR (every file atomically, so an interrupted run never leaves a truncated output).
+``--no-heatmaps`` leaves the heatmaps out, and with them matplotlib, whose import alone takes
+longer than a paper-sized analysis.
 
 Everything that can be checked before the (possibly long) analysis is checked first: the config
 (unknown keys, values), the output directory, the events file's encoding. Every error is one line
@@ -163,6 +165,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adjust", default="none",
                      help="p-value adjustment for the heatmaps and the printed summary "
                           "(none, bonferroni, holm, hochberg, hommel, BH/fdr, BY; default none)")
+    run.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=True,
+                     help="write heatmap_r.png and heatmap_tiles.png (default; --no-heatmaps skips "
+                          "them and the matplotlib import)")
     run.add_argument("--quiet", action="store_true", help="do not print the summary")
     run.add_argument("--traceback", action="store_true", help="show the traceback of an unexpected error")
     return parser
@@ -214,10 +219,11 @@ def _run(args) -> int:
     _show_warnings(caught)
     try:
         result.to_dir(out)
-        for name, fig in (("heatmap_r.png", result.plot(adjust=adjust)),
-                          ("heatmap_tiles.png", result.plot_tiles(adjust=adjust))):
-            write_atomically(out / name,
-                             lambda tmp, f=fig: f.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
+        if args.heatmaps:
+            for name, fig in (("heatmap_r.png", result.plot(adjust=adjust)),
+                              ("heatmap_tiles.png", result.plot_tiles(adjust=adjust))):
+                write_atomically(out / name,
+                                 lambda tmp, f=fig: f.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
     except (OSError, ValueError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         _error(f"cannot write the outputs to {out}: {detail}")

@@ -41,7 +41,92 @@ def timestamps_to_ms(col: pd.Series) -> np.ndarray:
     are all 'YYYY-MM-DD' or all 'YYYY-MM-DD HH:MM:SS'. Mixing the two string forms is refused (Q23):
     R decides the parse format from the first sorted row, which silently misreads the rest.
     Raises ValueError naming the first offending row (by index label) and its value.
+
+    Well-formed strings of valid dates in 1678..2261 (where every pandas version parses them
+    alike) are read digit by digit from their bytes, ~30× faster than pandas' parser; any other
+    column, and every error, goes through pandas.
     """
+    fast = _iso_timestamps_ms(col)
+    return fast if fast is not None else _timestamps_by_pandas(col)
+
+
+_DATE_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9)
+_TIME_DIGITS = (11, 12, 14, 15, 17, 18)
+_SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":")}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _fixed_width_bytes(col: pd.Series) -> np.ndarray | None:
+    """The strings of ``col`` as an (n, width) uint8 matrix when all are non-missing and of one
+    byte length, else None (read through Arrow, which stores them back to back)."""
+    if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object) or len(col) == 0:
+        return None
+    try:
+        import pyarrow as pa
+
+        arr = pa.array(col.array if col.dtype != object else col.to_numpy(), from_pandas=True)
+    except (ImportError, TypeError, ValueError, NotImplementedError):  # pyarrow's errors derive from these
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32,
+                            count=n + 1, offset=arr.offset * (8 if pa.types.is_large_string(arr.type) else 4))
+    width = int(offsets[1] - offsets[0])
+    if width not in (10, 19) or int(offsets[-1] - offsets[0]) != n * width \
+            or not np.all(np.diff(offsets) == width):
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=n * width, offset=int(offsets[0]))
+    return data.reshape(n, width)
+
+
+def _iso_timestamps_ms(col: pd.Series) -> np.ndarray | None:
+    """Milliseconds of a column of valid 'YYYY-MM-DD[ HH:MM:SS]' strings (years 1678..2261),
+    or None when any value is not one (pandas then decides, and words the error)."""
+    raw = _fixed_width_bytes(col)
+    if raw is None:
+        return None
+    width = raw.shape[1]
+    by_position = np.ascontiguousarray(raw.T)  # one row per character position
+    digits = list(_DATE_DIGITS) + (list(_TIME_DIGITS) if width == 19 else [])
+    d = by_position[digits] - np.uint8(ord("0"))  # bytes below '0' wrap around to large values
+    if not (d <= 9).all():
+        return None
+    if any(not (by_position[i] == c).all() for i, c in _SEPARATORS.items() if i < width):
+        return None
+
+    def number(*rows: int) -> np.ndarray:
+        out = d[rows[0]].astype(np.int32)
+        for r in rows[1:]:
+            out *= 10
+            out += d[r]
+        return out.astype(np.int64)
+
+    year, month, day = number(0, 1, 2, 3), number(4, 5), number(6, 7)
+    if not ((year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1)).all():
+        return None
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if not (day <= _DAYS_IN_MONTH[month] + (leap & (month == 2))).all():
+        return None
+    # days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    ms = days * 86_400_000
+    if width == 19:
+        hour, minute, second = number(8, 9), number(10, 11), number(12, 13)
+        if not ((hour <= 23) & (minute <= 59) & (second <= 59)).all():
+            return None  # pandas reads 24:00:00 as missing and rolls a 60th second over
+        ms += ((hour * 60 + minute) * 60 + second) * 1000
+    return ms
+
+
+def _timestamps_by_pandas(col: pd.Series) -> np.ndarray:
+    """:func:`timestamps_to_ms` through pandas: every input, and every error message."""
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         col = col.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
@@ -291,8 +376,10 @@ def count_wakes(
     edges = _trend_edges(t_windows)
     # Wake-minor layouts (S, T, W) and (lags, S, W): cumulative sums then run over whole
     # contiguous blocks, and the wakes table (spatial window, then t, then wake) reads them as is.
-    hist = np.zeros((6, n_s, n_t, n_w), dtype=np.int64)
-    lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=np.int64)
+    # Counts of one wake are at most the number of events: 32 bits suffice (and halve the traffic).
+    count_type = np.int32 if n < 2**31 - 1 else np.int64
+    hist = np.zeros((6, n_s, n_t, n_w), dtype=count_type)
+    lag_hist = np.zeros((edges.size - 1, n_s, n_w), dtype=count_type)
     partners = np.flatnonzero(is_dep | is_tr | is_co)
     if n_w and partners.size:
         counter = _WakeCounter(time_ms, lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
@@ -306,7 +393,7 @@ def count_wakes(
         hist[:, :, ti] += hist[:, :, ti - 1]
     for si in range(1, n_s):
         lag_hist[:, si] += lag_hist[:, si - 1]
-    prefix = np.zeros((edges.size, n_s, n_w), dtype=np.int64)
+    prefix = np.zeros((edges.size, n_s, n_w), dtype=count_type)
     for li in range(edges.size - 1):
         np.add(prefix[li], lag_hist[li], out=prefix[li + 1])
     pos = {int(e): i for i, e in enumerate(edges)}
@@ -324,6 +411,17 @@ def count_wakes(
         dependent_pre=wst(hist[0]), dependent_trend=wst(trend), so_pre=wst(hist[1]),
         mo_pre=wst(hist[2]), dependent_post=wst(hist[3]), so_post=wst(hist[4]),
         mo_post=wst(hist[5]), complete=complete)
+
+
+def _add_counts(target: np.ndarray, cells: np.ndarray) -> None:
+    """target[c] += 1 for every c in ``cells`` (repeats add up): scattered when the cells are
+    few next to the target, else through one dense bincount."""
+    if cells.size == 0:
+        return
+    if cells.size * 8 < target.size:
+        np.add.at(target, cells, 1)
+    else:
+        target += np.bincount(cells, minlength=target.size).astype(target.dtype, copy=False)
 
 
 # A location whose events are expected to give more candidate pairs per wake than this many per
@@ -466,19 +564,27 @@ class _WakeCounter:
         so = np.where(wt, self.is_tr[k], self.is_co[k])
         mo = np.where(wt, self.is_co[k], self.is_tr[k])
         size = n_w * n_s * n_t
-        for m, (phase, flag) in enumerate([(pre, dep), (pre, so), (pre, mo),
-                                           (~pre, dep), (~pre, so), (~pre, mo)]):
-            sel = phase & flag
-            if sel.any():
-                view = hist[m]
-                view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
-        sel = pre & dep
+        selections = [phase & flag for phase, flag in ((pre, dep), (pre, so), (pre, mo), (~pre, dep),
+                                                       (~pre, so), (~pre, mo))]
+        whole = lo_w == 0 and hi_w == self.hist.shape[3]  # the histogram itself, contiguous
+        if whole:
+            _add_counts(self.hist.reshape(-1), np.concatenate([flat[sel] + m * size
+                                                               for m, sel in enumerate(selections)]))
+        else:
+            for m, sel in enumerate(selections):
+                if sel.any():
+                    view = hist[m]
+                    view += np.bincount(flat[sel], minlength=size).reshape(view.shape)
+        sel = selections[0]
         if sel.any():
             lag_hist = self.lag_hist[:, :, lo_w:hi_w]
             li = np.searchsorted(self.edges, dd[sel], side="right") - 1
             n_l = lag_hist.shape[0]
             lflat = (li * n_s + si[sel]) * n_w + w[sel]
-            lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
+            if whole:
+                _add_counts(self.lag_hist.reshape(-1), lflat)
+            else:
+                lag_hist += np.bincount(lflat, minlength=n_w * n_s * n_l).reshape(lag_hist.shape)
 
     # ---------------------------------------------------------------- location by location
     def _count_locations(self, heavy: np.ndarray, coords: np.ndarray, loc: np.ndarray,

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
+
+from . import special
 
 from .spec import ROBUST_VCOV_ESTIMATIONS
 
@@ -138,17 +139,28 @@ class QRDecomposition:
 
     def _reflect(self, vector: np.ndarray, reverse: bool) -> np.ndarray:
         """Apply the stored Householder reflections to `vector` (in order: Qᵀv; reversed: Qv)."""
-        q = self.qr
         out = np.array(vector, dtype=float, copy=True)
-        steps = range(min(self.rank, q.shape[0] - 1))
-        for j in (reversed(steps) if reverse else steps):
-            if self.qraux[j] == 0:
-                continue
-            v = q[j:, j].copy()
-            v[0] = self.qraux[j]
-            t = -np.dot(v, out[j:]) / v[0]
+        steps = self._householder()
+        for j, v, lead in (reversed(steps) if reverse else steps):
+            t = -np.dot(v, out[j:]) / lead
             out[j:] += t * v
         return out
+
+    def _householder(self) -> list:
+        """(column, vector, its leading element) of each reflection that is not the identity
+        (built once; qty and qy both use them)."""
+        steps = self.__dict__.get("_steps")
+        if steps is None:
+            q = self.qr
+            steps = []
+            for j in range(min(self.rank, q.shape[0] - 1)):
+                if self.qraux[j] == 0:
+                    continue
+                v = q[j:, j].copy()
+                v[0] = self.qraux[j]
+                steps.append((j, v, v[0]))
+            self.__dict__["_steps"] = steps
+        return steps
 
     def qty(self, y: np.ndarray) -> np.ndarray:
         """Qᵀy, applying the Householder reflections in order."""
@@ -159,9 +171,11 @@ class QRDecomposition:
         return self._reflect(z, reverse=True)
 
     def r_matrix(self) -> np.ndarray:
-        """The k×k upper-triangular factor for the kept columns."""
-        k = self.rank
-        return np.triu(self.qr[:k, :k])
+        """The k×k upper-triangular factor for the kept columns (computed once; do not modify)."""
+        r = self.__dict__.get("_r")
+        if r is None:
+            r = self.__dict__["_r"] = np.triu(self.qr[:self.rank, :self.rank])
+        return r
 
     def solve(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Least-squares coefficients (kept columns, pivoted order), residuals and Qᵀy."""
@@ -202,20 +216,26 @@ def qr_limited_pivot(x: np.ndarray, tol: float = LM_TOL) -> QRDecomposition:
     matches R (the later one). Remaining norms are downdated cheaply and recomputed when the
     downdate loses accuracy, as dqrdc2 does.
     """
-    a = np.array(x, dtype=float, order="F", copy=True)
+    return _qr_in_place(np.array(x, dtype=float, order="F", copy=True), tol)
+
+
+def _qr_in_place(a: np.ndarray, tol: float) -> QRDecomposition:
+    """:func:`qr_limited_pivot` of the Fortran-ordered float array ``a``, overwriting it.
+
+    The per-column bookkeeping (norms, pivots) is kept in Python floats: the same IEEE operations
+    as on numpy scalars, without their overhead."""
     n, p = a.shape
-    pivot = np.arange(p)
-    qraux = np.sqrt(np.einsum("ij,ij->j", a, a))
-    work1 = qraux.copy()  # norms at the last recomputation
-    work2 = qraux.copy()  # original norms (1 for a zero column)
-    work2[work2 == 0] = 1.0
+    pivot = list(range(p))
+    qraux = np.sqrt(np.einsum("ij,ij->j", a, a)).tolist()
+    work1 = list(qraux)  # norms at the last recomputation
+    work2 = [v if v != 0 else 1.0 for v in qraux]  # original norms (1 for a zero column)
     active = p  # columns [0, active) are candidates; dropped ones sit after them
     for l in range(min(n, p)):
         while l < active and qraux[l] < work2[l] * tol:
             order = list(range(l + 1, p)) + [l]
             a[:, l:] = a[:, order]
             for arr in (qraux, work1, work2, pivot):
-                arr[l:] = arr[order]
+                arr[l:] = [arr[i] for i in order]
             active -= 1
         if l == n - 1:
             break
@@ -223,18 +243,21 @@ def qr_limited_pivot(x: np.ndarray, tol: float = LM_TOL) -> QRDecomposition:
         nrm = math.sqrt(float(np.dot(col, col)))
         if nrm == 0:
             continue
-        if col[0] != 0:
-            nrm = math.copysign(nrm, col[0])
+        head = float(col[0])
+        if head != 0:
+            nrm = math.copysign(nrm, head)
         col /= nrm
         col[0] += 1.0
+        head = float(col[0])
         if l + 1 < p:
             rest = a[l:, l + 1:]
-            t = -(col @ rest) / col[0]
+            t = -(col @ rest) / head
             rest += np.outer(col, t)
+            top = a[l, l + 1:].tolist()
             for j in range(l + 1, p):
                 if qraux[j] == 0:
                     continue
-                tt = 1.0 - (abs(a[l, j]) / qraux[j]) ** 2
+                tt = 1.0 - (abs(top[j - l - 1]) / qraux[j]) ** 2
                 tt = max(tt, 0.0)
                 if abs(tt) < 1e-6:
                     v = a[l + 1:, j]
@@ -242,10 +265,10 @@ def qr_limited_pivot(x: np.ndarray, tol: float = LM_TOL) -> QRDecomposition:
                     work1[j] = qraux[j]
                 else:
                     qraux[j] = qraux[j] * math.sqrt(tt)
-        qraux[l] = col[0]
+        qraux[l] = head
         a[l, l] = -nrm
     rank = min(active, n)
-    return QRDecomposition(qr=a, qraux=qraux, pivot=pivot, rank=rank)
+    return QRDecomposition(qr=a, qraux=np.array(qraux), pivot=np.array(pivot), rank=rank)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,7 +329,7 @@ def build_design(post, pre, treatment, controls=(), formula: str = FORMULA_LEVEL
 
 def _two_sided_p(tval: np.ndarray, df: float) -> np.ndarray:
     """2·P(T_df ≤ −|t|); ±Inf t gives 0, as R's pt does."""
-    return 2.0 * special.stdtr(df, -np.abs(tval))
+    return 2.0 * special.ufuncs().stdtr(df, -np.abs(tval))
 
 
 def _pack(coef, pval, adj, control_index, n_controls, tval) -> WindowFit:
@@ -365,11 +388,14 @@ def fit_lm(y, X, weights=None, control_index=np.empty(0, dtype=int), vcov: str =
     if weights is not None:
         w = np.asarray(weights, dtype=float)
         keep = w != 0
-        y, X, w = y[keep], X[keep], w[keep]
-        if vcov == "cluster":
-            cluster = cluster[keep]
+        if not keep.all():
+            y, X, w = y[keep], X[keep], w[keep]
+            if vcov == "cluster":
+                cluster = cluster[keep]
         sw = np.sqrt(w)
-        qr = qr_limited_pivot(X * sw[:, None], LM_TOL)
+        scaled = np.empty(X.shape, order="F")
+        np.multiply(X, sw[:, None], out=scaled)  # the √w-scaled design, laid out for the QR
+        qr = _qr_in_place(scaled, LM_TOL)
         ys = y * sw
     else:
         w = None
@@ -555,6 +581,7 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
     digamma/trigamma sums are taken over the distinct counts (weighted by their frequency),
     which is what makes the alternation cheap.
     """
+    sp = special.full()
     eps = np.finfo(float).eps ** 0.25
     yu, ycount = np.unique(y, return_counts=True)
     ycount = ycount.astype(float)
@@ -569,9 +596,9 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
         t0 = abs(t0)
         mt = mu + t0
         yt = y + t0
-        score = (float(np.dot(ycount, special.digamma(t0 + yu))) - n * special.digamma(t0)
+        score = (float(np.dot(ycount, sp.digamma(t0 + yu))) - n * sp.digamma(t0)
                  + n * (math.log(t0) + 1.0) - float(np.sum(np.log(mt))) - float(np.sum(yt / mt)))
-        info = (-float(np.dot(ycount, special.polygamma(1, t0 + yu))) + n * special.polygamma(1, t0)
+        info = (-float(np.dot(ycount, sp.polygamma(1, t0 + yu))) + n * sp.polygamma(1, t0)
                 - n / t0 + float(np.sum(2.0 / mt - yt / mt**2)))
         delta = score / info
         t0 = t0 + delta
@@ -586,8 +613,9 @@ def _theta_ml(y, mu, n, notes: list[str], limit=GLM_MAXIT) -> float:
 
 
 def _nb_loglik(th, mu, y):
+    sp = special.full()
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.sum(special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
+        return float(np.sum(sp.gammaln(th + y) - sp.gammaln(th) - sp.gammaln(y + 1)
                             + th * math.log(th) + y * np.log(mu + (y == 0)) - (th + y) * np.log(th + mu)))
 
 
@@ -763,7 +791,7 @@ def fit_poisson(y, X, weights=None, control_index=np.empty(0, dtype=int),
             dispersion = float(np.sum(pw * resid**2 / fit.mu)) / (n - k)
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = fit.coef / se
-    pval = 2.0 * special.ndtr(-np.abs(zval))
+    pval = 2.0 * special.ufuncs().ndtr(-np.abs(zval))
     out = _pack(fit.coef, pval, math.nan, control_index, m, zval)
     if out.ok:
         out.reason = "; ".join(notes)
@@ -786,8 +814,8 @@ def estimate(method: str, y, X, control_index, cem_weights=None, weighted: bool 
                          f"only, not {method!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
-    keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
-    if not keep.all():
+    if np.isnan(y).any() or np.isnan(X).any():
+        keep = ~(np.isnan(y) | np.isnan(X).any(axis=1))
         y, X = y[keep], X[keep]
         if cem_weights is not None:
             cem_weights = np.asarray(cem_weights, dtype=float)[keep]

@@ -15,21 +15,25 @@ _INT_COLUMNS = ("eventID", "treatment", "dependent_pre", "SO_pre", "MO_pre", "de
                 "SO_post", "MO_post")
 
 
-def _covariate_values(col: pd.Series, rows: np.ndarray) -> pd.Series | np.ndarray:
+def _covariate_values(col: pd.Series, events: np.ndarray, take: np.ndarray) -> pd.Series | np.ndarray:
     """The wake rows' values of a covariate, as R converts the formatted strings back (§2.3).
 
-    Float columns are R-formatted over the whole data set (7 significant digits, Appendix B); integer
-    columns are unchanged; a Categorical becomes a factor of the values present, categories sorted.
+    ``events`` are the positions of the wake events in the data and ``take`` each wake row's
+    index into them. Float columns are R-formatted as a whole column (7 significant digits and
+    one layout chosen from every value, Appendix B), but only the wake events' values are rounded;
+    integer columns are unchanged; a Categorical becomes a factor of the values present, categories
+    sorted.
     """
     if isinstance(col.dtype, pd.CategoricalDtype):
-        vals = col.to_numpy(dtype=object)[rows]
+        vals = col.to_numpy(dtype=object)[events][take]
         present = pd.unique(pd.Series(vals).dropna())
         cats = sorted(present, key=lambda v: (str(v), repr(v)))
         return pd.Categorical(vals, categories=cats)
-    formatted = format_column(col)
-    if formatted.isna().any():  # nullable integers with NA: NaN in a float column, like R's NA
-        return formatted.to_numpy(dtype=float, na_value=np.nan)[rows]
-    return formatted.to_numpy()[rows]
+    if pd.api.types.is_float_dtype(col.dtype):
+        return format_column(col, events)[take]
+    if col.isna().any():  # nullable integers with NA: NaN in a float column, like R's NA
+        return col.to_numpy(dtype=float, na_value=np.nan)[events][take]
+    return col.to_numpy()[events][take]
 
 
 def sliding_wake(data: pd.DataFrame, t_window=UNSET, spat_window=UNSET, treatment=UNSET, control=UNSET,
@@ -80,37 +84,41 @@ def build_wakes(data: pd.DataFrame, spec: MWASpec, *, progress: bool = False
                          v.t_values, v.s_values, v.unit_ms, progress=progress)
 
     n_w, n_s, n_t = wake_index.size, v.s_values.size, v.t_values.size
-    # (W, S, T) -> (S, T, W): spatial window outermost, then t, then the wake order.
-    keep = np.broadcast_to(counts.complete.T[None, :, :], (n_s, n_t, n_w)).reshape(-1)
-    s_i, t_i, w_i = (a.reshape(-1)[keep] for a in np.indices((n_s, n_t, n_w)))
+    # Rows: spatial window outermost, then t, then the complete wakes of t in wake order. The
+    # count arrays are (W, S, T) views of (S, T, W) storage; ``cell`` indexes that storage.
+    complete = [np.flatnonzero(counts.complete[:, j]) for j in range(n_t)]
+    per_s = sum(c.size for c in complete)
+    w_i = np.tile(np.concatenate(complete), n_s) if per_s else np.zeros(0, dtype=np.int64)
+    t_i = np.tile(np.repeat(np.arange(n_t), [c.size for c in complete]), n_s)
+    s_i = np.repeat(np.arange(n_s), per_s)
+    cell = (s_i * n_t + t_i) * n_w + w_i
 
     def field(arr: np.ndarray) -> np.ndarray:
-        return arr.transpose(1, 2, 0).reshape(-1)[keep]
+        return arr.transpose(1, 2, 0).reshape(-1)[cell]
 
-    out = {
+    base = {
         "eventID": (wake_index + 1)[w_i],
-        "t_window": v.t_labels[t_i],
-        "spat_window": v.s_values[s_i],
+        "t_window": v.t_labels.astype(float)[t_i],
+        "spat_window": v.s_values.astype(float)[s_i],
         "treatment": wake_tr.astype(np.int64)[w_i],
         "dependent_pre": field(counts.dependent_pre),
-        "dependent_trend": field(counts.dependent_trend),
+        "dependent_trend": field(counts.dependent_trend).astype(float, copy=False),
         "SO_pre": field(counts.so_pre),
         "MO_pre": field(counts.mo_pre),
         "dependent_post": field(counts.dependent_post),
         "SO_post": field(counts.so_post),
         "MO_post": field(counts.mo_post),
     }
-    wakes = pd.DataFrame({k: out[k] for k in WAKE_COLUMNS})
+    columns = {c: base[c] for c in WAKE_COLUMNS}
     for c in _INT_COLUMNS:
-        wakes[c] = wakes[c].astype(np.int64)
-    wakes["dependent_trend"] = wakes["dependent_trend"].astype(float)
-    wakes["t_window"] = wakes["t_window"].astype(float)
-    wakes["spat_window"] = wakes["spat_window"].astype(float)
-    rows = order[wake_index[w_i]]  # positions in the caller's (unsorted) data
+        columns[c] = columns[c].astype(np.int64, copy=False)
+    events = order[wake_index]  # the wake events' positions in the caller's (unsorted) data
     for c in v.covariates:
-        wakes[c] = _covariate_values(v.data[c], rows)
+        columns[c] = _covariate_values(v.data[c], events, w_i)
     if cluster_column is not None and cluster_column not in v.covariates:
-        wakes[cluster_column] = v.data[cluster_column].to_numpy()[rows]
+        columns[cluster_column] = v.data[cluster_column].to_numpy()[events][w_i]
+    # Fresh arrays: no copy, and no consolidation into 2-D blocks (which would copy them all).
+    wakes = pd.DataFrame(columns, copy=False)
 
     incomplete = {
         int(t): sorted({int(e) + 1 for e in wake_index[~counts.complete[:, j]]})

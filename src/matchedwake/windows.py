@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cem import CodeMemo, as_match_variable, cem
+from .cem import Windows, as_match_variable, cem_windows, on_half_lattice
 from .estimation import (
     DEFAULT_BLAS_THREADS,
     FORMULA_LEVEL,
@@ -42,7 +42,7 @@ from .estimation import (
     estimate,
 )
 from .estimation import blas_threads as _limit_blas
-from .imbalance import l1_lcs
+from .imbalance import l1_lcs_windows
 from .rmath import r_round
 
 __all__ = ["WindowTables", "WindowDesign", "WindowWarning", "NegBinWarning", "analyse_windows",
@@ -202,92 +202,113 @@ def _designs(*args, blas_limit):
         yield from _compute_designs(*args)
 
 
-def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
-    """``np.lexsort((s_all, t_all))``. A wakes table from ``sliding_wake`` comes in contiguous
-    blocks, one per window (s-major); then only the blocks are sorted, not the rows."""
+def _window_blocks(t_all: np.ndarray, s_all: np.ndarray):
+    """The runs of equal (t, s) in the wakes table — (first rows, stop rows, the runs in table
+    order: t-major, s ascending) — or None when a window is split over several runs."""
     n = t_all.size
-    if n < 2:
-        return np.arange(n)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     change = np.flatnonzero((t_all[1:] != t_all[:-1]) | (s_all[1:] != s_all[:-1])) + 1
     first = np.concatenate(([0], change))
     block_t, block_s = t_all[first], s_all[first]
     by_block = np.lexsort((block_s, block_t))
     keys = np.column_stack([block_t, block_s])[by_block]
     if first.size > 1 and not np.all((keys[1:] != keys[:-1]).any(axis=1)):
+        return None
+    return first, np.append(first[1:], n), by_block
+
+
+def _window_order(t_all: np.ndarray, s_all: np.ndarray) -> np.ndarray:
+    """``np.lexsort((s_all, t_all))``. A wakes table from ``sliding_wake`` comes in contiguous
+    blocks, one per window (s-major); then only the blocks are sorted, not the rows."""
+    blocks = _window_blocks(t_all, s_all)
+    if blocks is None:
         return np.lexsort((s_all, t_all))  # a window in several blocks: sort the rows
-    ends = np.append(first[1:], n)
-    return np.concatenate([np.arange(first[b], ends[b]) for b in by_block])
+    first, stop, by_block = blocks
+    if by_block.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(first[b], stop[b]) for b in by_block])
+
+
+def _as_numbers(column: pd.Series) -> np.ndarray:
+    """A count column as numbers without a copy when it is a plain numpy column (the fits convert
+    the rows they use); other columns as floats."""
+    if isinstance(column.dtype, np.dtype) and np.issubdtype(column.dtype, np.number):
+        return column.to_numpy()
+    return column.to_numpy(dtype=float)
 
 
 def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, weighted,
                      match_default, match_details, vcov, cluster_column, fit):
-    """One :class:`WindowDesign` per window, in table order."""
+    """One :class:`WindowDesign` per window, in table order.
+
+    When every window is one block of the wakes table (as sliding_wake writes it), the windows
+    are matched where they lie, in the table's own order, without reordering any column; else
+    the rows are sorted into table order first.
+    """
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
-    order = _window_order(t_all, s_all)  # stable: rows keep their wakes order inside a window
-    t_sorted = t_all[order]
-    s_sorted = s_all[order]
-    if order.size:
-        change = np.flatnonzero((t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])) + 1
-        starts = np.concatenate(([0], change))
-        ends = np.concatenate((change, [order.size]))
+    blocks = _window_blocks(t_all, s_all)
+    if blocks is not None:  # window i of the batch is block i; they are visited in by_block order
+        order = None
+        first, stop, visit = blocks
     else:
-        starts = ends = np.empty(0, dtype=int)
+        order = np.lexsort((s_all, t_all))  # stable: rows keep their wakes order inside a window
+        t_all, s_all = t_all[order], s_all[order]
+        change = np.flatnonzero((t_all[1:] != t_all[:-1]) | (s_all[1:] != s_all[:-1])) + 1
+        first = np.concatenate(([0], change))
+        stop = np.append(first[1:], t_all.size)
+        visit = np.arange(first.size)
 
-    def col(name, dtype=float):
-        return wakes[name].to_numpy(dtype=dtype)[order]
+    def col(values: np.ndarray) -> np.ndarray:
+        return values if order is None else values[order]
 
-    trt = col("treatment", np.int64)
-    post = col("dependent_post")
-    pre = col("dependent_pre")
+    trt = col(wakes["treatment"].to_numpy(dtype=np.int64))
+    post = col(_as_numbers(wakes["dependent_post"]))
+    pre = col(_as_numbers(wakes["dependent_pre"]))
     mvals: dict[str, np.ndarray] = {}
     is_factor: dict[str, bool] = {}
     for v in m_vars:
         arr, fac = as_match_variable(wakes[v])
-        mvals[v] = arr[order]
+        mvals[v] = col(arr)
         is_factor[v] = fac
-    ctl_vals = [col(c) for c in controls]
+    ctl_vals = [col(wakes[c].to_numpy(dtype=float)) for c in controls]
     clusters = None
     if vcov == "cluster":
-        clusters = pd.factorize(wakes[cluster_column])[0][order]
+        clusters = col(pd.factorize(wakes[cluster_column])[0])
     m_list = [mvals[v] for v in m_vars]
     m_fac = [is_factor[v] for v in m_vars]
     cem_factors = {v for v in cem_vars if is_factor[v]}
-    # Windows of one temporal window share their wakes, so covariate codes carry over.
-    memo_l1, memo_cem = CodeMemo(), CodeMemo()
-
-    for a, b in zip(starts, ends):
-        t_val = t_sorted[a]
-        s_val = s_sorted[a]
-        sl = slice(a, b)
-        g = trt[sl]
-        n = b - a
-        l1_pre, lcs_pre = l1_lcs(g, [x[sl] for x in m_list], m_fac, memo_l1)
-
-        if match_default:
-            res = cem(g, {v: mvals[v][sl] for v in cem_vars}, cem_factors, describe_bins=match_details,
-                      memo=memo_cem)
-            matched, weights, strata = res.matched, res.weights, res.strata
-            n_strata = res.n_matched_strata
-            bins = res.bins
-        else:
-            matched = np.ones(n, dtype=bool)
-            weights = np.ones(n)
-            strata = np.zeros(n, dtype=np.int64)
-            n_strata = 1
-            bins = {}
-
-        idx = np.flatnonzero(matched) + a
-        g_md = trt[idx]
+    if first.size == 0:
+        return
+    # Which matching variables hold only multiples of ½ (counts, the trend), known once for all windows.
+    halves = {v: False if is_factor[v] else on_half_lattice(mvals[v]) for v in m_vars}
+    windows = Windows(starts=first, lengths=stop - first)
+    # Matching and imbalance of chunks of windows at once (each exactly as alone), then the fits.
+    located = []  # per window: (the chunk's matching, index in the chunk, first row of the chunk)
+    start = 0
+    for chunk in _chunks(windows.lengths):
+        a0 = int(windows.starts[start])
+        rows = slice(a0, a0 + chunk.n_rows)
+        m = _match_windows(trt[rows], [x[rows] for x in m_list], m_fac,
+                           {v: mvals[v][rows] for v in cem_vars}, cem_factors, chunk, match_default,
+                           match_details, [halves[v] for v in m_vars], halves)
+        located += [(m, i, a0) for i in range(chunk.count)]
+        start += chunk.count
+    for window in visit.tolist():
+        m, w, a0 = located[window]
+        a, b = int(first[window]), int(stop[window])
+        t_val, s_val = t_all[a], s_all[a]
+        matched, weights, strata = m.matched[a - a0:b - a0], m.weights[a - a0:b - a0], m.strata[a - a0:b - a0]
+        idx = a0 + m.md_rows[m.md_start[w]:m.md_start[w] + m.n_md[w]]
         y = X = cidx = cl = None
         window_fit = None
-        if n_strata == 0 or idx.size == 0:
+        if not m.estimated[w]:
             warnings.warn(f"window t={t_val}, s={s_val}: {NO_MATCH}; estimates set to NA",
                           WindowWarning, stacklevel=5)
-            l1_post = lcs_post = math.nan
             cidx = np.empty(0, dtype=int)
         else:
-            y, X, cidx = build_design(post[idx], pre[idx], g_md, [c[idx] for c in ctl_vals], formula)
+            y, X, cidx = build_design(post[idx], pre[idx], trt[idx], [c[idx] for c in ctl_vals], formula)
             cl = clusters[idx] if clusters is not None else None
             if fit:
                 window_fit = estimate(estimation, y, X, cidx, weights[matched], weighted, vcov, cl)
@@ -297,11 +318,77 @@ def _compute_designs(wakes, m_vars, controls, cem_vars, estimation, formula, wei
                 elif estimation == "nb" and window_fit.reason:
                     warnings.warn(f"window t={t_val}, s={s_val}: glm.nb: {window_fit.reason} "
                                   "(estimates kept, as R keeps them)", NegBinWarning, stacklevel=5)
-            l1_post, lcs_post = l1_lcs(g_md, [x[idx] for x in m_list], m_fac)
-        yield WindowDesign(t_window=t_val, spat_window=s_val, rows=order[sl], matched=matched,
+        yield WindowDesign(t_window=t_val, spat_window=s_val,
+                           rows=np.arange(a, b) if order is None else order[a:b], matched=matched,
                            weights=weights, strata=strata, y=y, X=X, control_index=cidx,
-                           cluster=cl, fit=window_fit, l1_pre=l1_pre, lcs_pre=lcs_pre,
-                           l1_post=l1_post, lcs_post=lcs_post, bins=bins)
+                           cluster=cl, fit=window_fit, l1_pre=float(m.l1_pre[w]),
+                           lcs_pre=float(m.lcs_pre[w]), l1_post=float(m.l1_post[w]),
+                           lcs_post=float(m.lcs_post[w]), bins=m.bins[w])
+
+
+#: Rows matched together: large enough that per-window overheads vanish, small enough that the
+#: temporaries of a chunk stay in cache and are reused rather than mapped afresh for every window.
+_CHUNK_ROWS = 1 << 16
+
+
+def _chunks(lengths: np.ndarray):
+    """Consecutive windows grouped into :class:`Windows` batches of at most ``_CHUNK_ROWS`` rows
+    (a larger window is a batch of its own)."""
+    total = 0
+    run: list[int] = []
+    for n in lengths.tolist():
+        if run and total + n > _CHUNK_ROWS:
+            yield Windows.from_lengths(run)
+            run, total = [], 0
+        run.append(n)
+        total += n
+    if run:
+        yield Windows.from_lengths(run)
+
+
+@dataclass
+class _Matched:
+    """Matching and imbalance of one batch of windows: per row (``matched``, ``weights``,
+    ``strata``), the matched rows window by window (``md_rows``, ``md_start``, ``n_md``), and per
+    window L1/LCS before and after, whether it can be estimated, and its bins text."""
+
+    matched: np.ndarray
+    weights: np.ndarray
+    strata: np.ndarray
+    md_rows: np.ndarray
+    md_start: np.ndarray
+    n_md: np.ndarray
+    estimated: np.ndarray
+    l1_pre: np.ndarray
+    lcs_pre: np.ndarray
+    l1_post: np.ndarray
+    lcs_post: np.ndarray
+    bins: list
+
+
+def _match_windows(trt, m_list, m_fac, cem_data, cem_factors, windows: Windows, match_default,
+                   match_details, m_halves, halves) -> _Matched:
+    n = trt.size
+    l1_pre, lcs_pre = l1_lcs_windows(trt, m_list, windows, m_fac, m_halves)
+    if match_default:
+        res = cem_windows(trt, cem_data, windows, cem_factors, describe_bins=match_details, halves=halves)
+        matched, weights, strata = res.matched, res.weights, res.strata
+        n_strata, bins = res.n_matched_strata, res.bins
+    else:
+        matched, weights, strata = np.ones(n, dtype=bool), np.ones(n), np.zeros(n, dtype=np.int64)
+        n_strata, bins = np.ones(windows.count, dtype=np.int64), [{} for _ in range(windows.count)]
+    md_rows = np.flatnonzero(matched)  # matched rows of all windows, window by window
+    n_md = np.bincount(windows.row_window[md_rows], minlength=windows.count)
+    l1_post = np.full(windows.count, math.nan)
+    lcs_post = np.full(windows.count, math.nan)
+    estimated = (n_strata > 0) & (n_md > 0)
+    if estimated.any():
+        sel = md_rows if estimated.all() else md_rows[estimated[windows.row_window[md_rows]]]
+        l1_post[estimated], lcs_post[estimated] = l1_lcs_windows(
+            trt[sel], [x[sel] for x in m_list], Windows.from_lengths(n_md[estimated]), m_fac, m_halves)
+    return _Matched(matched=matched, weights=weights, strata=strata, md_rows=md_rows,
+                    md_start=np.cumsum(n_md) - n_md, n_md=n_md, estimated=estimated, l1_pre=l1_pre,
+                    lcs_pre=lcs_pre, l1_post=l1_post, lcs_post=lcs_post, bins=bins)
 
 
 def analyse_windows(
@@ -331,70 +418,80 @@ def analyse_windows(
     m_vars, controls, _ = _check_options(wakes, match_columns, estimation, formula,
                                          estimation_controls, tcm, vcov, cluster_column)
     n_ctl = len(controls)
-    so_pre, so_post, mo_pre, mo_post = (wakes[c].to_numpy(dtype=float)
-                                        for c in ("SO_pre", "SO_post", "MO_pre", "MO_post"))
-    trt_all = wakes["treatment"].to_numpy(dtype=np.int64)
-
-    est_rows, match_rows, sutva_rows, bins_rows, na_reasons = [], [], [], [], []
-    matched_parts = []
+    lm = estimation == "lm"
+    t_vals, s_vals, row_parts, matched_parts, bins_rows, na_reasons = [], [], [], [], [], []
+    n_est = 2 + lm + 2 * n_ctl + 2  # estimate, pvalue[, adj.r.squared], controls, intercept
+    est_values: list[list[float]] = []
+    imbalance: list[tuple[float, float, float, float]] = []
     for w in window_designs(wakes, match_columns=match_columns, estimation=estimation,
                             formula=formula, weighted=weighted,
                             estimation_controls=estimation_controls, tcm=tcm,
                             match_default=match_default, match_details=match_details, vcov=vcov,
                             cluster_column=cluster_column, blas_threads=blas_threads):
-        t_val, s_val, rows = w.t_window, w.spat_window, w.rows
-        g = trt_all[rows]
-        g_md = g[w.matched]
         fit = w.fit
-        row = [t_val, s_val]
         if fit is not None and fit.ok:
-            row += [fit.estimate, fit.pvalue]
-            if estimation == "lm":
-                row.append(fit.adj_r_squared)
+            values = [fit.estimate, fit.pvalue] + ([fit.adj_r_squared] if lm else [])
             for k in range(n_ctl):
-                row += [float(fit.control_coef[k]), float(fit.control_pval[k])]
-            row += [fit.intercept, fit.intercept_pval]
+                values += [float(fit.control_coef[k]), float(fit.control_pval[k])]
+            est_values.append(values + [fit.intercept, fit.intercept_pval])
+            na_reasons.append(None)
         else:
-            row += [math.nan] * (2 + (estimation == "lm") + 2 * n_ctl + 2)
-        est_rows.append(row)
-        na_reasons.append(None if fit is not None and fit.ok else (fit.reason if fit is not None else NO_MATCH))
-
-        match_rows.append([t_val, s_val, int(np.sum(g == 0)), int(np.sum(g == 1)),
-                           r_round(w.l1_pre, 3), r_round(w.lcs_pre, 1),
-                           int(np.sum(g_md == 0)), int(np.sum(g_md == 1)),
-                           r_round(w.l1_post, 3), r_round(w.lcs_post, 1)])
-
-        n = rows.size
-        sp, spo, mp, mpo = so_pre[rows] > 0, so_post[rows] > 0, mo_pre[rows] > 0, mo_post[rows] > 0
-        fr = np.array([sp.sum(), spo.sum(), (sp | spo).sum(), mp.sum(), mpo.sum(), (mp | mpo).sum()]) / n
-        sutva_rows.append([t_val, s_val, *r_round(fr, 3).tolist()])
-
+            est_values.append([math.nan] * n_est)
+            na_reasons.append(fit.reason if fit is not None else NO_MATCH)
+        t_vals.append(w.t_window)
+        s_vals.append(w.spat_window)
+        imbalance.append((w.l1_pre, w.lcs_pre, w.l1_post, w.lcs_post))
+        row_parts.append(w.rows)
+        matched_parts.append(w.matched)
         if match_details:
-            bins_rows.append([t_val, s_val] + [w.bins.get(v, pd.NA) for v in m_vars])
-            matched_parts.append(np.column_stack([rows, w.matched.astype(np.int64)]))
+            bins_rows.append([w.t_window, w.spat_window] + [w.bins.get(v, pd.NA) for v in m_vars])
 
+    # Per-window counts and shares, all windows at once (rows window by window, t-major).
+    n_win = len(row_parts)
+    rows_all = np.concatenate(row_parts) if n_win else np.zeros(0, dtype=np.int64)
+    matched_all = np.concatenate(matched_parts) if n_win else np.zeros(0, dtype=bool)
+    sizes = np.array([r.size for r in row_parts], dtype=np.int64)
+    window_start = np.cumsum(sizes) - sizes  # every window has rows
+
+    def per_window(mask: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(mask, window_start, dtype=np.int64) if n_win else np.zeros(0, dtype=np.int64)
+
+    treated = (wakes["treatment"].to_numpy(dtype=np.int64) == 1)[rows_all]
+    n_treated, n_matched_treated = per_window(treated), per_window(treated & matched_all)
+    n_matched = per_window(matched_all)
+    imb = np.array(imbalance, dtype=float).reshape(n_win, 4)
+    window_t = pd.Series(t_vals, dtype=wakes["t_window"].dtype)
+    window_s = pd.Series(s_vals, dtype=wakes["spat_window"].dtype)
+
+    est = np.array(est_values, dtype=float).reshape(n_win, n_est)
+    estimates = pd.DataFrame({"t_window": window_t, "spat_window": window_s,
+                              **{c: est[:, j] for j, c in enumerate(_estimate_columns(estimation, controls)[2:])}})
+    estimates["na_reason"] = pd.Series(na_reasons, dtype=object)
+    matching = pd.DataFrame({
+        "t_window": window_t, "spat_window": window_s,
+        "control_pre": sizes - n_treated, "treatment_pre": n_treated,
+        "L1_pre": r_round(imb[:, 0], 3), "commonSupport_pre": r_round(imb[:, 1], 1),
+        "control_post": n_matched - n_matched_treated, "treatment_post": n_matched_treated,
+        "L1_post": r_round(imb[:, 2], 3), "commonSupport_post": r_round(imb[:, 3], 1)})
+    # SUTVA shares on all wakes of the window (not only the matched ones), R-rounded to 3 places
+    before = {c: (_as_numbers(wakes[c]) > 0)[rows_all] for c in ("SO_pre", "SO_post", "MO_pre", "MO_post")}
+    shares = {}
+    for kind in ("SO", "MO"):
+        pre_, post_ = before[f"{kind}_pre"], before[f"{kind}_post"]
+        for name, mask in ((f"{kind}_pre", pre_), (f"{kind}_post", post_), (kind, pre_ | post_)):
+            shares[name] = r_round(per_window(mask) / sizes, 3)
+    sutva = pd.DataFrame({"t_window": window_t, "spat_window": window_s,
+                          **{c: shares[c] for c in ("SO_pre", "SO_post", "SO", "MO_pre", "MO_post", "MO")}})
     t_all = wakes["t_window"].to_numpy()
     s_all = wakes["spat_window"].to_numpy()
-    estimates = pd.DataFrame(est_rows, columns=_estimate_columns(estimation, controls))
-    estimates["na_reason"] = pd.Series(na_reasons, dtype=object)
-    matching = pd.DataFrame(match_rows, columns=[
-        "t_window", "spat_window", "control_pre", "treatment_pre", "L1_pre", "commonSupport_pre",
-        "control_post", "treatment_post", "L1_post", "commonSupport_post"])
-    sutva = pd.DataFrame(sutva_rows, columns=["t_window", "spat_window", "SO_pre", "SO_post", "SO",
-                                              "MO_pre", "MO_post", "MO"])
-    for df in (estimates, matching, sutva):
-        df["t_window"] = df["t_window"].astype(wakes["t_window"].dtype)
-        df["spat_window"] = df["spat_window"].astype(wakes["spat_window"].dtype)
     matched_df = bins_df = None
     if match_details:
-        parts = np.concatenate(matched_parts) if matched_parts else np.empty((0, 2), dtype=np.int64)
-        rows = parts[:, 0]
         matched_df = pd.DataFrame({
-            "eventID": wakes["eventID"].to_numpy()[rows],
-            "t_window": t_all[rows],
-            "spat_window": s_all[rows],
-            "treatment": wakes["treatment"].to_numpy()[rows],
-            "matched": parts[:, 1],
+            "eventID": wakes["eventID"].to_numpy()[rows_all],
+            "t_window": t_all[rows_all],
+            "spat_window": s_all[rows_all],
+            "treatment": wakes["treatment"].to_numpy()[rows_all],
+            "matched": matched_all.astype(np.int64),
         })
         bins_df = pd.DataFrame(bins_rows, columns=["t_window", "spat_window"] + m_vars)
     return WindowTables(estimates=estimates, matching=matching, sutva=sutva,

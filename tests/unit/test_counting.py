@@ -53,6 +53,44 @@ def test_timestamps_as_strings_and_datetime64_give_utc_milliseconds():
     assert timestamps_to_ms(tz).tolist() == [HOUR]
 
 
+def test_iso_strings_read_from_their_bytes_equal_pandas_parse():
+    # Random instants over the whole fast range, both forms, str and object columns, a sliced
+    # column (Arrow offsets not starting at 0), and the calendar's edges: leap days, month ends.
+    rng = np.random.default_rng(1970)
+    lo, hi = (np.datetime64(t, "s").astype(np.int64) for t in ("1678-01-01T00:00:00", "2261-12-31T23:59:59"))
+    secs = np.concatenate([rng.integers(lo, hi, 5000), [lo, hi]]).astype("datetime64[s]")
+    text = np.char.replace(np.datetime_as_string(secs, unit="s"), "T", " ")
+    edges = ["2000-02-29 12:00:00", "1900-02-28 23:59:59", "2004-02-29 00:00:00", "1970-01-01 00:00:00",
+             "1969-12-31 23:59:59", "2100-12-31 00:00:59", "1700-03-01 01:01:01"]
+    columns = [pd.Series(text), pd.Series(text.astype(object), dtype=object), pd.Series(edges),
+               pd.Series([t[:10] for t in text[:999]]), pd.Series(text).iloc[17:40]]
+    for col in columns:
+        fast = counting._iso_timestamps_ms(col)
+        assert fast is not None
+        np.testing.assert_array_equal(fast, counting._timestamps_by_pandas(col))
+    assert timestamps_to_ms(pd.Series(edges))[:4].tolist() == [951825600000, -2203891201000, 1078012800000, 0]
+
+
+@pytest.mark.parametrize("values", [
+    ["2020-02-30 00:00:00"],  # no such day: pandas' error
+    ["2020-01-01 23:59:60"],  # pandas rolls a 60th second over
+    ["2020-01-01 24:00:00"], ["1500-06-01 00:00:00"], ["2262-05-01"],  # outside every pandas' range
+    ["2020-01-01", "2020-01-01 00:00:00"], [" 2020-01-01"], ["2020-1-01"], ["2020/01/01"],
+    ["٢٠٢٠-٠١-٠١"], ["2020-01-01", None], [pd.Timestamp("2020-01-01")],
+])
+def test_other_timestamps_are_left_to_pandas(values):
+    col = pd.Series(values, dtype=object)
+    assert counting._iso_timestamps_ms(col) is None
+    try:
+        want = counting._timestamps_by_pandas(col)
+    except ValueError as exc:
+        with pytest.raises(ValueError) as got:
+            timestamps_to_ms(col)
+        assert str(got.value) == str(exc)
+    else:
+        np.testing.assert_array_equal(timestamps_to_ms(col), want)
+
+
 # --- trend ---------------------------------------------------------------------------------------
 
 def _trend(lags, t):

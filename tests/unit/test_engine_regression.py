@@ -1,8 +1,9 @@
 """The engine's numbers on seeded simulated worlds are exactly those pinned before issue 13's
 performance work (tests/fixtures/engine_regression/, written by its make_engine_regression.py).
 
-Every float of the estimates, matching and SUTVA tables must be bit-identical, and the wakes
-table's count columns must hash to the same SHA-256.
+Every float of the estimates, matching and SUTVA tables must be bit-identical; the wakes table's
+count and covariate columns, the window designs and (with match details) the matched table must
+hash to the same SHA-256, and the bins text must be the same.
 """
 from __future__ import annotations
 
@@ -34,7 +35,12 @@ def test_outputs_are_bit_identical_to_the_pinned_ones(name, worlds):
     got = maker.run_analysis(name, worlds)
     want = PINNED[name]
     assert got["wakes"] == want["wakes"], "wakes counts changed"
-    for table in ("estimates", "matching", "sutva"):
+    assert sorted(got) == sorted(want), "pinned parts changed"
+    assert got.get("matched") == want.get("matched"), "matched table changed"
+    for table in ("estimates", "matching", "sutva", "bins"):
+        if table not in want:
+            continue
         assert list(got[table]) == list(want[table]), f"{table}: columns changed"
         for col, values in want[table].items():
             assert got[table][col] == values, f"{table}.{col} changed"
+    assert got.get("designs") == want.get("designs"), "window designs (rows, matched, weights, strata) changed"

@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 
-from matchedwake.imbalance import _cut_right_closed, imbalance_cells, l1_lcs
-from matchedwake.rmath import r_round
+from matchedwake.cem import Windows
+from matchedwake.imbalance import _cut_right_closed, imbalance_cells, l1_lcs, l1_lcs_windows
+from matchedwake.rmath import nclass_scott, r_pretty, r_round
 
 
 def two_by_two_example():
@@ -114,3 +115,59 @@ def test_frequencies_are_repeated_additions_of_one_over_n():
     assert expected == 0.10000000000000003 != math.fsum([abs(0.5 - 2 / 5), abs(0.5 - 3 / 5)]) / 2
     assert l1 == expected
     assert lcs == 100.0
+
+
+def reference_l1_lcs(g, columns, factors):
+    """cem's imbalance transcribed directly (REFERENCE §2.7), one window: pretty breaks with
+    Scott's class count, right-closed cuts by np.searchsorted, cells as tuples in a dict, and
+    the shares as long-double products rounded to doubles, summed with math.fsum."""
+    if len(set(g.tolist())) < 2:
+        return 0.0, 100.0
+    codes = []
+    for x, factor in zip(columns, factors, strict=True):
+        ok = x[~np.isnan(x)]
+        if factor or ok.size == 0:
+            codes.append(["nan" if np.isnan(v) else v for v in x])
+            continue
+        breaks = np.unique(r_pretty(ok.min(), ok.max(), nclass_scott(ok), 1))
+        c = np.searchsorted(breaks, x, side="left")
+        c[(c == 0) & (x == breaks[0])] = 1
+        c[c >= breaks.size] = 0
+        codes.append(c.tolist())
+    counts = {}
+    for cell, grp in zip(zip(*codes, strict=True), g.tolist(), strict=True):
+        counts.setdefault(cell, [0, 0])[grp] += 1
+    n1, n0 = int((g == 1).sum()), int((g == 0).sum())
+    share = [(np.longdouble(c[1]) * np.longdouble(1.0 / n1), np.longdouble(c[0]) * np.longdouble(1.0 / n0))
+             for c in counts.values()]
+    l1 = math.fsum(abs(float(a) - float(b)) for a, b in share) / 2.0
+    both = sum(1 for c in counts.values() if c[0] and c[1])
+    return l1, 100.0 * both / len(counts)
+
+
+def test_windows_at_once_equal_each_window_transcribed():
+    rng = np.random.default_rng(42)
+    lengths = rng.integers(1, 150, 40)
+    windows = Windows.from_lengths(lengths)
+    n = int(lengths.sum())
+    g = (rng.random(n) < 0.45).astype(int)
+    g[windows.starts[3]:windows.starts[3] + lengths[3]] = 1  # a window with one group
+    cols = [rng.normal(size=n), rng.poisson(2.0, n).astype(float), rng.integers(-6, 6, n) / 2.0,
+            np.zeros(n), rng.integers(1, 4, n).astype(float)]
+    cols[0][rng.random(n) < 0.05] = np.nan
+    cols[4][rng.random(n) < 0.05] = np.nan
+    factors = [False, False, False, False, True]
+    l1, lcs = l1_lcs_windows(g, cols, windows, factors)
+    for w, (a, b) in enumerate(windows.bounds()):
+        want = reference_l1_lcs(g[a:b], [c[a:b] for c in cols], factors)
+        assert (l1[w], lcs[w]) == want, w
+        assert l1_lcs(g[a:b], [c[a:b] for c in cols], factors) == want
+    assert (l1 > 0).sum() > 30 and (lcs < 100).sum() > 30
+
+
+def test_cell_counts_of_2048_and_more_keep_the_long_double_shares():
+    # 3001 controls in one cell: 3001·(1/3001) in long double, rounded, as R's additions give it.
+    g = np.array([1] * 7 + [0] * 3001)
+    x = np.array([0.0] * 3 + [10.0] * 4 + [0.0] * 3001)
+    l1, _ = l1_lcs(g, [x])
+    assert l1 == reference_l1_lcs(g, [x], [False])[0]

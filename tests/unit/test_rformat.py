@@ -125,3 +125,36 @@ def test_a_million_values_round_like_printf():
 def test_infinite_values_are_kept(bad):
     got = format_values(np.array([bad, 1.5]))
     assert got[0] == bad and got[1] == 1.5
+
+
+def test_selected_rows_keep_the_layout_of_the_whole_column():
+    # R formats c(0.001234567, 1.23456789) with 9 decimals (the small value needs them), so the
+    # second value keeps all its digits; on its own it would print as 1.234568.
+    x = np.array([0.001234567, 1.23456789])
+    assert format_values(x, np.array([1])).tolist() == [1.23456789]
+    assert format_values(x[1:]).tolist() == [1.234568]
+    # c(123456789, 0.5) prints fixed with one decimal ("123456789.0"); a 1e-8 outside the rows
+    # makes the fixed width 18 > the scientific 12, so the rows print as 1.234568e+08, 5.000000e-01.
+    y = np.array([1e-8, 123456789.0, 0.5])
+    assert format_values(y, np.array([2, 1, 2])).tolist() == [0.5, 123456800.0, 0.5]
+    assert format_values(y[1:]).tolist() == [123456789.0, 0.5] == per_value_format(y[1:]).tolist()
+    assert per_value_format(y)[1] == 123456800.0
+    col = pd.Series(y, name="cov")
+    assert format_column(col, np.array([1])).tolist() == [123456800.0]
+    ints = pd.Series([3, 1, 2])
+    assert format_column(ints, np.array([2, 0])).tolist() == [2, 3]
+
+
+def test_selected_rows_equal_the_formatted_column_at_those_rows():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(1, 60))
+        lo, hi = sorted(rng.integers(-12, 12, 2))
+        x = rng.uniform(1, 10, n) * 10.0 ** rng.integers(lo, hi + 1, n) * rng.choice([-1, 1], n)
+        if rng.random() < 0.3:
+            x = np.round(x, int(rng.integers(0, 9)))
+        for bad in (np.nan, np.inf, 0.0):
+            if rng.random() < 0.2:
+                x[rng.integers(0, n)] = bad
+        rows = rng.integers(0, n, int(rng.integers(0, 2 * n)))
+        np.testing.assert_array_equal(format_values(x, rows), format_values(x)[rows])
