@@ -150,7 +150,7 @@ def test_event_study_leads_are_null_under_parallel_trends():
 
 
 # ------------------------------------------------------------------ long versions (docs numbers)
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("scenario", ["selection", "calendar", "calendar_matched"])
 def test_long_calibration(scenario):
     """200 worlds per scenario, the reported methods; docs/inference.md quotes these numbers
@@ -165,7 +165,7 @@ def test_long_calibration(scenario):
     assert _fwer(summary, "uncorrected_classical")["ci_low"] > ALPHA
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_long_bias_and_leads():
     out = _planted_bias(150, 9000)
     print(f"\n{out.to_string()}")

@@ -14,7 +14,7 @@ from qipstudy.estimate import run_mwa
 from qipstudy.prepare import prepare_events, read_acled, read_admin3, read_iati, read_qips
 from qipstudy.synthetic import generate_world
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((REPO / "config/config.yaml").read_text())
@@ -38,7 +38,7 @@ def _grid(tmp: Path, seed: int, planted: float) -> tuple[bool, bool, float]:
     cov = CONFIG["covariates"]
     covariates = build_covariates(
         events, roads=tmp / "roads.gpkg", waterways=tmp / "waterways.gpkg", admin3=admin3, bases=COUNTRY["bases"],
-        nightlights_path=tmp / "nightlights.tif", population_path=tmp / "pop_density.tif",
+        nightlights_path=tmp / "nightlights_cf_cvg.tif", population_path=tmp / "pop_density.tif",
         projected_crs=COUNTRY["projected_crs"], road_classes=cov["road_classes"],
         water_classes=cov["water_classes"], base_mode=cov["base_mode"])
     result = run_mwa(covariates, "civilians", CONFIG["mwa"])
