@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 
 from . import special
-
 from .spec import ROBUST_VCOV_ESTIMATIONS
 
 __all__ = [
@@ -230,7 +229,7 @@ def _qr_in_place(a: np.ndarray, tol: float) -> QRDecomposition:
     work1 = list(qraux)  # norms at the last recomputation
     work2 = [v if v != 0 else 1.0 for v in qraux]  # original norms (1 for a zero column)
     active = p  # columns [0, active) are candidates; dropped ones sit after them
-    for l in range(min(n, p)):
+    for l in range(min(n, p)):  # noqa: E741 (l as in LINPACK dqrdc2)
         while l < active and qraux[l] < work2[l] * tol:
             order = list(range(l + 1, p)) + [l]
             a[:, l:] = a[:, order]

@@ -14,7 +14,8 @@ import json
 import logging
 import math
 import pathlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,18 +23,18 @@ import pandas as pd
 import pyogrio
 import rasterio
 import shapely
-from scipy.spatial import cKDTree
 import shapely.affinity
 import shapely.geometry.polygon
 import shapely.ops
 import shapely.validation
+from affine import Affine
 from pyproj import Geod
+from rasterio import features
+from scipy.spatial import cKDTree
+from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 from qipstudy.atomic import write_with
 from qipstudy.covariates import points_in_polygons
-from rasterio import features
-from affine import Affine
-from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 
 __all__ = ["DEFAULT_PARAMS", "resolve_params", "generate_world"]
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from pyproj import Geod
 from affine import Affine
+from pyproj import Geod
 from shapely.geometry import LineString, box
 
 from qipstudy.covariates import (
@@ -310,7 +310,7 @@ def test_distance_is_geodesic_within_its_documented_tolerance(seeded_world, crs,
     foot point), 1e-2 in an equal-area projection of the continent (which turns angles by up to ~5°)."""
     from pyproj import Transformer
 
-    from qipstudy.covariates import _Distortion, _SegmentIndex, _segment_arrays
+    from qipstudy.covariates import _Distortion, _segment_arrays, _SegmentIndex
 
     lon, lat, geoms = seeded_world["lon"], seeded_world["lat"], seeded_world["roads"]
     new = nearest_geodesic_distance(lon, lat, geoms, crs)

@@ -9,6 +9,7 @@ from shapely.geometry import box
 
 from qipstudy.robustness import apply_placebo, robustness_summary
 
+
 def _events():
     dates = pd.to_datetime(["2017-03-01", "2018-06-01", "2020-06-01", "2019-01-01", "2019-02-01"])
     return pd.DataFrame({

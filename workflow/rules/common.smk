@@ -8,7 +8,6 @@ from qipstudy.plan import MAIN, Plan, country_view
 from qipstudy.registry import KIND_EXTS
 from qipstudy.retrieve import DATASETS
 
-
 # The workflow's own files (config/countries) sit beside the Snakefile; data paths are relative
 # to the working directory (the project folder, or --directory).
 WORKFLOW_ROOT = Path(workflow.basedir)

@@ -2,8 +2,6 @@
 
 
 rule build_covariates:
-    message:
-        "Computing covariates of {wildcards.country} ({params.spec})"
     input:
         events=lambda w: PLAN.events_path(w.country, spec_of(w)),
         roads=dataset_file("osm", "roads.gpkg"),
@@ -14,6 +12,16 @@ rule build_covariates:
         code=module_files("qipstudy.covariates"),
     output:
         covariates="results/{country}/{spec_dir}covariates/events.parquet",
+    log:
+        "logs/{country}/{spec_dir}build_covariates.log",
+    benchmark:
+        "results/benchmarks/{country}/{spec_dir}build_covariates.tsv"
+    conda:
+        "../../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         spec=spec_of,
         bases=country_value("bases"),
@@ -22,15 +30,7 @@ rule build_covariates:
         covariates=lambda w: settings(w).covariates,
         population=lambda w: settings(w).population,
         checks=config["checks"],
-    log:
-        "logs/{country}/{spec_dir}build_covariates.log",
-    benchmark:
-        "results/benchmarks/{country}/{spec_dir}build_covariates.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../../envs/study.yaml"
+    message:
+        "Computing covariates of {wildcards.country} ({params.spec})"
     script:
         "../scripts/build_covariates.py"

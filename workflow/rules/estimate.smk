@@ -2,8 +2,6 @@
 
 
 rule estimate_mwa:
-    message:
-        "Matched Wake Analysis of {wildcards.outcome} around QIPs in {wildcards.country} ({params.spec})"
     input:
         covariates=lambda w: PLAN.covariates_path(w.country, spec_of(w)),
         code=ENGINE + module_files("qipstudy.estimate"),
@@ -14,18 +12,20 @@ rule estimate_mwa:
         wakes="results/{country}/{spec_dir}mwa/{outcome}/wakes.parquet",
         summary="results/{country}/{spec_dir}mwa/{outcome}/summary.txt",
         parameters="results/{country}/{spec_dir}mwa/{outcome}/parameters.json",
-    params:
-        spec=spec_of,
-        mwa=lambda w: settings(w).mwa,
     log:
         "logs/{country}/{spec_dir}estimate_mwa_{outcome}.log",
     benchmark:
         "results/benchmarks/{country}/{spec_dir}estimate_mwa_{outcome}.tsv"
+    conda:
+        "../../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/study.yaml"
+    params:
+        spec=spec_of,
+        mwa=lambda w: settings(w).mwa,
+    message:
+        "Matched Wake Analysis of {wildcards.outcome} around QIPs in {wildcards.country} ({params.spec})"
     script:
         "../scripts/estimate_mwa.py"

@@ -1,13 +1,13 @@
 # Beyond the paper, the study's recommended inference layer (docs/inference.md): an event study with
 # pre-period leads, power, calendar-time balance, many placebo draws, and heterogeneity by QIP
 # subgroup. Robust (HC1) errors and the minimum-support rule of `robustness.inference` throughout.
-INFERENCE_CODE = ENGINE + module_files("matchedwake.inference", "matchedwake.calendar_time", "qipstudy.robustness")
+INFERENCE_CODE = ENGINE + module_files(
+    "matchedwake.inference", "matchedwake.calendar_time", "qipstudy.robustness"
+)
 OUTCOME_TITLE = lambda wildcards: config["outcomes"][wildcards.outcome]["title"]
 
 
 rule make_event_study:
-    message:
-        "Event study (rings x time bins, pre-period leads) of {wildcards.outcome} in {wildcards.country}"
     input:
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
         parameters="results/{country}/mwa/{outcome}/parameters.json",
@@ -26,30 +26,33 @@ rule make_event_study:
             category="Robustness",
             subcategory="{outcome}",
         ),
-        sidecars=[table_sources("event_study_{outcome}"), table_sources("event_study_leads_{outcome}")],
+        sidecars=[
+            table_sources("event_study_{outcome}"),
+            table_sources("event_study_leads_{outcome}"),
+        ],
         data=figure_data("event_study_{outcome}"),
-    params:
-        inference=config["robustness"]["inference"],
-        title=OUTCOME_TITLE,
-        t_unit=config["mwa"]["t_unit"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_event_study_{outcome}.log",
     benchmark:
         "results/benchmarks/{country}/make_event_study_{outcome}.tsv"
+    conda:
+        "../../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        inference=config["robustness"]["inference"],
+        title=OUTCOME_TITLE,
+        t_unit=config["mwa"]["t_unit"],
+    message:
+        "Event study (rings x time bins, pre-period leads) of {wildcards.outcome} in {wildcards.country}"
     script:
         "../scripts/make_event_study.py"
 
 
 rule make_power_table:
-    message:
-        "Power (minimum detectable effect per window) of {wildcards.outcome} in {wildcards.country}"
     input:
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
         parameters="results/{country}/mwa/{outcome}/parameters.json",
@@ -69,12 +72,6 @@ rule make_power_table:
         ),
         sources=table_sources("power_{outcome}"),
         data=figure_data("power_{outcome}"),
-    params:
-        inference=config["robustness"]["inference"],
-        title=OUTCOME_TITLE,
-        t_unit=config["mwa"]["t_unit"],
-        alpha=config["mwa"]["alpha1"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_power_table_{outcome}.log",
     benchmark:
@@ -82,13 +79,19 @@ rule make_power_table:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        inference=config["robustness"]["inference"],
+        title=OUTCOME_TITLE,
+        t_unit=config["mwa"]["t_unit"],
+        alpha=config["mwa"]["alpha1"],
+    message:
+        "Power (minimum detectable effect per window) of {wildcards.outcome} in {wildcards.country}"
     script:
         "../scripts/make_power_table.py"
 
 
 rule make_calendar_balance:
-    message:
-        "Calendar-time balance of {wildcards.outcome} wakes in {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
@@ -109,10 +112,6 @@ rule make_calendar_balance:
         ),
         sources=table_sources("calendar_balance_{outcome}"),
         data=figure_data("calendar_balance_{outcome}"),
-    params:
-        title=OUTCOME_TITLE,
-        t_unit=config["mwa"]["t_unit"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_calendar_balance_{outcome}.log",
     benchmark:
@@ -120,41 +119,45 @@ rule make_calendar_balance:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        title=OUTCOME_TITLE,
+        t_unit=config["mwa"]["t_unit"],
+    message:
+        "Calendar-time balance of {wildcards.outcome} wakes in {wildcards.country}"
     script:
         "../scripts/make_calendar_balance.py"
 
 
 rule draw_placebos:
-    message:
-        "Placebo draws (shard {wildcards.shard}) of {wildcards.outcome} in {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         code=INFERENCE_CODE + module_files("qipstudy.placebos", "qipstudy.estimate"),
     output:
         draws="results/{country}/placebos/{outcome}/draws_{shard}.parquet",
+    log:
+        "logs/{country}/draw_placebos_{outcome}_{shard}.log",
+    benchmark:
+        "results/benchmarks/{country}/draw_placebos_{outcome}_{shard}.tsv"
+    conda:
+        "../../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         placebo_draws=config["robustness"]["placebo_draws"],
         inference=config["robustness"]["inference"],
         outcome=lambda wildcards: wildcards.outcome,
         mwa=config["mwa"],
         shard=lambda wildcards: int(wildcards.shard),
-    log:
-        "logs/{country}/draw_placebos_{outcome}_{shard}.log",
-    benchmark:
-        "results/benchmarks/{country}/draw_placebos_{outcome}_{shard}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    conda:
-        "../../envs/study.yaml"
+    message:
+        "Placebo draws (shard {wildcards.shard}) of {wildcards.outcome} in {wildcards.country}"
     script:
         "../scripts/draw_placebos.py"
 
 
 rule make_placebo_distribution:
-    message:
-        "Placebo distribution of {wildcards.outcome} in {wildcards.country}"
     input:
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
         parameters="results/{country}/mwa/{outcome}/parameters.json",
@@ -175,13 +178,11 @@ rule make_placebo_distribution:
             caption="../report/placebo_distribution.rst",
             category="Robustness",
         ),
-        sidecars=[table_sources("placebo_windows_{outcome}"), table_sources("placebo_grid_{outcome}")],
+        sidecars=[
+            table_sources("placebo_windows_{outcome}"),
+            table_sources("placebo_grid_{outcome}"),
+        ],
         data=figure_data("placebo_{outcome}"),
-    params:
-        inference=config["robustness"]["inference"],
-        title=OUTCOME_TITLE,
-        alpha=config["mwa"]["alpha1"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_placebo_distribution_{outcome}.log",
     benchmark:
@@ -189,13 +190,18 @@ rule make_placebo_distribution:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        inference=config["robustness"]["inference"],
+        title=OUTCOME_TITLE,
+        alpha=config["mwa"]["alpha1"],
+    message:
+        "Placebo distribution of {wildcards.outcome} in {wildcards.country}"
     script:
         "../scripts/make_placebo_distribution.py"
 
 
 rule make_heterogeneity_table:
-    message:
-        "Heterogeneity of {wildcards.outcome} by QIP subgroup in {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         code=INFERENCE_CODE + module_files("qipstudy.heterogeneity", "qipstudy.estimate"),
@@ -223,7 +229,18 @@ rule make_heterogeneity_table:
             table_sources("heterogeneity_windows_{outcome}"),
             table_sources("heterogeneity_{outcome}"),
         ],
+    log:
+        "logs/{country}/make_heterogeneity_table_{outcome}.log",
+    benchmark:
+        "results/benchmarks/{country}/make_heterogeneity_table_{outcome}.tsv"
+    conda:
+        "../../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
+        **SOURCES_PARAMS,
         heterogeneity=config["robustness"]["heterogeneity"],
         inference=config["robustness"]["inference"],
         outcome=lambda wildcards: wildcards.outcome,
@@ -231,16 +248,7 @@ rule make_heterogeneity_table:
         title=OUTCOME_TITLE,
         t_unit=config["mwa"]["t_unit"],
         alpha=config["mwa"]["alpha1"],
-        **SOURCES_PARAMS,
-    log:
-        "logs/{country}/make_heterogeneity_table_{outcome}.log",
-    benchmark:
-        "results/benchmarks/{country}/make_heterogeneity_table_{outcome}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    conda:
-        "../../envs/study.yaml"
+    message:
+        "Heterogeneity of {wildcards.outcome} by QIP subgroup in {wildcards.country}"
     script:
         "../scripts/make_heterogeneity_table.py"

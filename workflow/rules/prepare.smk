@@ -3,8 +3,6 @@
 
 
 rule prepare_events:
-    message:
-        "Preparing the events table of {wildcards.country} ({params.spec})"
     input:
         outcome_events=lambda w: PLAN.outcome_events_file(w.country, spec_of(w)),
         qips=dataset_file("qip", "qips.csv"),
@@ -15,6 +13,16 @@ rule prepare_events:
         events="results/{country}/{spec_dir}events/events.parquet",
         filter_log="results/{country}/{spec_dir}events/filter_log.json",
         filter_table="results/{country}/{spec_dir}events/filter_table.csv",
+    log:
+        "logs/{country}/{spec_dir}prepare_events.log",
+    benchmark:
+        "results/benchmarks/{country}/{spec_dir}prepare_events.tsv"
+    conda:
+        "../../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         spec=spec_of,
         period=country_value("period"),
@@ -25,15 +33,7 @@ rule prepare_events:
         placebo=lambda w: settings(w).placebo,
         extent=country_value("extent"),
         checks=config["checks"],
-    log:
-        "logs/{country}/{spec_dir}prepare_events.log",
-    benchmark:
-        "results/benchmarks/{country}/{spec_dir}prepare_events.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/study.yaml"
+    message:
+        "Preparing the events table of {wildcards.country} ({params.spec})"
     script:
         "../scripts/prepare_events.py"

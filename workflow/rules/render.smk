@@ -3,8 +3,6 @@
 
 
 rule make_table_qip_funding:
-    message:
-        "Table 1 and appendix Table 1 (QIP funding) for {wildcards.country}"
     input:
         qips=dataset_file("qip", "qips.csv"),
         events="results/{country}/events/events.parquet",
@@ -27,8 +25,6 @@ rule make_table_qip_funding:
                 "appendix_table1_qip_funding_by_category_sample",
             )
         ],
-    params:
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_qip_funding.log",
     benchmark:
@@ -36,13 +32,15 @@ rule make_table_qip_funding:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+    message:
+        "Table 1 and appendix Table 1 (QIP funding) for {wildcards.country}"
     script:
         "../scripts/make_table_qip_funding.py"
 
 
 rule make_table_conditional_means:
-    message:
-        "Table 2 (conditional means of the covariates) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.tables"),
@@ -53,8 +51,6 @@ rule make_table_conditional_means:
             category="Tables",
         ),
         sources=table_sources("table2_conditional_means"),
-    params:
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_conditional_means.log",
     benchmark:
@@ -62,13 +58,15 @@ rule make_table_conditional_means:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+    message:
+        "Table 2 (conditional means of the covariates) for {wildcards.country}"
     script:
         "../scripts/make_table_conditional_means.py"
 
 
 rule make_table_significant_windows:
-    message:
-        "Significant windows of {wildcards.outcome} for {wildcards.country}"
     input:
         estimates="results/{country}/mwa/{outcome}/estimates.csv",
         matching="results/{country}/mwa/{outcome}/matching.csv",
@@ -81,11 +79,6 @@ rule make_table_significant_windows:
             subcategory="{outcome}",
         ),
         sources=table_sources("significant_windows_{outcome}"),
-    params:
-        alpha=config["mwa"]["alpha1"],
-        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
-        min_matched=MIN_MATCHED,
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_significant_windows_{outcome}.log",
     benchmark:
@@ -93,13 +86,18 @@ rule make_table_significant_windows:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        alpha=config["mwa"]["alpha1"],
+        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        min_matched=MIN_MATCHED,
+    message:
+        "Significant windows of {wildcards.outcome} for {wildcards.country}"
     script:
         "../scripts/make_table_significant_windows.py"
 
 
 rule make_table_aid_categories:
-    message:
-        "Appendix Table 2 (aid projects by category) for {wildcards.country}"
     input:
         # The paper counts every aid-project location of the export (15,670 > its sample N).
         iati=dataset_file("iati", "activities.csv"),
@@ -107,8 +105,6 @@ rule make_table_aid_categories:
     output:
         table=table_outputs("appendix_table2_aid_projects_by_category"),
         sources=table_sources("appendix_table2_aid_projects_by_category"),
-    params:
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_aid_categories.log",
     benchmark:
@@ -116,21 +112,21 @@ rule make_table_aid_categories:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+    message:
+        "Appendix Table 2 (aid projects by category) for {wildcards.country}"
     script:
         "../scripts/make_table_aid_categories.py"
 
 
 rule make_table_covariate_summary:
-    message:
-        "Appendix Table 3 (covariate summary) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.tables"),
     output:
         table=table_outputs("appendix_table3_covariate_summary"),
         sources=table_sources("appendix_table3_covariate_summary"),
-    params:
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_table_covariate_summary.log",
     benchmark:
@@ -138,13 +134,15 @@ rule make_table_covariate_summary:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+    message:
+        "Appendix Table 3 (covariate summary) for {wildcards.country}"
     script:
         "../scripts/make_table_covariate_summary.py"
 
 
 rule plot_attacks:
-    message:
-        "Figure 1 (attacks on aid workers and peacekeepers) for {wildcards.country}"
     input:
         awsd=dataset_file("awsd", "awsd.csv"),
         fatalities=dataset_file("un_fatalities", "fatalities.csv"),
@@ -154,10 +152,6 @@ rule plot_attacks:
             figure_outputs("figure1_attacks"), caption="../report/figure1.rst", category="Figures"
         ),
         data=figure_data("figure1_attacks"),
-    params:
-        country=country_keys("name", "iso2", "mission"),
-        figure1=config["figures"]["figure1"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_attacks.log",
     benchmark:
@@ -165,13 +159,17 @@ rule plot_attacks:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        country=country_keys("name", "iso2", "mission"),
+        figure1=config["figures"]["figure1"],
+    message:
+        "Figure 1 (attacks on aid workers and peacekeepers) for {wildcards.country}"
     script:
         "../scripts/plot_attacks.py"
 
 
 rule plot_map_events:
-    message:
-        "Figure 4 (map of projects, QIPs, violence and bases) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         admin3=dataset_file("boundaries", "adm3.gpkg"),
@@ -182,37 +180,42 @@ rule plot_map_events:
             figure_outputs("figure4_map"), caption="../report/figure4.rst", category="Figures"
         ),
         data=figure_data("figure4_map"),
-    params:
-        country=country_keys(
-            "name", "mission", "study_regions", "boundaries.admin1_field", "synthetic.towns", "bases"
-        ),
-        road_classes=config["covariates"]["road_classes"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_map_events.log",
     benchmark:
         "results/benchmarks/{country}/plot_map_events.tsv"
-    resources:
-        mem_mb=2000,
     conda:
         "../../envs/study.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        **SOURCES_PARAMS,
+        country=country_keys(
+            "name",
+            "mission",
+            "study_regions",
+            "boundaries.admin1_field",
+            "synthetic.towns",
+            "bases",
+        ),
+        road_classes=config["covariates"]["road_classes"],
+    message:
+        "Figure 4 (map of projects, QIPs, violence and bases) for {wildcards.country}"
     script:
         "../scripts/plot_map_events.py"
 
 
 rule plot_event_dates:
-    message:
-        "Figure 5 (event dates by type) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.figures"),
     output:
         figure=report(
-            figure_outputs("figure5_event_dates"), caption="../report/figure5.rst", category="Figures"
+            figure_outputs("figure5_event_dates"),
+            caption="../report/figure5.rst",
+            category="Figures",
         ),
         data=figure_data("figure5_event_dates"),
-    params:
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_event_dates.log",
     benchmark:
@@ -220,13 +223,15 @@ rule plot_event_dates:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+    message:
+        "Figure 5 (event dates by type) for {wildcards.country}"
     script:
         "../scripts/plot_event_dates.py"
 
 
 rule plot_heatmaps:
-    message:
-        "Figure 6 (space-time heatmaps of the estimates) for {wildcards.country}"
     input:
         estimates=expand("results/{{country}}/mwa/{outcome}/estimates.csv", outcome=OUTCOMES),
         matching=expand("results/{{country}}/mwa/{outcome}/matching.csv", outcome=OUTCOMES),
@@ -241,14 +246,6 @@ rule plot_heatmaps:
             outcome=OUTCOMES,
             ext=FIGURE_EXTS + ["csv", "sources.json"],
         ),
-    params:
-        outcomes=OUTCOMES,
-        titles=[config["outcomes"][o]["title"] for o in OUTCOMES],
-        t_unit=config["mwa"]["t_unit"],
-        alpha1=config["mwa"]["alpha1"],
-        alpha2=config["mwa"]["alpha2"],
-        min_matched=MIN_MATCHED,
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_heatmaps.log",
     benchmark:
@@ -256,13 +253,21 @@ rule plot_heatmaps:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        outcomes=OUTCOMES,
+        titles=[config["outcomes"][o]["title"] for o in OUTCOMES],
+        t_unit=config["mwa"]["t_unit"],
+        alpha1=config["mwa"]["alpha1"],
+        alpha2=config["mwa"]["alpha2"],
+        min_matched=MIN_MATCHED,
+    message:
+        "Figure 6 (space-time heatmaps of the estimates) for {wildcards.country}"
     script:
         "../scripts/plot_heatmaps.py"
 
 
 rule plot_covariates:
-    message:
-        "Appendix Figures 1-2 (covariate histograms and correlations) for {wildcards.country}"
     input:
         covariates="results/{country}/covariates/events.parquet",
         code=module_files("qipstudy.figures"),
@@ -279,9 +284,6 @@ rule plot_covariates:
         ),
         histograms_data=figure_data("appendix_figure1_covariate_histograms"),
         correlations_data=figure_data("appendix_figure2_covariate_correlations"),
-    params:
-        match_columns=config["mwa"]["match_columns"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_covariates.log",
     benchmark:
@@ -289,13 +291,16 @@ rule plot_covariates:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        match_columns=config["mwa"]["match_columns"],
+    message:
+        "Appendix Figures 1-2 (covariate histograms and correlations) for {wildcards.country}"
     script:
         "../scripts/plot_covariates.py"
 
 
 rule make_reproduction_report:
-    message:
-        "Comparing {wildcards.country}'s tables with the published numbers"
     input:
         tables=lambda w: [f"results/{w.country}/{stem}.csv" for stem in compared_stems()],
         published="resources/published/sauter2022",
@@ -306,9 +311,6 @@ rule make_reproduction_report:
             caption="../report/reproduction.rst",
             category="Reproduction",
         ),
-    params:
-        published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_reproduction_report.log",
     benchmark:
@@ -316,13 +318,16 @@ rule make_reproduction_report:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        published_tables={o: config["outcomes"][o]["published_table"] for o in OUTCOMES},
+    message:
+        "Comparing {wildcards.country}'s tables with the published numbers"
     script:
         "../scripts/make_reproduction_report.py"
 
 
 rule make_cross_country_comparison:
-    message:
-        "Cross-country comparison of {wildcards.outcome}"
     input:
         estimates=expand("results/{country}/mwa/{{outcome}}/estimates.csv", country=list(COUNTRIES)),
         matching=expand("results/{country}/mwa/{{outcome}}/matching.csv", country=list(COUNTRIES)),
@@ -342,13 +347,6 @@ rule make_cross_country_comparison:
         ),
         figure_pdf="results/cross_country/heatmaps_{outcome}.pdf",
         data=multiext("results/cross_country/heatmaps_{outcome}", ".csv", ".sources.json"),
-    params:
-        countries=list(COUNTRIES),
-        alpha=config["mwa"]["alpha1"],
-        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
-        t_unit=config["mwa"]["t_unit"],
-        min_matched=MIN_MATCHED,
-        **SOURCES_PARAMS,
     log:
         "logs/cross_country/make_cross_country_comparison_{outcome}.log",
     benchmark:
@@ -356,5 +354,14 @@ rule make_cross_country_comparison:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        countries=list(COUNTRIES),
+        alpha=config["mwa"]["alpha1"],
+        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        t_unit=config["mwa"]["t_unit"],
+        min_matched=MIN_MATCHED,
+    message:
+        "Cross-country comparison of {wildcards.outcome}"
     script:
         "../scripts/make_cross_country_comparison.py"

@@ -6,15 +6,10 @@
 
 
 rule generate_synthetic_world:
-    message:
-        "Generating the synthetic world of {wildcards.country}"
-    output:
-        directory("resources/automatic/{country}/synthetic_world"),
-    params:
-        country=country_keys(*SYNTHETIC_COUNTRY_KEYS),
-        synthetic=config["synthetic"],
     input:
         code=module_files("qipstudy.synthetic"),
+    output:
+        directory("resources/automatic/{country}/synthetic_world"),
     log:
         "logs/{country}/generate_synthetic_world.log",
     benchmark:
@@ -22,6 +17,11 @@ rule generate_synthetic_world:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        country=country_keys(*SYNTHETIC_COUNTRY_KEYS),
+        synthetic=config["synthetic"],
+    message:
+        "Generating the synthetic world of {wildcards.country}"
     script:
         "../scripts/generate_synthetic_world.py"
 
@@ -33,8 +33,6 @@ for _dataset, _spec in DATASETS.items():
     rule:
         name:
             f"retrieve_{_dataset}"
-        message:
-            f"Retrieving {_dataset} ({_mode}) for {{wildcards.country}} ({{wildcards.version}})"
         input:
             unpack(retrieve_inputs(_dataset)),
         output:
@@ -45,15 +43,17 @@ for _dataset, _spec in DATASETS.items():
             provenance=_keep(
                 f"resources/automatic/{{country}}/{_dataset}/{{version}}/provenance.json"
             ),
-        params:
-            dataset=_dataset,
-            mode=_mode,
-            options=config["datasets"][_dataset]["options"],
-            country=country_keys(*_spec.country_keys),
         log:
             f"logs/{{country}}/retrieve_{_dataset}_{{version}}.log",
         localrule: True
         conda:
             "../../envs/study.yaml"
+        params:
+            dataset=_dataset,
+            mode=_mode,
+            options=config["datasets"][_dataset]["options"],
+            country=country_keys(*_spec.country_keys),
+        message:
+            f"Retrieving {_dataset} ({_mode}) for {{wildcards.country}} ({{wildcards.version}})"
         script:
             "../scripts/retrieve_dataset.py"

@@ -3,8 +3,6 @@
 
 
 rule permute_mwa:
-    message:
-        "Permutations (shard {wildcards.shard}) of the {wildcards.outcome} grid in {wildcards.country}"
     input:
         estimates="results/{country}/mwa/{outcome}/estimates.csv",
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
@@ -12,27 +10,27 @@ rule permute_mwa:
         code=ENGINE + module_files("matchedwake.inference", "qipstudy.robustness"),
     output:
         draws="results/{country}/inference/{outcome}/draws_{shard}.parquet",
-    params:
-        permutations=config["robustness"]["permutations"],
-        inference=config["robustness"]["inference"],
-        shard=lambda wildcards: int(wildcards.shard),
     log:
         "logs/{country}/permute_mwa_{outcome}_{shard}.log",
     benchmark:
         "results/benchmarks/{country}/permute_mwa_{outcome}_{shard}.tsv"
+    conda:
+        "../../envs/study.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../../envs/study.yaml"
+    params:
+        permutations=config["robustness"]["permutations"],
+        inference=config["robustness"]["inference"],
+        shard=lambda wildcards: int(wildcards.shard),
+    message:
+        "Permutations (shard {wildcards.shard}) of the {wildcards.outcome} grid in {wildcards.country}"
     script:
         "../scripts/permute_mwa.py"
 
 
 rule make_inference_table:
-    message:
-        "Grid-wide inference for {wildcards.outcome} in {wildcards.country}"
     input:
         parameters="results/{country}/mwa/{outcome}/parameters.json",
         draws=expand(
@@ -62,12 +60,6 @@ rule make_inference_table:
         data=multiext("results/{country}/figures/inference_{outcome}", ".csv", ".sources.json")
         + multiext("results/{country}/figures/permutations_{outcome}", ".csv", ".sources.json")
         + ["results/{country}/inference/{outcome}/inference.sources.json"],
-    params:
-        alpha=config["mwa"]["alpha1"],
-        t_unit=config["mwa"]["t_unit"],
-        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
-        inference=config["robustness"]["inference"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/make_inference_table_{outcome}.log",
     benchmark:
@@ -75,13 +67,19 @@ rule make_inference_table:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        alpha=config["mwa"]["alpha1"],
+        t_unit=config["mwa"]["t_unit"],
+        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+        inference=config["robustness"]["inference"],
+    message:
+        "Grid-wide inference for {wildcards.outcome} in {wildcards.country}"
     script:
         "../scripts/make_inference_table.py"
 
 
 rule plot_balance:
-    message:
-        "Balance diagnostics for {wildcards.outcome} in {wildcards.country}"
     input:
         parameters="results/{country}/mwa/{outcome}/parameters.json",
         wakes="results/{country}/mwa/{outcome}/wakes.parquet",
@@ -95,9 +93,6 @@ rule plot_balance:
             subcategory="{outcome}",
         ),
         data=multiext("results/{country}/figures/balance_{outcome}", ".csv", ".sources.json"),
-    params:
-        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
-        **SOURCES_PARAMS,
     log:
         "logs/{country}/plot_balance_{outcome}.log",
     benchmark:
@@ -105,13 +100,16 @@ rule plot_balance:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        title=lambda wildcards: config["outcomes"][wildcards.outcome]["title"],
+    message:
+        "Balance diagnostics for {wildcards.outcome} in {wildcards.country}"
     script:
         "../scripts/plot_balance.py"
 
 
 rule make_robustness_table:
-    message:
-        "Robustness table and figure of {wildcards.outcome} for {wildcards.country}"
     input:
         main="results/{country}/mwa/{outcome}/estimates.csv",
         main_matching="results/{country}/mwa/{outcome}/matching.csv",
@@ -134,16 +132,6 @@ rule make_robustness_table:
         ),
         data=multiext("results/{country}/figures/robustness_{outcome}", ".csv", ".sources.json"),
         table_sources="results/{country}/tables/robustness_{outcome}.sources.json",
-    params:
-        variants=PLAN.run_variants(),
-        min_matched=MIN_MATCHED,
-        **SOURCES_PARAMS,
-        titles={spec: PLAN.settings(spec).title for spec in PLAN.specs},
-        skipped={v: PLAN.skip_reason(v) for v in PLAN.variants if PLAN.skip_reason(v)},
-        settings={spec: PLAN.settings(spec).mwa for spec in PLAN.specs},
-        placebos=[v for v in PLAN.variants if PLAN.settings(v).placebo],
-        alpha=config["mwa"]["alpha1"],
-        t_unit=config["mwa"]["t_unit"],
     log:
         "logs/{country}/make_robustness_table_{outcome}.log",
     benchmark:
@@ -151,5 +139,17 @@ rule make_robustness_table:
     localrule: True
     conda:
         "../../envs/study.yaml"
+    params:
+        **SOURCES_PARAMS,
+        variants=PLAN.run_variants(),
+        min_matched=MIN_MATCHED,
+        titles={spec: PLAN.settings(spec).title for spec in PLAN.specs},
+        skipped={v: PLAN.skip_reason(v) for v in PLAN.variants if PLAN.skip_reason(v)},
+        settings={spec: PLAN.settings(spec).mwa for spec in PLAN.specs},
+        placebos=[v for v in PLAN.variants if PLAN.settings(v).placebo],
+        alpha=config["mwa"]["alpha1"],
+        t_unit=config["mwa"]["t_unit"],
+    message:
+        "Robustness table and figure of {wildcards.outcome} for {wildcards.country}"
     script:
         "../scripts/make_robustness_table.py"
