@@ -1,4 +1,4 @@
-"""The public entry point :func:`matched_wake` (R's ``matchedwake()``, REFERENCE §1.1 and §7)."""
+"""The public entry point :func:`matched_wake` (R's ``matchedwake()``, docs/mwa_reference.md §1.1 and §7)."""
 from __future__ import annotations
 
 import warnings

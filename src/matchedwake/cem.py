@@ -1,4 +1,4 @@
-"""Coarsened exact matching with the defaults of R's `cem` package as `mwa` calls it (REFERENCE.md §2.6).
+"""Coarsened exact matching with the defaults of R's `cem` package as `mwa` calls it (docs/mwa_reference.md §2.6).
 
 Each matching variable is coarsened into Sturges bins over the whole window, wakes are grouped
 into strata by their bin codes, and a stratum is kept when it holds both a treated and a control

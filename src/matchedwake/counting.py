@@ -1,4 +1,4 @@
-"""The wake counter: R mwa's Java ``WakeCounter`` (REFERENCE §2.2–2.3), all windows in one pass.
+"""The wake counter: R mwa's Java ``WakeCounter`` (docs/mwa_reference.md §2.2–2.3), all windows in one pass.
 
 The Java code rescans the data once per (spatial window, temporal window, wake). Counts are
 cumulative in both s (discs) and t (lags 0..t / 1..t), so here every (wake, partner) pair inside the
@@ -35,7 +35,7 @@ _PAIR_BUDGET = 2_000_000
 
 
 def timestamps_to_ms(col: pd.Series) -> np.ndarray:
-    """Integer milliseconds since 1970 (naive wall clock read as UTC, REFERENCE Q3).
+    """Integer milliseconds since 1970 (naive wall clock read as UTC, docs/mwa_reference.md Q3).
 
     Accepts datetime64 (tz-aware values are converted to UTC), date/datetime objects, or strings that
     are all 'YYYY-MM-DD' or all 'YYYY-MM-DD HH:MM:SS'. Mixing the two string forms is refused (Q23):
@@ -344,7 +344,7 @@ def count_wakes(
     All event arrays are in sorted (eventID) order; ``time_ms`` must be non-decreasing.
     ``wake_index`` holds the 0-based position of each wake row (an event that is both treatment and
     control appears twice), ``wake_is_treatment`` its label. ``t_windows`` (integers) and
-    ``s_windows`` (km) must be strictly increasing. Semantics are those of REFERENCE §2.3: pre lags
+    ``s_windows`` (km) must be strictly increasing. Semantics are those of docs/mwa_reference.md §2.3: pre lags
     0..t (same-unit partners only if earlier in sort order), post lags 1..t, discs dist <= s.
     """
     time_ms = np.asarray(time_ms, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Per-window effect estimation as `mwa` 0.5.0 does it (REFERENCE.md §2.8).
+"""Per-window effect estimation as `mwa` 0.5.0 does it (docs/mwa_reference.md §2.8).
 
 * ``lm``: (weighted) least squares with R's aliasing rule. R decides which coefficients are
   estimable with LINPACK's limited-pivoting Householder QR (``dqrdc2``, tolerance 1e-7); mwa

@@ -1,4 +1,4 @@
-"""The multivariate imbalance measures L1 and LCS of R's `cem::imbalance` (REFERENCE.md §2.7).
+"""The multivariate imbalance measures L1 and LCS of R's `cem::imbalance` (docs/mwa_reference.md §2.7).
 
 Both compare the treated and control histograms on a grid of cells built from Scott-rule
 ``pretty`` breaks of every matching variable, with unit weights. :func:`l1_lcs_windows` measures

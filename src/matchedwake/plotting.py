@@ -1,6 +1,6 @@
 """Heatmaps of the estimates over the (spatial × temporal) window grid.
 
-``plot_r_style`` reproduces the look of R mwa's ``plot.matchedwake`` (REFERENCE §3.5): a grey
+``plot_r_style`` reproduces the look of R mwa's ``plot.matchedwake`` (docs/mwa_reference.md §3.5): a grey
 filled contour of the effect with hatching that encodes significance, so figures can be compared
 with published MWA plots. ``plot_tiles`` is a clearer alternative: one tile per window, a diverging
 colour scale centred at zero, and the effect printed where it is significant.
@@ -291,7 +291,7 @@ def _hatch_segments(x0, x1, y0, y1, sx, sy, spacing_in):
 def plot_r_style(estimates: pd.DataFrame, *, t_unit: str = "days", alpha1: float = 0.05,
                  alpha2: float = 0.1, zlim=None, plot_nas: bool = True, adjust: str = "none",
                  ax: Axes | None = None, min_matched=None, legend: bool = True) -> Figure:
-    """R mwa's contour heatmap of the treatment estimates (REFERENCE §3.5).
+    """R mwa's contour heatmap of the treatment estimates (docs/mwa_reference.md §3.5).
 
     The estimate matrix is padded by one replicated row/column on each side and filled-contoured
     with levels ``pretty(zlim, 20)`` in R's grey palette; hatching marks non-significant (solid)

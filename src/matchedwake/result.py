@@ -1,4 +1,4 @@
-"""The result object of :func:`matchedwake.matched_wake` (R's `matchedwake` list, §3 of REFERENCE.md)."""
+"""The result object of :func:`matchedwake.matched_wake` (R's `matchedwake` list, §3 of docs/mwa_reference.md)."""
 from __future__ import annotations
 
 import json
@@ -69,7 +69,7 @@ class MatchedWakeResult:
 
         return MWASpec.from_parameters(self.parameters)
 
-    # ------------------------------------------------------------------ summary (REFERENCE §3.4)
+    # ------------------------------------------------------------------ summary (docs/mwa_reference.md §3.4)
     def _control_names(self) -> list[str]:
         """Estimation controls, read from the `<c>.coef`/`<c>.pval` column pairs of `estimates`."""
         cols = list(self.estimates.columns)
@@ -137,7 +137,7 @@ class MatchedWakeResult:
             text += _TXT_CONTROLS
         return text + format_r_table(table, width=width) + "\n"
 
-    # ------------------------------------------------------------------ plots (REFERENCE §3.5)
+    # ------------------------------------------------------------------ plots (docs/mwa_reference.md §3.5)
     def plot(self, *, zlim=None, plot_nas: bool = True, adjust: str = "none", ax=None):
         """R-style contour heatmap; see :func:`matchedwake.plotting.plot_r_style`."""
         from .plotting import plot_r_style
@@ -234,7 +234,7 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
 
 # ---------------------------------------------------------------------- R-like table printing
 def _r_format_numeric(values: np.ndarray) -> list[str]:
-    """Strings as R's ``format(x, digits = 7)`` prints a numeric column (REFERENCE Appendix B).
+    """Strings as R's ``format(x, digits = 7)`` prints a numeric column (docs/mwa_reference.md Appendix B).
 
     All finite values share one layout: fixed with a common number of decimals, or scientific
     with a common precision when that is narrower. NA/NaN print as ``NA``.

@@ -1,4 +1,4 @@
-"""R's ``format()`` of a numeric column, as seen through ``as.matrix`` (REFERENCE Appendix B, Q4).
+"""R's ``format()`` of a numeric column, as seen through ``as.matrix`` (docs/mwa_reference.md Appendix B, Q4).
 
 R's ``slidingWake`` hands Java a character matrix, so every numeric column is printed with 7
 significant digits and one decimal count (or one scientific precision) shared by the whole column.

@@ -1,4 +1,4 @@
-"""R numerics that the `mwa` outputs depend on bit for bit (REFERENCE.md Appendices A and C).
+"""R numerics that the `mwa` outputs depend on bit for bit (docs/mwa_reference.md Appendices A and C).
 
 Python's ``round`` and numpy's ``around`` differ from R's ``round`` on decimal halves, and the L1
 histogram breaks come from R's ``pretty``; parity on the rounded L1/LCS columns needs both exactly.

@@ -14,7 +14,7 @@ import pandas as pd
 
 __all__ = ["simulate_events", "KM_PER_DEGREE"]
 
-#: The engine's distance scale (REFERENCE §2.2): 111.111 km per degree of great-circle angle.
+#: The engine's distance scale (docs/mwa_reference.md §2.2): 111.111 km per degree of great-circle angle.
 KM_PER_DEGREE = 111.111
 _DAY_S = 86_400
 

@@ -1,4 +1,4 @@
-"""R's ``slidingWake``: from the event table to the wakes table (REFERENCE §2.1–2.4)."""
+"""R's ``slidingWake``: from the event table to the wakes table (docs/mwa_reference.md §2.1–2.4)."""
 from __future__ import annotations
 
 import numpy as np

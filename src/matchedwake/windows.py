@@ -1,4 +1,4 @@
-"""The per-window part of `mwa`'s ``slideWakeMatch`` (REFERENCE.md §2.5–2.8, §3).
+"""The per-window part of `mwa`'s ``slideWakeMatch`` (docs/mwa_reference.md §2.5–2.8, §3).
 
 For every (t, s) window present in the wakes table: imbalance before matching, coarsened exact
 matching, the effect estimate on the matched wakes, imbalance after matching, and the SUTVA

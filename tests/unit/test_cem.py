@@ -165,7 +165,7 @@ def test_bin_index_equals_searchsorted(data):
 
 
 def reference_cem(g, data, factors=()):
-    """cem's defaults transcribed directly (REFERENCE §2.6), one window: Sturges breaks by
+    """cem's defaults transcribed directly (docs/mwa_reference.md §2.6), one window: Sturges breaks by
     np.linspace, codes by np.searchsorted, a constant variable's raw values, strata as the
     sorted distinct tuples (R pastes the codes; NA is its own value), then the weights."""
     n = g.size

@@ -118,7 +118,7 @@ def test_frequencies_are_repeated_additions_of_one_over_n():
 
 
 def reference_l1_lcs(g, columns, factors):
-    """cem's imbalance transcribed directly (REFERENCE §2.7), one window: pretty breaks with
+    """cem's imbalance transcribed directly (docs/mwa_reference.md §2.7), one window: pretty breaks with
     Scott's class count, right-closed cuts by np.searchsorted, cells as tuples in a dict, and
     the shares as long-double products rounded to doubles, summed with math.fsum."""
     if len(set(g.tolist())) < 2:
