@@ -28,7 +28,6 @@ from collections.abc import Sequence
 import matplotlib
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -160,6 +159,8 @@ def event_study(wakes: pd.DataFrame, *, match_columns: Sequence[str], vcov: str 
     se = np.sqrt(np.maximum(np.diag(V), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = beta / se
+    from scipy import special, stats  # deferred: scipy.stats costs ~0.7 s at import
+
     pval = 2.0 * special.stdtr(df, -np.abs(tval))
     q = float(stats.t.ppf(0.5 + level / 2, df))
     n_tr, n_co = int((g == 1).sum()), int((g == 0).sum())
@@ -192,6 +193,8 @@ def event_study_of_run(mwa_dir, *, vcov: str = "HC1",
 def lead_tests(beta, V, meta, df, s_vals) -> pd.DataFrame:
     """Joint Wald tests that all leads are zero, per ring and over all rings: F = b'V⁻¹b / L
     with (L, df) degrees of freedom."""
+    from scipy import stats
+
     leads = np.array([m[2] == "lead" for m in meta])
     ring = np.array([m[0] for m in meta])
     rows = []

@@ -12,12 +12,11 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import matplotlib
 import numpy as np
 import pandas as pd
-import shapely
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -32,6 +31,9 @@ from matchedwake.inference import (
 )
 from matchedwake.plotting import plot_tiles
 from qipstudy.event_order import PROJECT_SOURCES, sort_events
+
+if TYPE_CHECKING:  # geopandas costs a second at import; only the placebo draws need it
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,10 @@ def apply_placebo(events: pd.DataFrame, placebo: Mapping, *, admin: gpd.GeoDataF
 
 def _random_points(regions: gpd.GeoDataFrame, admin1_column: str, n: int, rng: np.random.Generator):
     """n points uniform in area over the polygons (rejection sampling in an equal-area CRS)."""
+    import geopandas as gpd
+    import shapely
+    import shapely.prepared
+
     projected = regions.to_crs("ESRI:54034")  # World Cylindrical Equal Area
     union = shapely.union_all(projected.geometry.values)
     minx, miny, maxx, maxy = union.bounds
