@@ -81,7 +81,9 @@ def test_every_user_file_runs_through_the_dag(user_file_run):
     results = workdir / "results/MLI"
     for outcome in ("civilians", "battles", "nsag"):
         estimates = pd.read_csv(results / f"mwa/{outcome}/estimates.csv")
-        assert len(estimates) == 30 and estimates["estimate"].notna().sum() >= 15, outcome
+        # 30 windows; on this small world some have too few events to estimate, each with its reason
+        assert len(estimates) == 30 and estimates["estimate"].notna().sum() >= 5, outcome
+        assert estimates.loc[estimates["estimate"].isna(), "na_reason"].notna().all(), outcome
     # no dataset came from the synthetic world: it was never generated
     assert not (workdir / "resources/automatic/MLI/synthetic_world").exists()
     assert len(files) == 11
@@ -124,7 +126,8 @@ def test_monadic_acled_rows_are_merged_and_the_run_says_so(user_file_run):
     workdir, files, country = user_file_run["workdir"], user_file_run["files"], user_file_run["country"]
     monadic = user_file_run["written"]["acled"]
     repeated = int(monadic["event_id_cnty"].duplicated().sum())
-    assert repeated > 100  # the export really is monadic
+    assert repeated > 100  # the export really is monadic, with labels only
+    assert not monadic["inter1"].str.fullmatch(r"\d").any()
     notes = _provenance(workdir, "acled", files["acled"][0])["notes"]
     assert notes["monadic_rows_merged"] == repeated
     assert notes["events"] == monadic["event_id_cnty"].nunique()
@@ -162,16 +165,19 @@ def test_table1_is_over_the_whole_qip_list_to_the_dollar(user_file_run):
         assert int(sample.loc["Total"]) == round(float(written.loc[in_sample, "amount"].sum()))
         assert int(sample.loc["Total"]) < 15_349_350
     report = (workdir / "results/MLI/reproduction_report.md").read_text(encoding="utf-8")
-    assert "| table1_qip_funding_by_activity_type | 7 | 7 | 0 | 0 | 0 |" in report
-    assert "| appendix_table1_qip_funding_by_category | 8 | 8 | 0 | 0 | 0 |" in report
+    assert "| table1_qip_funding_by_activity_type | real | 7 | 7 | 0 | 0 | 0 |" in report
+    assert "| appendix_table1_qip_funding_by_category | real | 8 | 8 | 0 | 0 | 0 |" in report
 
 
 def test_the_report_labels_the_inputs_as_user_files(user_file_run):
     workdir = user_file_run["workdir"]
     report = (workdir / "results/MLI/reproduction_report.md").read_text(encoding="utf-8")
-    assert "synthetic world" not in report.lower()
-    assert "user file" in report
+    assert "synthetic" not in report.lower()
+    assert "Rests on real inputs only: qip (user file). Compared with the published numbers." in report
+    # Table 2 rests on the QIPs, IATI, ACLED, boundaries, OSM and both rasters: all user files here
+    section = report.split("## Table 2", 1)[1].split("\n## ", 1)[0]
+    for dataset in ("qip", "iati", "acled", "boundaries", "osm", "nightlights", "population"):
+        assert f"{dataset} (user file)" in section, dataset
     sources = json.loads((workdir / "results/MLI/tables/table1_qip_funding_by_activity_type.sources.json").read_text())
     assert sources["status"] == "real" and sources["synthetic"] == []
     assert sources["inputs"]["qip"]["mode"] == "user"
-    assert sources["inputs"]["qip"]["user_file"] == "resources/user/sauter2022/qips.csv"

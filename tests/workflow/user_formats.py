@@ -166,11 +166,16 @@ def qip_prepared_file(world_qips: Path, dest: Path, published: Path, *, unlocate
 # ----------------------------------------------------------------------------- ACLED
 
 MONADIC_DROP = ("actor2", "assoc_actor_2", "inter2")
+# ACLED's actor types by their old codes 1-8 (ACLED Codebook), as current exports label them.
+INTER_LABELS = {"1": "State forces", "2": "Rebel group", "3": "Political militia", "4": "Identity militia",
+                "5": "Rioters", "6": "Protesters", "7": "Civilians", "8": "External/Other forces"}
 
 
 def acled_monadic(world_acled: Path, dest: Path) -> pd.DataFrame:
-    """ACLED's monadic export: one row per actor; returns the written rows."""
+    """ACLED's monadic export with inter1 as text labels (one vintage); returns the written rows."""
     dyadic = pd.read_csv(world_acled, dtype=str, keep_default_na=False)
+    for col in ("inter1", "inter2"):  # the world mixes codes and labels; this export has labels only
+        dyadic[col] = dyadic[col].map(lambda v: INTER_LABELS.get(v.strip(), v))
     header = [c for c in dyadic.columns if c not in MONADIC_DROP]
     out = []
     for _, ev in dyadic.iterrows():
