@@ -17,8 +17,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-import yaml
 import user_formats as uf
+import yaml
 
 from qipstudy.synthetic import generate_world
 
@@ -181,3 +181,25 @@ def test_the_report_labels_the_inputs_as_user_files(user_file_run):
     sources = json.loads((workdir / "results/MLI/tables/table1_qip_funding_by_activity_type.sources.json").read_text())
     assert sources["status"] == "real" and sources["synthetic"] == []
     assert sources["inputs"]["qip"]["mode"] == "user"
+
+
+def test_figure1_counts_the_old_fatalities_export_with_both_date_formats(user_file_run):
+    """Figure 1's right panel from the older export: fatalities of all types per mission and year,
+    2010-2020, top 5 missions, counted here from the written rows (ISO and D/M/YYYY dates)."""
+    export = user_file_run["written"]["un_fatalities"]
+    assert export["Incident_Date"].str.contains("/").any() and export["Incident_Date"].str.contains("-").any()
+    iso = pd.to_datetime(export["Incident_Date"], format="%Y-%m-%d", errors="coerce")
+    dmy = pd.to_datetime(export["Incident_Date"], format="%d/%m/%Y", errors="coerce")
+    year = iso.fillna(dmy).dt.year
+    assert year.notna().all()
+    kept = export.assign(year=year)[year.between(2010, 2020)]
+    per_mission = kept.groupby("Mission_Acronym").size().sort_values(ascending=False)
+    assert per_mission.iloc[4] > per_mission.iloc[5]  # no tie at the cut: the top 5 are well defined
+    top5 = list(per_mission.index[:5])
+    figure = pd.read_csv(user_file_run["workdir"] / "results/MLI/figures/figure1_attacks.csv")
+    panel = figure[figure["panel"] == "peacekeeper_fatalities"]
+    assert sorted(panel["group"].unique()) == sorted(top5)
+    produced = panel.set_index(["group", "year"])["value"].fillna(0).astype(int)
+    expected = kept[kept["Mission_Acronym"].isin(top5)].groupby(["Mission_Acronym", "year"]).size()
+    for (mission, yr), n in produced.items():
+        assert n == int(expected.get((mission, yr), 0)), (mission, yr)
