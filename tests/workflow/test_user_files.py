@@ -86,6 +86,9 @@ def test_every_user_file_runs_through_the_dag(user_file_run):
         assert estimates.loc[estimates["estimate"].isna(), "na_reason"].notna().all(), outcome
     # no dataset came from the synthetic world: it was never generated
     assert not (workdir / "resources/automatic/MLI/synthetic_world").exists()
+    retrieved = sorted((workdir / "resources/automatic/MLI").glob("*/*/provenance.json"))
+    assert {p.parts[-3] for p in retrieved} == set(files)
+    assert {json.loads(p.read_text())["mode"] for p in retrieved} == {"user"}
     assert len(files) == 11
     for dataset, (version, path) in files.items():
         prov = _provenance(workdir, dataset, version)
