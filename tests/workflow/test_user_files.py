@@ -184,6 +184,7 @@ def test_the_report_labels_the_inputs_as_user_files(user_file_run):
     sources = json.loads((workdir / "results/MLI/tables/table1_qip_funding_by_activity_type.sources.json").read_text())
     assert sources["status"] == "real" and sources["synthetic"] == []
     assert sources["inputs"]["qip"]["mode"] == "user"
+    assert sources["inputs"]["qip"]["user_file"] == "resources/user/sauter2022/qips.csv"  # as the overlay names it
 
 
 def test_figure1_counts_the_old_fatalities_export_with_both_date_formats(user_file_run):

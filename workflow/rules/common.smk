@@ -152,11 +152,16 @@ def table_sources(stem):
     return f"results/{{country}}/tables/{stem}.sources.json"
 
 
-# What the render rules record about their inputs (qipstudy.sources): every dataset's mode and
-# version, and the outcome provider.
+# What the render rules record about their inputs (qipstudy.sources): every dataset's mode,
+# version and (user files) path, and the outcome provider.
 SOURCES_PARAMS = dict(
     dataset_modes={
-        name: {"mode": s["mode"], "version": s["version"]} for name, s in config["datasets"].items()
+        name: {
+            "mode": s["mode"],
+            "version": s["version"],
+            "user_file": s.get("user_file") if s["mode"] == "user" else None,
+        }
+        for name, s in config["datasets"].items()
     },
     outcome_source=config["outcome_source"],
 )
