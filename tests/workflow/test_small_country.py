@@ -13,31 +13,14 @@ import json
 import pandas as pd
 import pytest
 import yaml
+from small_state import SMALL_STATE as COUNTRY
 
 from qipstudy.config import check_config
 
+ISO3 = COUNTRY["iso3"]
+
 pytestmark = pytest.mark.slow
 
-ISO3 = "XSS"
-# A made-up state (not a real country: no provider key is set) with a real-shaped outline.
-COUNTRY = {
-    "iso3": ISO3, "iso2": "XS", "name": "Small Test State", "mission": "UNTEST",
-    "projected_crs": "EPSG:32634",
-    "period": {"start": "2017-01-01", "end": "2020-12-31"},
-    "extent": [19.8, 9.9, 21.3, 10.95],
-    "boundaries": {"admin1_field": "ADM1_EN", "admin2_field": "ADM2_EN", "admin3_field": "ADM3_EN"},
-    "study_regions": ["North", "South"],
-    "bases": [{"name": "Alpha", "admin3": "Alpha", "lat": 10.45, "lon": 20.45, "source": "test base"}],
-    "sources": {},
-    "synthetic": {
-        "bbox": [19.8, 9.9, 21.3, 10.95],
-        "outline": [[19.85, 9.95], [20.6, 9.92], [21.22, 10.0], [21.2, 10.5], [21.25, 10.86], [20.5, 10.9],
-                    [19.9, 10.85], [19.95, 10.4]],
-        "regions": [{"name": "North", "lat": 10.65, "lon": 20.5}, {"name": "South", "lat": 10.15, "lon": 20.6}],
-        "towns": [{"name": "Alpha", "lat": 10.45, "lon": 20.45, "capital": True},
-                  {"name": "Beta", "lat": 10.1, "lon": 20.9}, {"name": "Gamma", "lat": 10.7, "lon": 20.1}],
-    },
-}
 # Only the country and the permutation count differ from config/config.yaml (robustness stays on,
 # with every variant and placebo of the default).
 OVERLAY = {"countries": [ISO3], "robustness": {"permutations": {"n": 19, "shards": 2, "seed": 5}}}
