@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from conftest import SMALL_WORLD_CORE
 
+from qipstudy.registry import PAPER_ITEMS, item_stems
+
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 HERE = Path(__file__).parent
@@ -53,13 +55,15 @@ def test_slurm_profile_run_equals_local_run(local_slurm, small_world_run, workfl
     slurm_logs = list((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert slurm_logs, "no job went through SLURM"
     # The paper's tables (the local run also has the robustness part, which this run leaves out).
-    tables = sorted(p for p in (small_world_run / "results/MLI/tables").glob("*.csv")
-                    if not p.stem.startswith(("robustness", "balance")))
-    assert len(tables) == 8
-    for local_table in tables:
-        slurm_table = workdir / "results/MLI/tables" / local_table.name
-        pd.testing.assert_frame_equal(pd.read_csv(slurm_table), pd.read_csv(local_table), check_exact=True)
-    for outcome in ("civilians", "battles", "nsag"):
+    outcomes = ("civilians", "battles", "nsag")
+    paper_tables = sorted(stem for item in PAPER_ITEMS if item.part == "paper" and item.kind == "table"
+                          for stem in item_stems(item, outcomes))
+    produced = sorted(f"tables/{p.stem}" for p in (workdir / "results/MLI/tables").glob("*.csv"))
+    assert produced == paper_tables
+    for stem in paper_tables:
+        pd.testing.assert_frame_equal(pd.read_csv(workdir / "results/MLI" / f"{stem}.csv"),
+                                      pd.read_csv(small_world_run / "results/MLI" / f"{stem}.csv"), check_exact=True)
+    for outcome in outcomes:
         for name in ("estimates.csv", "matching.csv", "sutva.csv"):
             pd.testing.assert_frame_equal(
                 pd.read_csv(workdir / f"results/MLI/mwa/{outcome}/{name}"),

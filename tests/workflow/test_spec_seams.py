@@ -8,13 +8,17 @@ import pandas as pd
 import pytest
 import yaml
 
+from qipstudy.config import check_config
+
 pytestmark = pytest.mark.slow
 
 OUTCOME = "civilians"
 
 
 def _config(run):
-    return yaml.safe_load((run / "config" / "config.yaml").read_text(encoding="utf-8"))
+    """The run's configuration as the workflow completes it (schema defaults filled in)."""
+    return check_config(yaml.safe_load((run / "config" / "config.yaml").read_text(encoding="utf-8")),
+                        project_root=run)
 
 
 def _parameters(run, variant=None):
@@ -36,6 +40,9 @@ def test_every_variant_overlay_reaches_the_engine(small_world_run):
         for key, value in overlay.get("mwa", {}).items():
             assert params[key] == value, f"{name}: mwa.{key} is {params[key]!r} in parameters.json, not {value!r}"
         untouched = {k: v for k, v in main.items() if k not in overlay.get("mwa", {}) and k not in ("inputs", "run")}
+        if overlay.get("mwa", {}).get("calendar_match"):
+            # calendar matching matches on the start's calendar bin as one more CEM variable
+            untouched["match_columns"] = [*main["match_columns"], "calendar_bin"]
         assert {k: params[k] for k in untouched} == untouched, f"{name} changed options it does not set"
         inputs = params["run"]["inputs"]
         for key, value in overlay.get("covariates", {}).items():
@@ -92,6 +99,9 @@ def test_a_new_time_grid_reruns_only_estimation_and_what_follows(small_world_run
     extra.write_text(yaml.safe_dump({"mwa": {"t_window": [10, 50, 10]}}), encoding="utf-8")
     jobs = _dry_run_jobs(small_world_run, run_snakemake, str(extra))
     downstream = {"estimate_mwa", "make_table_significant_windows", "plot_heatmaps", "permute_mwa",
-                  "make_inference_table", "plot_balance", "make_robustness_table", "all"}
+                  "make_inference_table", "plot_balance", "make_robustness_table", "draw_placebos",
+                  "make_placebo_distribution", "make_heterogeneity_table", "make_event_study",
+                  "make_power_table", "make_calendar_balance", "all"}
     assert "estimate_mwa" in jobs
     assert jobs <= downstream, f"a new t_window also reruns {sorted(jobs - downstream)}"
+    assert not jobs & {"prepare_events", "build_covariates", "generate_synthetic_world"}
