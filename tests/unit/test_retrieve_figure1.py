@@ -16,6 +16,7 @@ import json
 
 import pandas as pd
 import pytest
+from awsd_format import AWSD_HEADER, AWSD_HXL
 from fake_psdh import FATALITY_COLUMN_FORMATS, Hub, fatality_record, metadata_record
 from local_http import LocalServer
 
@@ -25,15 +26,6 @@ from qipstudy.retrieve.http import EmptyResultError, SchemaError
 COUNTRY = {"iso3": "MLI", "iso2": "ML", "name": "Mali", "mission": "MINUSMA", "sources": {"qip_mission": "MINUSMA"}}
 FAST = {"retries": 1, "backoff": 0.001, "progress": False, "timeout": 5}
 
-AWSD_HEADER = ["Incident ID", "Year", "Month", "Day", "Country Code", "Country", "Region", "District", "City", "UN",
-               "INGO", "ICRC", "NRCS and IFRC", "NNGO", "Other", "Nationals killed", "Nationals wounded",
-               "Nationals kidnapped", "Total nationals", "Internationals killed", "Internationals wounded",
-               "Internationals kidnapped", "Total internationals", "Total killed", "Total wounded",
-               "Total kidnapped", "Total affected", "Gender Male", "Gender Female", "Gender Unknown",
-               "Means of attack", "Attack context", "Location", "Latitude", "Longitude", "Motive", "Actor type",
-               "Actor name", "Details", "Verified", "Source"]
-HXL_ROW = ["#event+id", "#date+year", "#date+month", "#date+day", "#country+code", "#country+name", "#adm1+name",
-           "#adm2+name", "#loc+name"] + [""] * (len(AWSD_HEADER) - 9)
 
 
 def awsd_row(i, year, code, country, killed=1):
@@ -48,7 +40,7 @@ def awsd_export(rows, *, hxl=True) -> str:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(AWSD_HEADER)
     if hxl:
-        writer.writerow(HXL_ROW)
+        writer.writerow(AWSD_HXL)
     writer.writerows(rows)
     return buf.getvalue()
 

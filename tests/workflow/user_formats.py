@@ -56,6 +56,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from awsd_format import AWSD_HEADER, AWSD_HXL
 
 from qipstudy.retrieve.ucdp import GED_HEADER
 
@@ -216,15 +217,6 @@ def un_fatalities_export(world_fatalities: Path, dest: Path) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- AWSD
 
-AWSD_HEADER = ["Incident ID", "Year", "Month", "Day", "Country Code", "Country", "Region", "District", "City", "UN",
-               "INGO", "ICRC", "NRCS and IFRC", "NNGO", "Other", "Nationals killed", "Nationals wounded",
-               "Nationals kidnapped", "Total nationals", "Internationals killed", "Internationals wounded",
-               "Internationals kidnapped", "Total internationals", "Total killed", "Total wounded",
-               "Total kidnapped", "Total affected", "Gender Male", "Gender Female", "Gender Unknown",
-               "Means of attack", "Attack context", "Location", "Latitude", "Longitude", "Motive", "Actor type",
-               "Actor name", "Details", "Verified", "Source"]
-AWSD_HXL = ["#event+id", "#date+year", "#date+month", "#date+day", "#country+code", "#country+name", "#adm1+name",
-            "#adm2+name", "#loc+name"] + [""] * (len(AWSD_HEADER) - 9)
 
 
 def awsd_export(world_awsd: Path, dest: Path) -> pd.DataFrame:
