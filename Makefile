@@ -19,7 +19,8 @@ run: install
 	$(BIN)/snakemake --workflow-profile profiles/default --cores $(CORES)
 	$(BIN)/snakemake --workflow-profile profiles/default --cores $(CORES) --report results/report.html
 
-test: install
+# the README's test command, and all that CI runs: lint first, then the test suite
+test: lint
 	$(BIN)/python -m pytest -q
 
 # ruff for the Python code, snakefmt for the rules (both configured in pyproject.toml)
