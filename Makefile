@@ -13,7 +13,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# pip byte-compiles what it installs, but not the editable sources in src/; with
+# PYTHONDONTWRITEBYTECODE set (as on CI) every rule's process would compile them afresh. Compiling
+# them here (only what changed) saves each process that; Python still checks every .pyc against
+# its source.
 install: $(BIN)/.installed
+	$(BIN)/python -m compileall -q src
 
 run: install
 	$(BIN)/snakemake --workflow-profile profiles/default --cores $(CORES)

@@ -340,6 +340,12 @@ def case_scaling(repeat: int, tiles=(1, 3, 10, 30, 100)) -> None:
 
 
 def case_process(repeat: int) -> None:
+    import compileall
+
+    import matchedwake as package
+    # Byte-compile the package's sources first, as `make install` does (pip does not for an editable
+    # install): with PYTHONDONTWRITEBYTECODE set, as on CI, every process would compile them again.
+    compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         events, config = Path(tmp, "events.csv"), Path(tmp, "analysis.yaml")

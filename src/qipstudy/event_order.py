@@ -35,8 +35,11 @@ ORDER_RULE = ("date, then outcome events before projects, then a SHA-256 hash of
 
 
 def _id_hash(ids: pd.Series) -> np.ndarray:
-    return np.fromiter((int.from_bytes(hashlib.sha256(str(v).encode("utf-8")).digest()[:8], "big")
-                        for v in ids), dtype=np.uint64, count=len(ids))
+    """The first 8 bytes of SHA-256 of every id's text, as big-endian unsigned integers (the digests
+    joined and read as one buffer: a million ids in about a second)."""
+    sha256 = hashlib.sha256
+    digests = b"".join([sha256(str(v).encode("utf-8")).digest()[:8] for v in ids.tolist()])
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 def order_key(events: pd.DataFrame) -> pd.DataFrame:

@@ -90,6 +90,10 @@ ACLED_EVENT_FIELDS = ("event_date", "event_type", "latitude", "longitude", "loca
 ACLED_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d/%m/%Y")
 
 ACLED_COLUMNS = ("event_id_cnty", "event_date", "event_type", "inter1", "latitude", "longitude")
+# Every field read_acled uses (the required ones, the monadic merge's event fields and actors, the
+# pre-2019 sub-event type); an export's other columns (notes, source, tags, …) are not parsed.
+ACLED_READ_FIELDS = frozenset(ACLED_COLUMNS + ACLED_EVENT_FIELDS + (
+    "sub_event_type", "actor1", "actor2", "inter2", "assoc_actor_1", "assoc_actor_2"))
 UCDP_COLUMNS = ("id", "type_of_violence", "latitude", "longitude", "date_start")
 # The columns the QIP and IATI readers need: the data contract of qips.csv and activities.csv
 # (docs/data_contracts.md). Every other column of a provider file is allowed and ignored.
@@ -180,9 +184,11 @@ _NULL_TEXT = ("null", "NULL", "Null")
 # ----------------------------------------------------------------------------- helpers
 
 
-def _read_csv(path, required: Iterable[str], what: str) -> pd.DataFrame:
-    """Read a CSV as text (so nothing is guessed) and name the missing columns on schema drift."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+def _read_csv(path, required: Iterable[str], what: str, usecols=None) -> pd.DataFrame:
+    """Read a CSV as text (so nothing is guessed) and name the missing columns on schema drift;
+    ``usecols`` (a predicate on the header's names) leaves the other columns unparsed."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                     usecols=usecols)
     df.columns = [str(c).strip() for c in df.columns]
     _require_columns(df, required, f"{what} file {path}")
     return df
@@ -330,10 +336,16 @@ _ACLED_TYPE_BY_KEY = {_acled_key(t): (t, None) for t in ACLED_EVENT_TYPES}
 _ACLED_TYPE_BY_KEY.update({_acled_key(old): new for old, new in ACLED_PRE2019_EVENT_TYPES.items()})
 
 
+def _acled_name(column) -> str:
+    """An ACLED column's current name: lower-cased, older names renamed (`ALLY_ACTOR_1`)."""
+    name = str(column).strip().lower()
+    return ACLED_COLUMN_ALIASES.get(name, name)
+
+
 def _acled_vocabulary(raw: pd.DataFrame, source) -> tuple[pd.DataFrame, dict]:
     """Current column names and event types, row for row (see `harmonise_acled`)."""
     df = raw.copy()
-    names = [ACLED_COLUMN_ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in df.columns]
+    names = [_acled_name(c) for c in df.columns]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"{source}: column(s) {', '.join(twice)} appear twice (after "
@@ -342,14 +354,17 @@ def _acled_vocabulary(raw: pd.DataFrame, source) -> tuple[pd.DataFrame, dict]:
     _require_columns(df, ACLED_COLUMNS, str(source))
     report: dict = {}
     labels = _text(df["event_type"])
-    mapped = labels.map(lambda v: _ACLED_TYPE_BY_KEY.get(_acled_key(v), (v, None)))
-    new_type = mapped.map(lambda m: m[0])
-    old = mapped.map(lambda m: m[1] is not None)
+    # an export holds a handful of distinct labels and actor codes: look each up once
+    mapped = {v: _ACLED_TYPE_BY_KEY.get(_acled_key(v), (v, None)) for v in labels.unique()}
+    new_type = labels.map({v: m[0] for v, m in mapped.items()})
+    old = labels.map({v: m[1] is not None for v, m in mapped.items()}).astype(bool)
     if old.any():
-        protesters = df["inter1"].map(_canonical_inter).eq("Protesters")
-        split = old & labels.map(_acled_key).eq(_acled_key("Riots/Protests")) & protesters
+        inter = {v: _canonical_inter(v) for v in df["inter1"].unique()}
+        protesters = df["inter1"].map(inter).eq("Protesters")
+        riots = _acled_key("Riots/Protests")
+        split = old & labels.map({v: _acled_key(v) == riots for v in mapped}).astype(bool) & protesters
         new_type = new_type.where(~split, "Protests")
-        sub = mapped.map(lambda m: m[1] or "")
+        sub = labels.map({v: m[1] or "" for v, m in mapped.items()})
         given = _text(df["sub_event_type"]) if "sub_event_type" in df.columns else pd.Series("", index=df.index)
         df["sub_event_type"] = given.where(given.ne("") | ~old, sub)
         df["event_type_pre2019"] = labels.where(old, "")
@@ -427,7 +442,11 @@ def read_acled(path) -> pd.DataFrame:
     counted later).
     """
     where = f"ACLED file {path}"
-    raw, _ = _acled_vocabulary(_read_csv(path, (), "ACLED"), where)
+    header = pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8-sig").columns
+    # schema drift is named against the whole header, then only the fields used are parsed
+    _require_columns(pd.DataFrame(columns=[_acled_name(c) for c in header]), ACLED_COLUMNS, where)
+    raw, _ = _acled_vocabulary(_read_csv(path, (), "ACLED", usecols=lambda c: _acled_name(c) in ACLED_READ_FIELDS),
+                               where)
     ids = _text(raw["event_id_cnty"])
     _check_labels(raw["event_type"], path, "event_type", ACLED_EVENT_TYPES, allow_empty=False)
     labels = {v: _canonical_inter(v) for v in raw["inter1"].unique()}  # few distinct values: map once each

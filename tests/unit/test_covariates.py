@@ -19,6 +19,7 @@ from qipstudy.covariates import (
     build_covariates,
     nearest_geodesic_distance,
     sample_raster,
+    unique_places,
     write_covariates,
 )
 
@@ -90,6 +91,19 @@ def test_inside_polygon_is_zero_and_outside_is_distance_to_its_edge():
     d = nearest_geodesic_distance([0.05, 0.05], [0.05, 0.2], square, UTM)
     assert d[0] == 0.0
     assert d[1] == pytest.approx(geod(0.05, 0.2, 0.05, 0.1), abs=0.05)  # 11,057 m to the top edge
+
+
+def test_unique_places_equals_numpy_unique_of_the_rows():
+    # events geocoded to the same towns repeat coordinates; ties in lon are ordered by lat
+    rng = np.random.default_rng(8)
+    towns = np.column_stack([rng.choice([-3.25, 0.0, 1.5, 2.0], 50), rng.uniform(-5, 5, 50).round(2)])
+    pts = towns[rng.integers(0, 50, 2000)]
+    pts[:5] = [[1.5, 2.0], [1.5, -2.0], [-3.25, 2.0], [1.5, 2.0], [0.0, 0.0]]
+    want_places, want_again = np.unique(pts, axis=0, return_inverse=True)
+    lon, lat, again = unique_places(pts[:, 0], pts[:, 1])
+    np.testing.assert_array_equal(np.column_stack([lon, lat]), want_places)
+    np.testing.assert_array_equal(again, want_again.reshape(-1))
+    np.testing.assert_array_equal(np.column_stack([lon[again], lat[again]]), pts)
 
 
 def test_sample_raster_pixel_containing_point(tmp_path):

@@ -164,8 +164,22 @@ def test_inter1_plural_labels_of_older_exports(tmp_path):
 
 def test_read_acled_missing_column_names_column_and_file(tmp_path):
     path = write_acled(tmp_path / "acled.csv", drop=("event_type",))
-    with pytest.raises(ValueError, match=r"ACLED file .*acled\.csv.*missing column\(s\) 'event_type'"):
+    with pytest.raises(ValueError, match=r"ACLED file .*acled\.csv.*missing column\(s\) 'event_type'") as err:
         read_acled(path)
+    # the columns present are the whole header, also those the reader does not parse
+    assert "country" in str(err.value) and "timestamp" in str(err.value)
+
+
+def test_read_acled_parses_only_its_fields_and_ignores_the_rest(tmp_path):
+    # the columns read_acled does not use (notes, tags, …) are not parsed: filling them with text
+    # that no field parser would accept changes nothing; older upper-case names are still found
+    plain = read_acled(write_acled(tmp_path / "plain.csv"))
+    noisy = tmp_path / "noisy.csv"
+    text = (tmp_path / "plain.csv").read_text(encoding="utf-8").splitlines()
+    header = text[0].upper().replace("ASSOC_ACTOR_1", "ALLY_ACTOR_1")
+    rows = [line.replace(",Mali,", ',"Mali, ""the"" country",') for line in text[1:]]
+    noisy.write_text("\n".join([header + ",NOTES", *(r + ',"a, b; c"' for r in rows)]) + "\n", encoding="utf-8")
+    pd.testing.assert_frame_equal(read_acled(noisy), plain)
 
 
 def test_read_acled_bad_date_names_row_and_field(tmp_path):

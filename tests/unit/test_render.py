@@ -445,6 +445,23 @@ def test_map_events_writes_png_and_pdf(sample_events, tmp_path):
     plt.close("all")
 
 
+def test_map_events_rasterizes_only_dense_layers_in_the_pdf(sample_events, tmp_path, monkeypatch):
+    # a continent's hundreds of thousands of events become one image in the PDF; a country's stay vector
+    admin = gpd.GeoDataFrame({"ADM1_FR": ["Mopti"]}, geometry=[box(-5, 13, 1, 18)], crs="EPSG:4326")
+    monkeypatch.setattr(figures, "RASTERIZE_POINTS_ABOVE", 30)  # 40 aid projects: dense; 15 QIPs, 25 events: not
+    fig = figures.map_events(sample_events, admin, None, [], ["Mopti"], None, tmp_path / "dense")
+    rasterized = {c.get_label(): c.get_rasterized() for c in fig.axes[0].collections if c.get_offsets().shape[0] > 1}
+    assert sorted(rasterized.values()) == [False, False, True]
+    plt.close(fig)
+    assert b"/Subtype /Image" in (tmp_path / "dense.pdf").read_bytes()
+    monkeypatch.setattr(figures, "RASTERIZE_POINTS_ABOVE", 1000)
+    fig = figures.map_events(sample_events, admin, None, [], ["Mopti"], None, tmp_path / "vector")
+    plt.close(fig)
+    assert b"/Subtype /Image" not in (tmp_path / "vector.pdf").read_bytes()
+    # the raster version looks the same: only how the PDF stores the points differs
+    assert (tmp_path / "dense.png").read_bytes() == (tmp_path / "vector.png").read_bytes()
+
+
 def test_heatmaps_one_panel_per_outcome(tmp_path):
     est = {"civilians": grid_estimates(1), "battles": grid_estimates(2), "nsag": grid_estimates(3)}
     fig = figures.heatmaps(est, tmp_path / "fig6")

@@ -122,6 +122,25 @@ def test_truncated_csv_is_rejected():
         http.parse_csv_text('a,b\n1,"unterminated', source="t")
 
 
+@pytest.mark.parametrize("data", [
+    b"a,b,c\n1,2,3\n4,5,6\n", b"\xef\xbb\xbfa, b ,c\r\n1,2,3\r\n\r\n4,5,6", b"a,b\n", b"", b"  \n\n",
+    b'a,b\n"x\ny",2\n', "a,b\ncaf\u00e9,\u00a0 1\n".encode("cp1252"),  # Excel's cp1252
+    b"a,b,c\n1,2,3\n4,5", b'a,b\n1,"unterminated', b"a,b\n1,2,3\n",
+])
+def test_csv_file_shape_checks_a_file_as_parse_csv_text_checks_its_text(tmp_path, data):
+    # the streamed check of a (possibly huge) file: the same header, row count and errors
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    try:
+        header, rows = http.parse_csv_text(http.read_text_file(path), source="f")
+    except CorruptFileError as exc:
+        with pytest.raises(CorruptFileError) as got:
+            http.csv_file_shape(path, source="f")
+        assert str(got.value) == str(exc)
+    else:
+        assert http.csv_file_shape(path, source="f") == (header, len(rows))
+
+
 def test_require_columns_names_every_missing_column():
     with pytest.raises(http.SchemaError, match="missing required column\\(s\\) b, d"):
         http.require_columns(["a", "c"], ["a", "b", "c", "d"], source="feed")

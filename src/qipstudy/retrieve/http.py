@@ -90,7 +90,7 @@ __all__ = [
     "SchemaError", "EmptyResultError", "CorruptFileError", "UnexpectedContentError", "ChecksumError",
     "OptionsError", "RedirectError", "ResponseTooLargeError", "DeadlineError",
     "HttpClient", "RedactingFilter", "redact_url", "redact_params", "atomic_path", "write_csv_rows",
-    "parse_csv_text", "parse_json", "response_text", "read_text_file", "require_columns", "sha256_file",
+    "csv_file_shape", "parse_csv_text", "parse_json", "response_text", "read_text_file", "require_columns", "sha256_file",
     "paginate_pages", "ProgressLine", "json_dumps", "LOGGER_NAME", "HTTP_OPTIONS_SCHEMA",
     "options_schema", "resolve_options", "get_option", "classify_network_error", "sniff_html",
 ]
@@ -266,6 +266,22 @@ def write_csv_rows(dest: Path, header: list[str], rows: Iterable[Iterable[Any]])
     return count
 
 
+def _strict_rows(reader, header: list[str], source: str) -> Iterator[list[str]]:
+    """The data rows of a CSV reader positioned after the header, blank lines skipped; a row whose
+    field count is not the header's, or a csv error (an unterminated quote), is a CorruptFileError."""
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise CorruptFileError(
+                    f"truncated or malformed CSV from {source}: line {reader.line_num} has "
+                    f"{len(row)} fields but the header has {len(header)}")
+            yield row
+    except csv.Error as exc:
+        raise CorruptFileError(f"truncated or malformed CSV from {source}: {exc}") from exc
+
+
 def parse_csv_text(text: str, *, source: str, delimiter: str = ",") -> tuple[list[str], list[list[str]]]:
     """Parse CSV text strictly: every row must have as many fields as the header.
 
@@ -278,18 +294,34 @@ def parse_csv_text(text: str, *, source: str, delimiter: str = ",") -> tuple[lis
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
-        rows = []
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise CorruptFileError(
-                    f"truncated or malformed CSV from {source}: line {reader.line_num} has "
-                    f"{len(row)} fields but the header has {len(header)}")
-            rows.append(row)
     except csv.Error as exc:
         raise CorruptFileError(f"truncated or malformed CSV from {source}: {exc}") from exc
-    return [h.strip() for h in header], rows
+    return [h.strip() for h in header], list(_strict_rows(reader, header, source))
+
+
+def csv_file_shape(path: Path, *, source: str) -> tuple[list[str], int]:
+    """(header, number of data rows) of a CSV file, checked as strictly as :func:`parse_csv_text`
+    checks text and decoded as :func:`read_text_file` decodes it, but streamed: a continent's
+    500 MB event file is checked in seconds without holding its rows."""
+    for encoding, errors in (("utf-8-sig", "strict"), ("cp1252", "replace")):
+        try:
+            with open(path, encoding=encoding, errors=errors, newline="") as fh:
+                head = fh.read(1 << 16)
+                rest = head.lstrip("\ufeff")
+                if not rest.strip() and len(head) < 1 << 16:
+                    return [], 0  # an empty (or blank) file, as parse_csv_text has it
+                fh.seek(0)
+                if rest is not head:  # skip every leading byte-order mark, as parse_csv_text does
+                    fh.read(len(head) - len(rest))
+                reader = csv.reader(fh, strict=True)
+                try:
+                    header = next(reader)
+                except csv.Error as exc:
+                    raise CorruptFileError(f"truncated or malformed CSV from {source}: {exc}") from exc
+                return [h.strip() for h in header], sum(1 for _ in _strict_rows(reader, header, source))
+        except UnicodeDecodeError:
+            log.warning("%s is not UTF-8; reading it as cp1252 (Excel export)", Path(path).name)
+    raise AssertionError("cp1252 with errors='replace' decodes every file")
 
 
 def response_text(response: requests.Response) -> str:
