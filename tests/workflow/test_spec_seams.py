@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pandas as pd
 import pytest
 import yaml
 
 from qipstudy.config import check_config
+from qipstudy.covariates import MATCHING_COVARIATES
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +107,34 @@ def test_a_new_time_grid_reruns_only_estimation_and_what_follows(small_world_run
     assert "estimate_mwa" in jobs
     assert jobs <= downstream, f"a new t_window also reruns {sorted(jobs - downstream)}"
     assert not jobs & {"prepare_events", "build_covariates", "generate_synthetic_world"}
+
+
+def test_coverage_checks_of_the_config_reach_prepare_and_covariates(small_world_run, run_snakemake, tmp_path):
+    # checks.* are read by the rules, not only by the package's functions: a limit set in the config
+    # stops prepare_events, another makes build_covariates warn (in a copy of the finished run, so
+    # that only those two rules run again and the shared run stays as it is)
+    run = tmp_path / "checks"
+    shutil.copytree(small_world_run, run, symlinks=True)
+    overlay = run / "config" / "test_overlay.yaml"
+    target = "results/MLI/covariates/events.parquet"
+
+    def rerun(checks: dict, name: str):
+        extra = run / "config" / f"{name}.yaml"
+        extra.write_text(yaml.safe_dump({"checks": checks}), encoding="utf-8")
+        return run_snakemake(run, "--cores", "2", target, "--configfile", "config/config.yaml", str(overlay),
+                             str(extra), check=False)
+
+    strict = rerun({"max_share_dropped": 0.01}, "strict_filters")
+    assert strict.returncode != 0
+    log = (run / "logs" / "MLI" / "prepare_events.log").read_text(encoding="utf-8")
+    assert "checks.max_share_dropped = 0.01" in log, log[-2000:]  # the limit of the config, not the default
+    assert "checks.max_share_dropped = 0.8" not in log
+
+    warned = rerun({"near_constant_share": 1e-6}, "warn_everything")
+    assert warned.returncode == 0, warned.stderr[-4000:]
+    log = (run / "logs" / "MLI" / "build_covariates.log").read_text(encoding="utf-8")
+    for column in MATCHING_COVARIATES:  # one value in at least a millionth of the events: every one
+        assert re.search(rf"WARNING .*covariate '{column}' is (near-)?constant", log), (column, log[-2000:])
+    # the default limit (0.9) warns about none of them on this world
+    default = (small_world_run / "logs" / "MLI" / "build_covariates.log").read_text(encoding="utf-8")
+    assert "near-constant" not in default
