@@ -11,29 +11,29 @@ from .validation import ValidatedInput, validate_inputs
 
 __all__ = ["build_wakes", "drop_sutva_violations", "sliding_wake"]
 
-_INT_COLUMNS = ("eventID", "treatment", "dependent_pre", "SO_pre", "MO_pre", "dependent_post",
-                "SO_post", "MO_post")
-
-
-def _covariate_values(col: pd.Series, events: np.ndarray, take: np.ndarray) -> pd.Series | np.ndarray:
+def _covariate_values(col: pd.Series, events: np.ndarray, take: np.ndarray, repeats: int = 1
+                      ) -> pd.Categorical | np.ndarray:
     """The wake rows' values of a covariate, as R converts the formatted strings back (§2.3).
 
-    ``events`` are the positions of the wake events in the data and ``take`` each wake row's
-    index into them. Float columns are R-formatted as a whole column (7 significant digits and
-    one layout chosen from every value, Appendix B), but only the wake events' values are rounded;
-    integer columns are unchanged; a Categorical becomes a factor of the values present, categories
-    sorted.
+    ``events`` are the positions of the wake events in the data, ``take`` one spatial window's
+    rows as indices into them, repeated ``repeats`` times (every spatial window has the same
+    rows). Float columns are R-formatted as a whole column (7 significant digits and one layout
+    chosen from every value, Appendix B), but only the wake events' values are rounded; integer
+    columns are unchanged; a Categorical becomes a factor of the values present, categories sorted.
     """
     if isinstance(col.dtype, pd.CategoricalDtype):
-        vals = col.to_numpy(dtype=object)[events][take]
-        present = pd.unique(pd.Series(vals).dropna())
+        vals = col.to_numpy(dtype=object)[events]
+        present = pd.unique(pd.Series(vals[take]).dropna())
         cats = sorted(present, key=lambda v: (str(v), repr(v)))
-        return pd.Categorical(vals, categories=cats)
+        codes = pd.Categorical(vals, categories=cats).codes[take]
+        return pd.Categorical.from_codes(np.tile(codes, repeats), categories=cats)
     if pd.api.types.is_float_dtype(col.dtype):
-        return format_column(col, events)[take]
-    if col.isna().any():  # nullable integers with NA: NaN in a float column, like R's NA
-        return col.to_numpy(dtype=float, na_value=np.nan)[events][take]
-    return col.to_numpy()[events][take]
+        values = format_column(col, events)
+    elif col.isna().any():  # nullable integers with NA: NaN in a float column, like R's NA
+        values = col.to_numpy(dtype=float, na_value=np.nan)[events]
+    else:
+        values = col.to_numpy()[events]
+    return np.tile(values[take], repeats)
 
 
 def sliding_wake(data: pd.DataFrame, t_window=UNSET, spat_window=UNSET, treatment=UNSET, control=UNSET,
@@ -83,40 +83,49 @@ def build_wakes(data: pd.DataFrame, spec: MWASpec, *, progress: bool = False
     counts = count_wakes(v.time_ms[order], lat, lon, is_dep, is_tr, is_co, wake_index, wake_tr,
                          v.t_values, v.s_values, v.unit_ms, progress=progress)
 
-    n_w, n_s, n_t = wake_index.size, v.s_values.size, v.t_values.size
-    # Rows: spatial window outermost, then t, then the complete wakes of t in wake order. The
-    # count arrays are (W, S, T) views of (S, T, W) storage; ``cell`` indexes that storage.
-    complete = [np.flatnonzero(counts.complete[:, j]) for j in range(n_t)]
+    n_s = v.s_values.size
+    # Rows: spatial window outermost, then t, then the complete wakes of t in wake order; every
+    # spatial window repeats the same (t, wake) rows. A column is written block by block into its
+    # final array (one pass, no row-length index arrays): 12M rows at continent scale.
+    complete = [np.flatnonzero(counts.complete[:, j]) for j in range(v.t_values.size)]
     per_s = sum(c.size for c in complete)
-    w_i = np.tile(np.concatenate(complete), n_s) if per_s else np.zeros(0, dtype=np.int64)
-    t_i = np.tile(np.repeat(np.arange(n_t), [c.size for c in complete]), n_s)
-    s_i = np.repeat(np.arange(n_s), per_s)
-    cell = (s_i * n_t + t_i) * n_w + w_i
+    bounds = np.cumsum([0] + [c.size for c in complete])
+    w_row = np.concatenate(complete) if per_s else np.zeros(0, dtype=np.int64)  # one window's wakes
 
-    def field(arr: np.ndarray) -> np.ndarray:
-        return arr.transpose(1, 2, 0).reshape(-1)[cell]
+    def per_wake(values: np.ndarray, dtype=None) -> np.ndarray:
+        """A column whose value depends only on the wake (values: one per wake)."""
+        return np.tile(values[w_row].astype(dtype, copy=False) if dtype else values[w_row], n_s)
 
+    def per_cell(counts_wst: np.ndarray, dtype) -> np.ndarray:
+        """A column of (W, S, T) counts: row (s, t, w) holds counts_wst[w, s, t]."""
+        storage = counts_wst.transpose(1, 2, 0)  # (S, T, W), contiguous: gathers along W
+        out = np.empty((n_s, per_s), dtype=dtype)
+        for j, rows in enumerate(complete):
+            out[:, bounds[j]:bounds[j + 1]] = np.take(storage[:, j], rows, axis=1)
+        return out.reshape(-1)
+
+    t_window = np.empty((n_s, per_s))
+    for j, label in enumerate(v.t_labels.astype(float)):
+        t_window[:, bounds[j]:bounds[j + 1]] = label
     base = {
-        "eventID": (wake_index + 1)[w_i],
-        "t_window": v.t_labels.astype(float)[t_i],
-        "spat_window": v.s_values.astype(float)[s_i],
-        "treatment": wake_tr.astype(np.int64)[w_i],
-        "dependent_pre": field(counts.dependent_pre),
-        "dependent_trend": field(counts.dependent_trend).astype(float, copy=False),
-        "SO_pre": field(counts.so_pre),
-        "MO_pre": field(counts.mo_pre),
-        "dependent_post": field(counts.dependent_post),
-        "SO_post": field(counts.so_post),
-        "MO_post": field(counts.mo_post),
+        "eventID": per_wake(wake_index + 1, np.int64),
+        "t_window": t_window.reshape(-1),
+        "spat_window": np.repeat(v.s_values.astype(float), per_s),
+        "treatment": per_wake(wake_tr, np.int64),
+        "dependent_pre": per_cell(counts.dependent_pre, np.int64),
+        "dependent_trend": per_cell(counts.dependent_trend, float),
+        "SO_pre": per_cell(counts.so_pre, np.int64),
+        "MO_pre": per_cell(counts.mo_pre, np.int64),
+        "dependent_post": per_cell(counts.dependent_post, np.int64),
+        "SO_post": per_cell(counts.so_post, np.int64),
+        "MO_post": per_cell(counts.mo_post, np.int64),
     }
     columns = {c: base[c] for c in WAKE_COLUMNS}
-    for c in _INT_COLUMNS:
-        columns[c] = columns[c].astype(np.int64, copy=False)
     events = order[wake_index]  # the wake events' positions in the caller's (unsorted) data
     for c in v.covariates:
-        columns[c] = _covariate_values(v.data[c], events, w_i)
+        columns[c] = _covariate_values(v.data[c], events, w_row, n_s)
     if cluster_column is not None and cluster_column not in v.covariates:
-        columns[cluster_column] = v.data[cluster_column].to_numpy()[events][w_i]
+        columns[cluster_column] = per_wake(v.data[cluster_column].to_numpy()[events])
     # Fresh arrays: no copy, and no consolidation into 2-D blocks (which would copy them all).
     wakes = pd.DataFrame(columns, copy=False)
 
