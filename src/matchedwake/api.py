@@ -95,6 +95,7 @@ def matched_wake(
             + (", or delete_sutva removed all wakes" if spec.delete_sutva else ""))
 
     # Imported on use so that counting (sliding_wake) does not load the statistics stack.
+    from .estimation import numerics_provenance
     from .windows import analyse_windows
 
     analysis = analyse_windows(
@@ -115,6 +116,7 @@ def matched_wake(
         "n_windows": len(analysis.estimates),
         "n_windows_na": len(reasons),
         "na_reasons": {str(k): reasons.count(k) for k in dict.fromkeys(reasons)},
+        "numerics": numerics_provenance(),  # what the estimates' last bits depend on
     }
     return MatchedWakeResult(
         estimates=analysis.estimates, matching=analysis.matching, sutva=analysis.sutva,

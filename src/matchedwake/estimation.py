@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_BLAS_THREADS",
     "blas_threads",
     "check_blas_threads",
+    "numerics_provenance",
 ]
 
 FORMULA_LEVEL = "dependent_post ~ dependent_pre + treatment"
@@ -94,6 +95,33 @@ def blas_threads(limit: int | None):
     return contextlib.nullcontext() if limit is None else _BlasLimit(limit)
 
 
+def _controller():
+    """The process's one threadpoolctl controller (created on first use: ~10 ms)."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+        _blas_controller = ThreadpoolController()
+    return _blas_controller
+
+
+def numerics_provenance() -> dict:
+    """What the estimates' last bits depend on: the numpy and matchedwake versions and each BLAS
+    library's name, version and CPU kernel (OpenBLAS sums its dot products in a kernel-specific
+    order, so e.g. its Haswell and SkylakeX kernels differ by a few units in the last place).
+    The BLAS libraries are those loaded when the engine first limited BLAS threads (numpy's
+    among them, which the fits run on)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        engine_version = version("qip-wake")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        engine_version = None
+    blas = [{"library": m.internal_api, "version": m.version,
+             "kernel": getattr(m, "architecture", None)}
+            for m in _controller().lib_controllers if m.user_api == "blas"]
+    return {"numpy": np.__version__, "matchedwake": engine_version, "blas": blas}
+
+
 class _BlasLimit:
     """Applies the limit on entry and restores the previous one on exit (threadpoolctl's own
     context object applies it as soon as it is created, so it is created here, on entry)."""
@@ -103,11 +131,7 @@ class _BlasLimit:
         self._active = None
 
     def __enter__(self):
-        global _blas_controller
-        if _blas_controller is None:
-            from threadpoolctl import ThreadpoolController  # imported on first use: ~10 ms
-            _blas_controller = ThreadpoolController()
-        self._active = _blas_controller.limit(limits=self.limit, user_api="blas")
+        self._active = _controller().limit(limits=self.limit, user_api="blas")
         return self
 
     def __exit__(self, *exc) -> None:

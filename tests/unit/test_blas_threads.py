@@ -83,3 +83,22 @@ def test_window_tables_do_not_depend_on_the_blas_setting():
         lib = analyse_windows(_WAKES, match_columns=["cov1"], weighted=True, blas_threads=None)
     assert one.estimates["pvalue"].notna().sum() >= 5
     assert one.estimates.equals(lib.estimates) and one.matching.equals(lib.matching)
+
+
+def test_parameters_record_the_numerics_the_last_bits_depend_on():
+    import matchedwake
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = matchedwake.matched_wake(_DATA, (5, 15, 5), (2, 6, 2), *TYPES, ["cov1"])
+    numerics = res.parameters["run"]["numerics"]
+    assert numerics["numpy"] == np.__version__
+    from importlib.metadata import version
+    assert numerics["matchedwake"] == version("qip-wake")
+    # numpy's own BLAS (the one the fits run on; scipy may load a second one later) is recorded
+    numpy_blas = [(lib["internal_api"], lib["version"], lib.get("architecture"))
+                  for lib in threadpool_info()
+                  if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]
+    recorded = [(b["library"], b["version"], b["kernel"]) for b in numerics["blas"]]
+    assert numpy_blas and set(numpy_blas) <= set(recorded)
+    assert all(kernel for name, _, kernel in recorded if name == "openblas"), "OpenBLAS names its kernel"
