@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +81,7 @@ VCOV_TYPES = ("classical", "HC1", "cluster")
 #: default on a busy 2-core machine), and one thread gives the same numbers.
 DEFAULT_BLAS_THREADS = 1
 _blas_controller = None
+_blas_controller_modules = -1  # len(sys.modules) when the controller was made
 
 
 def check_blas_threads(limit) -> None:
@@ -96,11 +98,14 @@ def blas_threads(limit: int | None):
 
 
 def _controller():
-    """The process's one threadpoolctl controller (created on first use: ~10 ms)."""
-    global _blas_controller
-    if _blas_controller is None:
+    """The process's threadpoolctl controller (~10 ms to make). It only knows the libraries loaded
+    when it was made, so it is made again once modules were imported since (an extension module
+    may bring its own BLAS: scipy loads a second OpenBLAS beside numpy's)."""
+    global _blas_controller, _blas_controller_modules
+    if _blas_controller is None or len(sys.modules) != _blas_controller_modules:
         from threadpoolctl import ThreadpoolController
         _blas_controller = ThreadpoolController()
+        _blas_controller_modules = len(sys.modules)
     return _blas_controller
 
 

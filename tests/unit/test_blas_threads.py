@@ -1,6 +1,8 @@
 """BLAS threads are set explicitly while windows are fitted, and the numbers do not depend on them."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -102,3 +104,25 @@ def test_parameters_record_the_numerics_the_last_bits_depend_on():
     recorded = [(b["library"], b["version"], b["kernel"]) for b in numerics["blas"]]
     assert numpy_blas and set(numpy_blas) <= set(recorded)
     assert all(kernel for name, _, kernel in recorded if name == "openblas"), "OpenBLAS names its kernel"
+
+
+def test_limit_reaches_a_blas_loaded_after_the_first_limit():
+    """scipy brings its own OpenBLAS; a limit set after it loaded must hold it too, even when the
+    engine had already made its threadpoolctl controller (fresh interpreter: scipy not loaded)."""
+    code = """
+import numpy
+from threadpoolctl import threadpool_info, threadpool_limits
+from matchedwake.estimation import blas_threads
+with threadpool_limits(limits=2):
+    with blas_threads(1):
+        pass
+    import scipy.linalg  # loads scipy's OpenBLAS
+    libs = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert len(libs) == 2, libs
+    with blas_threads(1):
+        assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} == {1}
+    assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} == {2}
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
