@@ -49,8 +49,8 @@ class MatchedWakeResult:
 
     `parameters` is the analysis spec (:meth:`matchedwake.MWASpec.to_dict`) plus, under ``"run"``,
     facts of the run (events, rows dropped, windows, NA windows by reason, and under ``numerics``
-    the numpy, matchedwake and BLAS versions and BLAS kernel the estimates' last bits depend on); :attr:`spec` rebuilds
-    the spec. `estimates` ends with R's columns followed by ``na_reason``. `incomplete` maps each temporal window t to the sorted eventIDs of wakes dropped as incomplete
+    the numpy, matchedwake and BLAS versions and the BLAS kernel that the estimates' last bits
+    depend on); :attr:`spec` rebuilds the spec. `estimates` ends with R's columns followed by ``na_reason``. `incomplete` maps each temporal window t to the sorted eventIDs of wakes dropped as incomplete
     at t (R writes them to `matchedwake_log.txt`; we keep them on the object).
     """
 

@@ -92,9 +92,9 @@ def build_wakes(data: pd.DataFrame, spec: MWASpec, *, progress: bool = False
     bounds = np.cumsum([0] + [c.size for c in complete])
     w_row = np.concatenate(complete) if per_s else np.zeros(0, dtype=np.int64)  # one window's wakes
 
-    def per_wake(values: np.ndarray, dtype=None) -> np.ndarray:
+    def per_wake(values: np.ndarray) -> np.ndarray:
         """A column whose value depends only on the wake (values: one per wake)."""
-        return np.tile(values[w_row].astype(dtype, copy=False) if dtype else values[w_row], n_s)
+        return np.tile(values[w_row], n_s)
 
     def per_cell(counts_wst: np.ndarray, dtype) -> np.ndarray:
         """A column of (W, S, T) counts: row (s, t, w) holds counts_wst[w, s, t]."""
@@ -108,10 +108,10 @@ def build_wakes(data: pd.DataFrame, spec: MWASpec, *, progress: bool = False
     for j, label in enumerate(v.t_labels.astype(float)):
         t_window[:, bounds[j]:bounds[j + 1]] = label
     base = {
-        "eventID": per_wake(wake_index + 1, np.int64),
+        "eventID": per_wake((wake_index + 1).astype(np.int64, copy=False)),
         "t_window": t_window.reshape(-1),
         "spat_window": np.repeat(v.s_values.astype(float), per_s),
-        "treatment": per_wake(wake_tr, np.int64),
+        "treatment": per_wake(wake_tr.astype(np.int64)),
         "dependent_pre": per_cell(counts.dependent_pre, np.int64),
         "dependent_trend": per_cell(counts.dependent_trend, float),
         "SO_pre": per_cell(counts.so_pre, np.int64),

@@ -56,11 +56,17 @@ def _outputs_under_kernel(kernel: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pinned_kernel_outputs(worlds):
-    """The analyses' outputs under the pins' kernel: in this process when it already runs that
-    kernel, else in a child forced onto it (Haswell needs AVX2 and FMA)."""
+def native_outputs(worlds):
+    """The analyses' outputs in this process, on the kernel OpenBLAS picked for this CPU."""
+    return {name: maker.run_analysis(name, worlds) for name in maker.ANALYSES}
+
+
+@pytest.fixture(scope="module")
+def pinned_kernel_outputs(request):
+    """The analyses' outputs under the pins' kernel: this process's when it already runs that
+    kernel, else a child's forced onto it (Haswell needs AVX2 and FMA)."""
     if maker.openblas_kernel() == PINNED_KERNEL:
-        return {name: maker.run_analysis(name, worlds) for name in maker.ANALYSES}
+        return request.getfixturevalue("native_outputs")
     if PINNED_KERNEL == "Haswell" and not {"avx2", "fma"} <= _cpu_flags():
         pytest.skip("this CPU cannot run OpenBLAS's Haswell kernel; the native-kernel test still runs")
     return _outputs_under_kernel(PINNED_KERNEL)
@@ -112,8 +118,8 @@ def test_outputs_are_bit_identical_to_the_pinned_ones(name, pinned_kernel_output
 
 
 @pytest.mark.parametrize("name", sorted(maker.ANALYSES))
-def test_native_kernel_outputs_equal_the_pins_up_to_blas_rounding(name, worlds):
-    _assert_same(maker.run_analysis(name, worlds), PINNED[name], estimates_close=True)
+def test_native_kernel_outputs_equal_the_pins_up_to_blas_rounding(name, native_outputs):
+    _assert_same(native_outputs[name], PINNED[name], estimates_close=True)
 
 
 def test_the_tolerance_for_another_kernel_still_catches_a_changed_estimate():
